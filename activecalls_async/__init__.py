@@ -1,0 +1,68 @@
+"""Async-first client for the RingCX (Engage Voice) Active Calls API."""
+
+from ._version import __version__
+from .auth import ApiToken, Auth, BearerToken
+from .client import DEFAULT, DEFAULT_BASE_URL, ActiveCallsClient
+from .errors import (
+    ActionRejectedError,
+    ActiveCallsError,
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ClientClosedError,
+    FieldError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseDecodeError,
+    ServerError,
+    ValidationError,
+)
+from .models import (
+    RESULT_PRODUCTS,
+    ActiveCall,
+    CallEvent,
+    CallEventType,
+    Product,
+    QueueCheck,
+    SessionType,
+)
+from .ratelimit import Limiter, RateLimit
+from .retry import RetryPolicy
+
+__all__ = [
+    "DEFAULT",
+    "DEFAULT_BASE_URL",
+    "RESULT_PRODUCTS",
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "ActionRejectedError",
+    "ActiveCall",
+    "ActiveCallsClient",
+    "ActiveCallsError",
+    "ApiToken",
+    "Auth",
+    "AuthenticationError",
+    "BadRequestError",
+    "BearerToken",
+    "CallEvent",
+    "CallEventType",
+    "ClientClosedError",
+    "FieldError",
+    "Limiter",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "Product",
+    "QueueCheck",
+    "RateLimit",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "RetryPolicy",
+    "ServerError",
+    "SessionType",
+    "ValidationError",
+    "__version__",
+]

@@ -1,0 +1,134 @@
+"""The SDK's own cattrs converters (never cattrs' global one) and the decoders built on them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, override
+
+from .models import ActiveCall, QueueCheck
+
+__all__ = ["configure_converter", "make_converter", "structure_calls", "structure_queue_check"]
+
+_WIRE_NAMES = {
+    "account_id": "accountId",
+    "dnis_e164": "dnisE164",
+    "enqueue_time": "enqueueTime",
+    "dequeue_time": "dequeueTime",
+    "call_state": "callState",
+    "agent_first_name": "agentFirstName",
+    "agent_last_name": "agentLastName",
+    "destination_name": "destinationName",
+    "external_id": "externalId",
+}
+_CALL_KEYS = frozenset(
+    _WIRE_NAMES.get(a.name, a.name) for a in attrs.fields(ActiveCall) if a.name != "extra"
+)
+# Epoch milliseconds beyond this are not plausible times: refuse rather than overflow.
+_MAX_EPOCH_MS = 253_402_300_799_999
+
+
+def _parse_datetime(value: Any, _: Any = None) -> datetime:
+    """Read a time sent as ``2020-05-08T14:40:47.000+0000``, epoch ms or ``{"millis": ms}``."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            # Python 3.10's fromisoformat does not read "+0000"; strptime does.
+            parsed = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    if isinstance(value, dict) and "millis" in value:
+        value = value["millis"]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not -_MAX_EPOCH_MS <= value <= _MAX_EPOCH_MS:
+            raise ValueError(f"epoch milliseconds out of range: {value!r}")
+        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+    raise TypeError(f"expected a time string or epoch milliseconds, got {type(value).__name__}")
+
+
+def _strict_str(value: Any, _: Any) -> str:
+    """Accept a string, or an integer id sent as a number; refuse anything else."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(f"expected a string, got {type(value).__name__}")
+
+
+def _strict_bool(value: Any, _: Any) -> bool:
+    """Accept a JSON boolean only: ``"false"`` must not become ``True``."""
+    if isinstance(value, bool):
+        return value
+    raise TypeError(f"expected a boolean, got {type(value).__name__}")
+
+
+def configure_converter(converter: cattrs.Converter) -> cattrs.Converter:
+    """Teach ``converter`` the wire names and value formats of the Active Calls API."""
+    converter.register_structure_hook(datetime, _parse_datetime)
+    converter.register_structure_hook(str, _strict_str)
+    converter.register_structure_hook(bool, _strict_bool)
+    overrides: dict[str, Any] = {name: override(rename=wire) for name, wire in _WIRE_NAMES.items()}
+    plain = make_dict_structure_fn(
+        ActiveCall,
+        converter,
+        _cattrs_detailed_validation=converter.detailed_validation,
+        extra=override(omit=True),
+        **overrides,
+    )
+
+    def structure_call(value: Any, cls: type[ActiveCall]) -> ActiveCall:
+        if not isinstance(value, dict):
+            raise TypeError(f"expected an object, got {type(value).__name__}")
+        call = plain(value, cls)
+        if len(value) > len(_CALL_KEYS) or not value.keys() <= _CALL_KEYS:
+            extra = {k: v for k, v in value.items() if k not in _CALL_KEYS}
+            if extra:
+                call = attrs.evolve(call, extra=extra)
+        return call
+
+    converter.register_structure_hook(ActiveCall, structure_call)
+    return converter
+
+
+def make_converter(*, detailed: bool = False) -> cattrs.Converter:
+    """Build a configured converter; ``detailed`` trades speed for precise error paths."""
+    return configure_converter(cattrs.Converter(detailed_validation=detailed))
+
+
+# Decoding runs on the fast converter; only a body that fails is decoded again by the
+# detailed one, to say exactly which item and field was wrong.
+_FAST = make_converter()
+_DETAILED = make_converter(detailed=True)
+
+
+def _explain(exc: Exception, decode: Callable[[cattrs.Converter], object]) -> str:
+    try:
+        decode(_DETAILED)
+    except Exception as detailed:
+        messages = cattrs.transform_error(detailed, path="body")
+        return "; ".join(messages[:5]) or str(detailed)
+    return str(exc) or type(exc).__name__
+
+
+def structure_calls(data: object) -> list[ActiveCall]:
+    """Structure a decoded ``list`` body; raise ``ValueError`` saying what is wrong."""
+    if not isinstance(data, list):
+        raise ValueError(f"expected a JSON array of calls, got {type(data).__name__}")
+    try:
+        return _FAST.structure(data, list[ActiveCall])
+    except Exception as exc:
+        raise ValueError(_explain(exc, lambda c: c.structure(data, list[ActiveCall]))) from None
+
+
+def structure_queue_check(data: object) -> QueueCheck:
+    """Structure a decoded queue-check body; raise ``ValueError`` saying what is wrong."""
+    if not isinstance(data, dict) or "status" not in data:
+        raise ValueError('expected an object with a boolean "status"')
+    try:
+        return _FAST.structure(data, QueueCheck)
+    except Exception as exc:
+        raise ValueError(_explain(exc, lambda c: c.structure(data, QueueCheck))) from None

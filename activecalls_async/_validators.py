@@ -1,0 +1,158 @@
+"""Pure checks that turn one Python argument into its wire text or raise ValidationError."""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import datetime
+from typing import Any, TypeVar
+
+from .errors import ValidationError
+from .models import Product, SessionType
+
+__all__ = [
+    "boolean",
+    "callback_time",
+    "enum_member",
+    "identifier",
+    "integer",
+    "non_negative_int",
+    "path_segment",
+    "phone_number",
+    "positive_int",
+    "product",
+    "ring_duration",
+    "session_type",
+    "text",
+    "username",
+]
+
+_E = TypeVar("_E", bound=enum.Enum)
+_PHONE = re.compile(r"\+?[0-9]{3,15}")
+_DIGITS = re.compile(r"[0-9]{1,19}")
+_USERNAME = re.compile(r"[^\s/?#]{1,254}")
+_SEGMENT = re.compile(r"[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}")
+_DTS = re.compile(r"[0-9]{14}")
+#: Longest ring a manual call may ask for; longer is a mistake, not a ring.
+MAX_RING_SECONDS = 300
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def enum_member(name: str, value: Any, cls: type[_E]) -> _E:
+    """Return the member of ``cls`` that ``value`` is or names (any case)."""
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, str):
+        try:
+            return cls[value.strip().upper()]
+        except KeyError:
+            pass
+    choices = ", ".join(m.name for m in cls)
+    raise ValidationError(name, f"expected one of {choices}; got {value!r}")
+
+
+def product(name: str, value: Any) -> str:
+    """A ``Product`` or its name."""
+    return enum_member(name, value, Product).value
+
+
+def session_type(name: str, value: Any) -> str:
+    """A ``SessionType`` or its name."""
+    return enum_member(name, value, SessionType).value
+
+
+def identifier(name: str, value: Any) -> str:
+    """A numeric id: a non-negative int or a string of digits."""
+    if _is_int(value) and value >= 0:
+        return str(value)
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        return value.strip()
+    raise ValidationError(name, f"expected a numeric id (int or digit string); got {value!r}")
+
+
+def integer(name: str, value: Any) -> str:
+    """Any int (not a bool)."""
+    if _is_int(value):
+        return str(value)
+    raise ValidationError(name, f"expected an int; got {value!r}")
+
+
+def non_negative_int(name: str, value: Any) -> str:
+    """An int of 0 or more."""
+    if _is_int(value) and value >= 0:
+        return str(value)
+    raise ValidationError(name, f"expected an int >= 0; got {value!r}")
+
+
+def positive_int(name: str, value: Any) -> str:
+    """An int of 1 or more."""
+    if _is_int(value) and value >= 1:
+        return str(value)
+    raise ValidationError(name, f"expected an int >= 1; got {value!r}")
+
+
+def ring_duration(name: str, value: Any) -> str:
+    """Seconds to ring: an int from 1 to ``MAX_RING_SECONDS``."""
+    if _is_int(value) and 1 <= value <= MAX_RING_SECONDS:
+        return str(value)
+    raise ValidationError(
+        name, f"expected whole seconds from 1 to {MAX_RING_SECONDS}; got {value!r}"
+    )
+
+
+def boolean(name: str, value: Any) -> str:
+    """A real ``bool``, sent as ``true``/``false`` (a truthy string is a mistake)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    raise ValidationError(name, f"expected True or False; got {value!r}")
+
+
+def phone_number(name: str, value: Any) -> str:
+    """Digits (``6501234567``) or E.164 (``+15554150123``)."""
+    if isinstance(value, str) and _PHONE.fullmatch(value):
+        return value
+    raise ValidationError(
+        name, f"expected a phone number of digits or E.164 (+15554150123); got {value!r}"
+    )
+
+
+def username(name: str, value: Any) -> str:
+    """A non-empty user name without whitespace."""
+    if isinstance(value, str) and _USERNAME.fullmatch(value):
+        return value
+    raise ValidationError(name, f"expected a non-empty user name without spaces; got {value!r}")
+
+
+def text(name: str, value: Any, *, max_length: int = 255) -> str:
+    """Non-blank text of at most ``max_length`` characters."""
+    if isinstance(value, str) and value.strip() and len(value) <= max_length:
+        return value
+    raise ValidationError(name, f"expected non-blank text of at most {max_length} characters")
+
+
+def callback_time(name: str, value: Any) -> str:
+    """A ``datetime`` (its wall-clock time) or a ``yyyyMMddHHmmss`` string."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y%m%d%H%M%S")
+    if isinstance(value, str) and _DTS.fullmatch(value):
+        try:
+            datetime.strptime(value, "%Y%m%d%H%M%S")
+        except ValueError:
+            pass
+        else:
+            return value
+    raise ValidationError(name, f"expected a datetime or a yyyyMMddHHmmss string; got {value!r}")
+
+
+def path_segment(name: str, value: Any) -> str:
+    """Text that stays one URL path segment: no ``/ ? # %``, whitespace or ``..``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        value = str(value)
+    if isinstance(value, str) and _SEGMENT.fullmatch(value) and ".." not in value:
+        return value
+    raise ValidationError(
+        name, f"expected an id of letters, digits, '-', '_', ':' or '.'; got {value!r}"
+    )

@@ -1,0 +1,329 @@
+"""``ActiveCallsClient``: the client's lifecycle and one method per operation."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import ssl
+from collections.abc import Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Final
+
+import aiohttp
+
+from ._endpoints import ENDPOINTS
+from ._transport import USER_AGENT, Transport
+from ._wire import api_prefix, build_request
+from .auth import ApiToken, Auth, BearerToken, coerce_auth
+from .errors import ValidationError
+from .models import ActiveCall, Product, QueueCheck, SessionType
+from .ratelimit import Limiter, RateLimit
+from .retry import RetryPolicy
+
+__all__ = ["DEFAULT", "DEFAULT_BASE_URL", "ActiveCallsClient"]
+
+logger = logging.getLogger("activecalls_async")
+
+DEFAULT_BASE_URL: Final = "https://ringcx.ringcentral.com/voice"
+
+
+class _Default(enum.Enum):
+    DEFAULT = "DEFAULT"
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+#: "Use the client's setting": distinct from ``None``, which means "none at all".
+DEFAULT: Final = _Default.DEFAULT
+
+
+def _positive(name: str, value: Any, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValidationError(name, f"expected a number > 0; got {value!r}")
+
+
+class ActiveCallsClient:
+    """An async client for one RingCX account's Active Calls API.
+
+    Use it as ``async with ActiveCallsClient(...) as client`` or call ``aclose()``.
+    One client is meant to be shared by every task of a program: requests share one
+    connection pool, one concurrency limit and one rate limiter.
+    """
+
+    def __init__(
+        self,
+        *,
+        account_id: str | int,
+        auth: Auth | str,
+        base_url: str = DEFAULT_BASE_URL,
+        session: aiohttp.ClientSession | None = None,
+        timeout: float | None = 30.0,
+        retry: RetryPolicy | None = RetryPolicy(),  # noqa: B008 - frozen, safe to share
+        rate_limit: Limiter | _Default | None = DEFAULT,
+        max_concurrency: int = 10,
+        page_size: int = 100,
+        allow_insecure_http: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        self._prefix = api_prefix(base_url, account_id, allow_insecure_http=allow_insecure_http)
+        self.account_id = str(account_id)
+        self.base_url = base_url.strip().rstrip("/")
+        _positive("timeout", timeout, allow_none=True)
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ValidationError("retry", "expected a RetryPolicy or None")
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+            raise ValidationError("max_concurrency", "expected an int >= 1")
+        _positive("max_concurrency", max_concurrency)
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise ValidationError("page_size", f"expected an int >= 1; got {page_size!r}")
+        if rate_limit is DEFAULT:
+            rate_limit = RateLimit(120, per=60.0)
+        elif rate_limit is not None and not isinstance(rate_limit, Limiter):
+            raise ValidationError("rate_limit", "expected a RateLimit (or other Limiter) or None")
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise ValidationError("session", "expected an aiohttp.ClientSession")
+        if ssl_context is not None and ssl_context.verify_mode == ssl.CERT_NONE:
+            logger.warning("TLS certificate verification is OFF for this client's ssl_context")
+        self.page_size = page_size
+        self._transport = Transport(
+            auth=coerce_auth(auth),
+            session=session,
+            timeout=timeout,
+            retry=retry,
+            limiter=rate_limit,
+            max_concurrency=max_concurrency,
+            ssl_context=ssl_context,
+            user_agent=user_agent or USER_AGENT,
+        )
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> ActiveCallsClient:
+        """Build a client from ``ACTIVECALLS_*`` environment variables.
+
+        ``ACTIVECALLS_ACCOUNT_ID`` and one of ``ACTIVECALLS_TOKEN`` (bearer) or
+        ``ACTIVECALLS_API_TOKEN`` (legacy) are required; ``ACTIVECALLS_BASE_URL`` and
+        ``ACTIVECALLS_TIMEOUT`` are optional. Keyword arguments override them.
+        """
+        env = os.environ if environ is None else environ
+        options: dict[str, Any] = {}
+        if env.get("ACTIVECALLS_ACCOUNT_ID"):
+            options["account_id"] = env["ACTIVECALLS_ACCOUNT_ID"]
+        if env.get("ACTIVECALLS_BASE_URL"):
+            options["base_url"] = env["ACTIVECALLS_BASE_URL"]
+        if env.get("ACTIVECALLS_TOKEN"):
+            options["auth"] = BearerToken(env["ACTIVECALLS_TOKEN"])
+        elif env.get("ACTIVECALLS_API_TOKEN"):
+            options["auth"] = ApiToken(env["ACTIVECALLS_API_TOKEN"])
+        if env.get("ACTIVECALLS_TIMEOUT"):
+            try:
+                options["timeout"] = float(env["ACTIVECALLS_TIMEOUT"])
+            except ValueError:
+                raise ValidationError("ACTIVECALLS_TIMEOUT", "expected seconds") from None
+        options.update(overrides)
+        if "account_id" not in options:
+            raise ValidationError("ACTIVECALLS_ACCOUNT_ID", "is not set")
+        if "auth" not in options:
+            raise ValidationError("ACTIVECALLS_TOKEN", "is not set (nor ACTIVECALLS_API_TOKEN)")
+        return cls(**options)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return (
+            f"<ActiveCallsClient account_id={self.account_id!r} base_url={self.base_url!r} "
+            f"auth={self._transport.auth!r} {state}>"
+        )
+
+    async def __aenter__(self) -> ActiveCallsClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client; a session passed in by the caller is left open."""
+        await self._transport.aclose()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the client has been closed."""
+        return self._transport.closed
+
+    async def _call(
+        self,
+        operation: str,
+        args: Mapping[str, Any],
+        timeout: float | _Default | None,
+        retry: RetryPolicy | _Default | None,
+    ) -> Any:
+        """Check the arguments, build the request and send it (the one path every method takes)."""
+        transport = self._transport
+        if transport.closed:
+            transport.session  # noqa: B018 - raises ClientClosedError
+        request = build_request(ENDPOINTS[operation], self._prefix, args)
+        if timeout is DEFAULT:
+            timeout = transport.timeout
+        else:
+            _positive("timeout", timeout, allow_none=True)
+        if retry is DEFAULT:
+            retry = transport.retry
+        elif retry is not None and not isinstance(retry, RetryPolicy):
+            raise ValidationError("retry", "expected a RetryPolicy or None")
+        return await transport.send(request, timeout=timeout, retry=retry)
+
+    async def list_active_calls(
+        self,
+        product: Product | str | None = None,
+        product_id: int | str | None = None,
+        *,
+        external_id: str | None = None,
+        page: int = 0,
+        max_rows: int | _Default = DEFAULT,
+        timeout: float | _Default | None = DEFAULT,
+        retry: RetryPolicy | _Default | None = DEFAULT,
+    ) -> list[ActiveCall]:
+        """One page of the calls in flight for a product (or an external id); one request."""
+        args = {
+            "product": product,
+            "product_id": product_id,
+            "external_id": external_id,
+            "page": page,
+            "max_rows": self.page_size if max_rows is DEFAULT else max_rows,
+        }
+        result: list[ActiveCall] = await self._call("list", args, timeout, retry)
+        return result
+
+    async def create_manual_agent_call(
+        self,
+        *,
+        username: str,
+        destination: str,
+        ring_duration: int,
+        caller_id: str,
+        timeout: float | _Default | None = DEFAULT,
+        retry: RetryPolicy | _Default | None = DEFAULT,
+    ) -> None:
+        """Ring an agent and dial ``destination`` for them; raise ActionRejectedError if refused."""
+        args = {
+            "username": username,
+            "destination": destination,
+            "ring_duration": ring_duration,
+            "caller_id": caller_id,
+        }
+        await self._call("createManualAgentCall", args, timeout, retry)
+
+    async def add_session_to_call(
+        self,
+        uii: str,
+        *,
+        destination: str,
+        session_type: SessionType | str,
+        timeout: float | _Default | None = DEFAULT,
+        retry: RetryPolicy | _Default | None = DEFAULT,
+    ) -> None:
+        """Put a supervisor's phone on the call to listen, coach or barge in."""
+        args = {"uii": uii, "destination": destination, "session_type": session_type}
+        await self._call("addSessionToCall", args, timeout, retry)
+
+    async def disposition_call(
+        self,
+        uii: str,
+        *,
+        disposition: str,
+        callback: bool = False,
+        callback_at: datetime | str | None = None,
+        notes: str | None = None,
+        timeout: float | _Default | None = DEFAULT,
+        retry: RetryPolicy | _Default | None = DEFAULT,
+    ) -> None:
+        """Set the call's disposition; ``callback_at`` (wall-clock time) is required with a
+        callback."""
+        args = {
+            "uii": uii,
+            "disposition": disposition,
+            "callback": callback,
+            "callback_at": callback_at,
+            "notes": notes,
+        }
+        await self._call("dispositionCall", args, timeout, retry)
+
+    async def hangup_call(
+        self,
+        uii: str,
+        *,
+        timeout: float | _Default | None = DEFAULT,
+        retry: RetryPolicy | _Default | None = DEFAULT,
+    ) -> None:
+        """End the call for every party."""
+        await self._call("hangupCall", {"uii": uii}, timeout, retry)
+
+    async def hangup_session(
+        self,
+        uii: str,
+        *,
+        phone: str,
+        timeout: float | _Default | None = DEFAULT,
+        retry: RetryPolicy | _Default | None = DEFAULT,
+    ) -> None:
+        """Drop one party (for example a supervisor's session) from the call."""
+        await self._call("hangupSession", {"uii": uii, "phone": phone}, timeout, retry)
+
+    async def toggle_call_recording(
+        self,
+        uii: str,
+        *,
+        record: bool,
+        timeout: float | _Default | None = DEFAULT,
+        retry: RetryPolicy | _Default | None = DEFAULT,
+    ) -> None:
+        """Turn the call's recording on or off (off to pause it while card details are read)."""
+        await self._call("toggleCallRecording", {"uii": uii, "record": record}, timeout, retry)
+
+    async def check_queue_status(
+        self,
+        *,
+        destination_number: str,
+        max_queued: int,
+        i18n_numbers: bool | None = None,
+        timeout: float | _Default | None = DEFAULT,
+        retry: RetryPolicy | _Default | None = DEFAULT,
+    ) -> QueueCheck:
+        """May a call to this DNIS be queued? ``max_queued`` is the API's ``maxq``: the longest
+        acceptable wait in queue (seconds); 0 or less asks whether an agent is free."""
+        args = {
+            "destination_number": destination_number,
+            "max_queued": max_queued,
+            "i18n_numbers": i18n_numbers,
+        }
+        result: QueueCheck = await self._call("checkQueueStatus", args, timeout, retry)
+        return result
+
+    async def check_queue_threshold(
+        self,
+        *,
+        destination_number: str,
+        max_calls_queued: int | None = None,
+        i18n_numbers: bool | None = None,
+        timeout: float | _Default | None = DEFAULT,
+        retry: RetryPolicy | _Default | None = DEFAULT,
+    ) -> QueueCheck:
+        """Are fewer than ``max_calls_queued`` calls (server default 10) waiting for this DNIS?"""
+        args = {
+            "destination_number": destination_number,
+            "max_calls_queued": max_calls_queued,
+            "i18n_numbers": i18n_numbers,
+        }
+        result: QueueCheck = await self._call("checkQueueThreshold", args, timeout, retry)
+        return result

@@ -1,0 +1,83 @@
+"""Client-side request-rate limits, behind the small ``Limiter`` interface."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+from .errors import ValidationError
+
+__all__ = ["Limiter", "RateLimit"]
+
+
+@runtime_checkable
+class Limiter(Protocol):
+    """Something that decides when the next request may start.
+
+    The transport awaits ``acquire()`` immediately before each attempt, after taking
+    a concurrency slot and never while holding a connection. A limiter shared across
+    processes (for example one backed by Redis) only needs this method.
+    """
+
+    async def acquire(self) -> None:
+        """Return when one more request may start."""
+
+
+class RateLimit:
+    """At most ``requests`` request starts inside any window of ``per`` seconds.
+
+    A sliding log of start times rather than a token bucket: a bucket whose burst
+    equals the limit lets twice the limit through inside one window, which a strict
+    server answers with 429s. Waiters are served first come, first served. One
+    instance may be passed to several clients to share an account's budget.
+    ``margin`` widens the window slightly, so that network jitter cannot squeeze two
+    windows' worth of requests into the server's view of one.
+    """
+
+    def __init__(
+        self,
+        requests: int,
+        per: float = 60.0,
+        *,
+        margin: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if isinstance(requests, bool) or not isinstance(requests, int) or requests < 1:
+            raise ValidationError("requests", f"expected an int >= 1; got {requests!r}")
+        if not isinstance(per, (int, float)) or isinstance(per, bool) or per <= 0:
+            raise ValidationError("per", f"expected seconds > 0; got {per!r}")
+        if not isinstance(margin, (int, float)) or margin < 0:
+            raise ValidationError("margin", f"expected seconds >= 0; got {margin!r}")
+        self.requests = requests
+        self.per = float(per)
+        self.margin = float(margin)
+        self._clock = clock
+        self._starts: deque[float] = deque()
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"RateLimit({self.requests}, per={self.per:g})"
+
+    @property
+    def rate(self) -> float:
+        """The limit in requests per second."""
+        return self.requests / self.per
+
+    async def acquire(self) -> None:
+        """Wait, in arrival order, until a start keeps the window within the limit."""
+        # Holding the lock while sleeping is what makes the limiter fair: later
+        # arrivals queue behind the waiter instead of racing it for the next slot.
+        async with self._lock:
+            window = self.per + self.margin
+            while True:
+                now = self._clock()
+                starts = self._starts
+                while starts and starts[0] + window <= now:
+                    starts.popleft()
+                if len(starts) < self.requests:
+                    starts.append(now)
+                    return
+                await asyncio.sleep(starts[0] + window - now)

@@ -1,0 +1,281 @@
+"""The account model: agents, products and calls in flight, with ordered listings (no I/O)."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from typing import TypeAlias
+
+from ._model import (
+    RESULT_PRODUCTS,
+    Agent,
+    Call,
+    Disposition,
+    DnisNumber,
+    Product,
+    Session,
+    make_uii,
+    phone_key,
+)
+
+ListKey: TypeAlias = tuple[str, int | None]
+
+_EMPTY: tuple[Call, ...] = ()
+
+
+def _order(call: Call) -> tuple[int, str]:
+    """The listing order: by enqueue time, then uii."""
+    return call.enqueue_ms, make_uii(call.seq, call.enqueue_ms)
+
+
+class AccountState:
+    """One account's agents, products and live calls, kept in listing order per product."""
+
+    def __init__(
+        self,
+        *,
+        account_id: str,
+        agents: list[Agent],
+        queues: list[Product],
+        campaigns: list[Product],
+        ivrs: list[Product],
+        cloud_profiles: list[Product],
+        trac_numbers: list[Product],
+        dnis_numbers: list[DnisNumber],
+        now_ms: int,
+    ) -> None:
+        self.account_id = account_id
+        self.account_number = int(account_id)
+        self.agents = agents
+        self.queues = queues
+        self.campaigns = campaigns
+        self.ivrs = ivrs
+        self.cloud_profiles = cloud_profiles
+        self.trac_numbers = trac_numbers
+        self.dnis_numbers = dnis_numbers
+        #: Simulated wall clock, epoch milliseconds; moves only when the traffic advances it.
+        self.now_ms = now_ms
+        #: Dispositions by uii; kept after the call ends, as a CRM record would be.
+        self.dispositions: dict[str, Disposition] = {}
+        self.agents_by_username = {agent.username.lower(): agent for agent in agents}
+        self.dnis_by_number = {dnis.number: dnis for dnis in dnis_numbers}
+        self.queue_members: dict[int, list[Agent]] = {queue.product_id: [] for queue in queues}
+        for agent in agents:
+            for queue_id in agent.queue_ids:
+                self.queue_members[queue_id].append(agent)
+        self._lists: dict[ListKey, list[Call]] = {("ACCOUNT", self.account_number): []}
+        # Calls by sequence number (index); an ended call leaves None behind.
+        self._by_seq: list[Call | None] = [None]
+        #: Calls waiting for an agent, oldest first.
+        self.queued: list[Call] = []
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next new call will get."""
+        return len(self._by_seq)
+
+    def __len__(self) -> int:
+        return len(self._lists[("ACCOUNT", self.account_number)])
+
+    def all_calls(self) -> Sequence[Call]:
+        """Every live call in listing order (the ACCOUNT listing; do not mutate)."""
+        return self._lists[("ACCOUNT", self.account_number)]
+
+    def listing(self, product: str, product_id: int | None) -> Sequence[Call]:
+        """The calls a product listing shows, in listing order (do not mutate the result)."""
+        if product not in RESULT_PRODUCTS:
+            return _EMPTY
+        if product == "ACCOUNT":
+            if product_id not in (None, self.account_number):
+                return _EMPTY
+            return self.all_calls()
+        return self._lists.get((product, product_id), _EMPTY)
+
+    def get(self, uii: str) -> Call | None:
+        """The live call with this uii, or None when it is unknown or ended."""
+        if len(uii) != 30 or not uii.isdigit():
+            return None
+        seq = int(uii[14:])
+        if seq >= len(self._by_seq):
+            return None
+        call = self._by_seq[seq]
+        if call is None or call.uii != uii:
+            return None
+        return call
+
+    def targets(self) -> list[tuple[str, int]]:
+        """Every (product, productId) with calls; ACCOUNT first, then by product and id."""
+        keyed = sorted(
+            (product, product_id)
+            for (product, product_id), calls in self._lists.items()
+            if product != "ACCOUNT" and product_id is not None and calls
+        )
+        return [("ACCOUNT", self.account_number), *keyed]
+
+    def available_agents(self) -> list[Agent]:
+        """Agents who can take a call now."""
+        return [agent for agent in self.agents if agent.available]
+
+    def queue_for_number(self, number: str) -> Product | None:
+        """The ACD queue a DNIS routes to, or None when the number routes to no queue."""
+        dnis = self.dnis_by_number.get(phone_key(number))
+        if dnis is None or dnis.target.kind != "ACD":
+            return None
+        return dnis.target
+
+    def queue_depth(self, queue: Product) -> tuple[int, float]:
+        """The number of calls waiting in a queue and the oldest one's wait in seconds."""
+        waiting = [call for call in self.queued if call.product is queue]
+        if not waiting:
+            return 0, 0.0
+        return len(waiting), max(0.0, (self.now_ms - waiting[0].enqueue_ms) / 1000)
+
+    def agents_ready_for(self, queue: Product) -> int:
+        """How many agents of a queue are available now."""
+        return sum(1 for agent in self.queue_members.get(queue.product_id, ()) if agent.available)
+
+    # -- indexing --------------------------------------------------------------------------
+
+    def _keys(self, call: Call) -> list[ListKey]:
+        keys: list[ListKey] = [("ACCOUNT", self.account_number)]
+        product = call.product
+        if product is not None:
+            keys += [(product.kind, None), (product.kind, product.product_id)]
+            if product.kind != "OUTBOUND":
+                keys += [("DNIS", None), ("DNIS", int(call.dnis))]
+        return keys
+
+    def load(self, calls: Iterable[Call]) -> None:
+        """Bulk-add calls already in listing order with consecutive sequence numbers."""
+        lists = self._lists
+        by_seq = self._by_seq
+        for call in calls:
+            by_seq.append(call)
+            for key in self._keys(call):
+                bucket = lists.get(key)
+                if bucket is None:
+                    lists[key] = [call]
+                else:
+                    bucket.append(call)
+            if call.state == "QUEUED":
+                self.queued.append(call)
+
+    def add(self, call: Call) -> None:
+        """Add a new call (its seq must be :attr:`next_seq`) to every listing it belongs in."""
+        if call.seq != len(self._by_seq):
+            raise ValueError(f"expected seq {len(self._by_seq)}, got {call.seq}")
+        self._by_seq.append(call)
+        order = _order(call)
+        for key in self._keys(call):
+            bucket = self._lists.setdefault(key, [])
+            # New calls normally sort last; insort only when given an earlier enqueue time.
+            if not bucket or _order(bucket[-1]) <= order:
+                bucket.append(call)
+            else:
+                bisect.insort(bucket, call, key=_order)
+        if call.state == "QUEUED":
+            self._enqueue(call)
+
+    def _enqueue(self, call: Call) -> None:
+        if not self.queued or _order(self.queued[-1]) <= _order(call):
+            self.queued.append(call)
+        else:
+            bisect.insort(self.queued, call, key=_order)
+
+    def remove(self, call: Call) -> None:
+        """Take a call out of every listing and free its agent."""
+        order = _order(call)
+        for key in self._keys(call):
+            bucket = self._lists[key]
+            index = bisect.bisect_left(bucket, order, key=_order)
+            del bucket[index]
+            if not bucket and key[0] != "ACCOUNT":
+                del self._lists[key]
+        self._by_seq[call.seq] = None
+        if call.dequeue_ms is None and call in self.queued:
+            self.queued.remove(call)
+        self.release_agent(call)
+
+    def release_agent(self, call: Call) -> None:
+        """Detach the call's agent, who becomes free when this was their last call."""
+        agent = call.agent
+        if agent is not None:
+            agent.active_calls = max(0, agent.active_calls - 1)
+            call.agent = None
+
+    def answer(self, call: Call, agent: Agent) -> None:
+        """Connect a waiting call to an agent now."""
+        if call in self.queued:
+            self.queued.remove(call)
+        call.dequeue_ms = self.now_ms
+        call.state = "ACTIVE"
+        call.agent = agent
+        call.first_name = agent.first_name
+        call.last_name = agent.last_name
+        agent.active_calls += 1
+
+    def set_queued(self, call: Call, queued: bool) -> None:
+        """Keep the waiting list in step with a call's state after an edit."""
+        if queued and call not in self.queued:
+            self._enqueue(call)
+        elif not queued and call in self.queued:
+            self.queued.remove(call)
+
+    # -- actions (the API's effects) ---------------------------------------------------------
+
+    def add_session(self, call: Call, phone: str, session_type: str) -> bool:
+        """Add (or re-type) a supervisor session; only a call with an agent can take one."""
+        if call.first_name is None:
+            return False
+        if call.sessions is None:
+            call.sessions = {}
+        call.sessions[phone_key(phone)] = Session(phone=phone, session_type=session_type)
+        return True
+
+    def hangup_session(self, call: Call, phone: str) -> bool:
+        """End the session on that phone; False when the call has no such session."""
+        if not call.sessions or phone_key(phone) not in call.sessions:
+            return False
+        del call.sessions[phone_key(phone)]
+        return True
+
+    def set_recording(self, call: Call, record: bool) -> bool:
+        """Switch recording on or off."""
+        call.recording = record
+        return True
+
+    def disposition(self, call: Call, disposition: Disposition) -> bool:
+        """Record a disposition; only a call an agent handled can be dispositioned."""
+        if call.first_name is None:
+            return False
+        self.dispositions[call.uii] = disposition
+        return True
+
+    def hangup(self, call: Call) -> bool:
+        """End the call."""
+        self.remove(call)
+        return True
+
+    def manual_call(self, username: str, destination: str, caller_id: str) -> Call | None:
+        """Dial out for an available agent; None when the agent is unknown or not available."""
+        agent = self.agents_by_username.get(username.lower())
+        if agent is None or not agent.available:
+            return None
+        call = Call(
+            seq=self.next_seq,
+            enqueue_ms=self.now_ms,
+            dequeue_ms=self.now_ms,
+            product=None,
+            dnis=phone_key(destination),
+            ani=phone_key(caller_id),
+            cnam="",
+            external_id="",
+            destination_name="Manual Outbound",
+            state="ACTIVE",
+            archive=False,
+        )
+        self.add(call)
+        self.answer(call, agent)
+        return call

@@ -1,0 +1,47 @@
+"""The public names are a contract: this pins them."""
+
+import activecalls_async
+
+
+def test_all_is_pinned() -> None:
+    assert activecalls_async.__all__ == [
+        "DEFAULT",
+        "DEFAULT_BASE_URL",
+        "RESULT_PRODUCTS",
+        "APIConnectionError",
+        "APIStatusError",
+        "APITimeoutError",
+        "ActionRejectedError",
+        "ActiveCall",
+        "ActiveCallsClient",
+        "ActiveCallsError",
+        "ApiToken",
+        "Auth",
+        "AuthenticationError",
+        "BadRequestError",
+        "BearerToken",
+        "CallEvent",
+        "CallEventType",
+        "ClientClosedError",
+        "FieldError",
+        "Limiter",
+        "NotFoundError",
+        "PermissionDeniedError",
+        "Product",
+        "QueueCheck",
+        "RateLimit",
+        "RateLimitError",
+        "ResponseDecodeError",
+        "RetryPolicy",
+        "ServerError",
+        "SessionType",
+        "ValidationError",
+        "__version__",
+    ]
+
+
+def test_all_is_sorted_and_importable() -> None:
+    names = activecalls_async.__all__
+    assert names == sorted(names, key=lambda n: (not n.isupper(), n.startswith("__"), n))
+    for name in names:
+        assert hasattr(activecalls_async, name), name
