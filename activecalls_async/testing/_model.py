@@ -56,6 +56,15 @@ def wire_time(epoch_ms: int) -> str:
     return f"{_second_strings(second)[0]}.{millis:03d}+0000"
 
 
+def epoch_ms(moment: datetime | int) -> int:
+    """Epoch milliseconds from a datetime (naive means UTC) or from epoch milliseconds."""
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return int(moment.timestamp() * 1000)
+    return int(moment)
+
+
 def make_uii(seq: int, epoch_ms: int) -> str:
     """Build a 30-digit uii: the enqueue second's ``yyyyMMddHHmmss`` then the sequence number."""
     return f"{_second_strings(epoch_ms // 1000)[1]}{seq:016d}"

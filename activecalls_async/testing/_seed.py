@@ -99,9 +99,7 @@ def build_state(*, calls: int, seed: int, account_id: str) -> AccountState:
     """Build the account for a seed: the same seed always gives the same agents and calls."""
     rng = random.Random(seed)
     factory = RecordFactory(rng, pool_size=calls)
-    queues, campaigns, ivrs, clouds, tracs = _products(
-        factory, 6 + min(calls // 50_000, 14)
-    )
+    queues, campaigns, ivrs, clouds, tracs = _products(factory, 6 + min(calls // 50_000, 14))
     numbers = iter(_numbering(factory))
     dnis_numbers: list[DnisNumber] = []
     for product in [*queues, *queues, *ivrs, *clouds, *tracs]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Sequence
-from typing import TypeAlias
+from datetime import datetime
+from typing import Any, TypeAlias
 
 from ._model import (
     RESULT_PRODUCTS,
@@ -14,9 +15,24 @@ from ._model import (
     DnisNumber,
     Product,
     Session,
+    epoch_ms,
     make_uii,
     phone_key,
 )
+
+#: Fields :meth:`AccountState.edit` accepts, mapped to the Call attribute they set.
+EDITABLE = {
+    "call_state": "state",
+    "archive": "archive",
+    "agent_first_name": "first_name",
+    "agent_last_name": "last_name",
+    "external_id": "external_id",
+    "cnam": "cnam",
+    "destination_name": "destination_name",
+    "ani": "ani",
+    "dequeue_time": "dequeue_ms",
+    "recording": "recording",
+}
 
 ListKey: TypeAlias = tuple[str, int | None]
 
@@ -95,7 +111,7 @@ class AccountState:
 
     def get(self, uii: str) -> Call | None:
         """The live call with this uii, or None when it is unknown or ended."""
-        if len(uii) != 30 or not uii.isdigit():
+        if len(uii) != 30 or not (uii.isascii() and uii.isdigit()):
             return None
         seq = int(uii[14:])
         if seq >= len(self._by_seq):
@@ -136,6 +152,46 @@ class AccountState:
         """How many agents of a queue are available now."""
         return sum(1 for agent in self.queue_members.get(queue.product_id, ()) if agent.available)
 
+    def route(self, product: str, product_id: int | None) -> tuple[Product, str] | None:
+        """The product and DNIS a new call for (product, productId) would take; None if none.
+
+        ``product_id=None`` means the first product of that kind; for ``DNIS`` it names the
+        number, and the call goes to whatever that number routes to.
+        """
+        if product == "DNIS":
+            numbers = self.dnis_numbers
+            if product_id is not None:
+                numbers = [dnis for dnis in numbers if dnis.product_id == product_id]
+            return (numbers[0].target, numbers[0].number) if numbers else None
+        kinds = {
+            "ACD": self.queues,
+            "OUTBOUND": self.campaigns,
+            "VISUAL_IVR": self.ivrs,
+            "CLOUD_PROFILE": self.cloud_profiles,
+            "TRAC_NUMBER": self.trac_numbers,
+        }
+        candidates = [
+            item
+            for item in kinds.get(product, [])
+            if product_id is None or item.product_id == product_id
+        ]
+        if not candidates:
+            return None
+        chosen = candidates[0]
+        dnis = (chosen.caller_id or "") if chosen.kind == "OUTBOUND" else chosen.dnis[0]
+        return chosen, dnis
+
+    def edit(self, call: Call, changes: dict[str, Any]) -> None:
+        """Change a call's fields (names as in :data:`EDITABLE`); listing order is kept."""
+        unknown = sorted(set(changes) - set(EDITABLE))
+        if unknown:
+            raise TypeError(f"cannot update {', '.join(unknown)}; editable: {sorted(EDITABLE)}")
+        for name, value in changes.items():
+            if name == "dequeue_time" and isinstance(value, (datetime, int)):
+                value = epoch_ms(value)
+            setattr(call, EDITABLE[name], value)
+        self.set_queued(call, call.state == "QUEUED")
+
     # -- indexing --------------------------------------------------------------------------
 
     def _keys(self, call: Call) -> list[ListKey]:
@@ -143,7 +199,7 @@ class AccountState:
         product = call.product
         if product is not None:
             keys += [(product.kind, None), (product.kind, product.product_id)]
-            if product.kind != "OUTBOUND":
+            if call.inbound:
                 keys += [("DNIS", None), ("DNIS", int(call.dnis))]
         return keys
 
@@ -194,7 +250,7 @@ class AccountState:
             if not bucket and key[0] != "ACCOUNT":
                 del self._lists[key]
         self._by_seq[call.seq] = None
-        if call.dequeue_ms is None and call in self.queued:
+        if call in self.queued:
             self.queued.remove(call)
         self.release_agent(call)
 
@@ -219,6 +275,7 @@ class AccountState:
     def set_queued(self, call: Call, queued: bool) -> None:
         """Keep the waiting list in step with a call's state after an edit."""
         if queued and call not in self.queued:
+            self.release_agent(call)  # a waiting call holds no agent
             self._enqueue(call)
         elif not queued and call in self.queued:
             self.queued.remove(call)

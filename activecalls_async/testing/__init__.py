@@ -1,0 +1,28 @@
+"""A local RingCX Active Calls server for tests, demos and benchmarks.
+
+``Simulator`` serves the nine Active Calls operations (under ``/voice`` and the legacy
+bare prefix) and the RingCentral/RingCX login endpoints from a seeded account, with
+optional live traffic, a sliding-window rate limit and injectable ``Faults``.
+"""
+
+from ._faults import API_OPERATIONS, FAULT_KINDS, Faults
+from ._model import Agent, Call, Disposition, DnisNumber, Product, Session
+from ._records import Effect, RecordedRequest
+from ._simulator import Simulator
+from ._state import AccountState
+
+__all__ = [
+    "API_OPERATIONS",
+    "FAULT_KINDS",
+    "AccountState",
+    "Agent",
+    "Call",
+    "Disposition",
+    "DnisNumber",
+    "Effect",
+    "Faults",
+    "Product",
+    "RecordedRequest",
+    "Session",
+    "Simulator",
+]

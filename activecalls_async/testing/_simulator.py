@@ -1,0 +1,299 @@
+"""The Simulator: a local RingCX Active Calls server on 127.0.0.1, in-process or standalone."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from ._api import ActiveCallsApi
+from ._auth import TokenStore
+from ._faults import Faults
+from ._login import LoginApi
+from ._ratelimit import SlidingWindow
+from ._records import Effect, Journal, RecordedRequest
+from ._seed import build_state
+from ._server import ApiServer
+from ._state import AccountState
+from ._traffic import Traffic
+
+#: The RingCX exchange endpoint's documented limit: 5 requests per minute.
+EXCHANGE_LIMIT = (5, 60.0)
+
+# In-flight handlers get this long to finish when the simulator stops, then are cancelled.
+_SHUTDOWN_GRACE = 0.5
+
+
+class Simulator:
+    """A faithful local RingCX Active Calls server with a seeded account and live traffic.
+
+    Use ``async with Simulator() as sim:`` (or ``await start()``/``await stop()``), then
+    point a client at :attr:`base_url` with :attr:`token`. Everything it received is in
+    :attr:`requests`, everything it did in :attr:`effects`.
+    """
+
+    def __init__(
+        self,
+        *,
+        calls: int = 200,
+        seed: int = 0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        account_id: str = "12440001",
+        live: bool = False,
+        arrival_rate: float = 5.0,
+        mean_call_seconds: float = 60.0,
+        tick: float = 0.2,
+        token_lifetime: float = 300.0,
+        rate_limit: int | None = 120,
+        rate_window: float = 60.0,
+        faults: Faults | None = None,
+        latency: float = 0.0,
+    ) -> None:
+        if calls < 0:
+            raise ValueError(f"calls must not be negative, got {calls!r}")
+        if not account_id.isdigit():
+            raise ValueError(f"account_id must be digits, got {account_id!r}")
+        if tick <= 0:
+            raise ValueError(f"tick must be positive, got {tick!r}")
+        self.host = host
+        self.account_id = account_id
+        self.live = live
+        self.tick = tick
+        self.faults = faults if faults is not None else Faults()
+        if latency:
+            self.faults.latency = latency
+        self.state: AccountState = build_state(calls=calls, seed=seed, account_id=account_id)
+        self.traffic = Traffic(
+            self.state, seed=seed, arrival_rate=arrival_rate, mean_call_seconds=mean_call_seconds
+        )
+        self._tokens = TokenStore(lifetime=token_lifetime)
+        self._journal = Journal()
+        self.requests: list[RecordedRequest] = self._journal.requests
+        self.effects: list[Effect] = self._journal.effects
+        self._limiter = SlidingWindow(rate_limit, rate_window)
+        self._exchange_limiter = SlidingWindow(*EXCHANGE_LIMIT)
+        self._server = ApiServer(
+            api=ActiveCallsApi(self.state, self._journal, lambda: self.faults),
+            login=LoginApi(self.state, self._tokens),
+            tokens=self._tokens,
+            journal=self._journal,
+            limiter=self._limiter,
+            exchange_limiter=self._exchange_limiter,
+            faults=lambda: self.faults,
+        )
+        self._requested_port = port
+        self._port: int | None = port or None
+        self._runner: web.AppRunner | None = None
+        self._live_task: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        where = self.base_url if self._runner is not None else "stopped"
+        return f"<Simulator {where} account={self.account_id} calls={len(self.state)}>"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start serving (and, when live, advancing the traffic); a second call does nothing."""
+        if self._runner is not None:
+            return
+        runner = web.AppRunner(
+            self._server.application(), access_log=None, shutdown_timeout=_SHUTDOWN_GRACE
+        )
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.host, self._requested_port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._port = runner.addresses[0][1]
+        if self.live:
+            self._live_task = asyncio.create_task(self._run_live(), name="simulator-live")
+
+    async def stop(self) -> None:
+        """Stop the traffic and the server; a second call does nothing."""
+        task, self._live_task = self._live_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            # Cancel first: stopping should not wait out injected latency.
+            await self._server.cancel_inflight()
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Simulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def serve(self) -> None:
+        """Start, then serve until cancelled; stops cleanly on the way out."""
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    def run(self) -> None:
+        """Serve in a new event loop until interrupted (Ctrl-C ends it quietly)."""
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(self.serve())
+
+    async def _run_live(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(self.tick)
+            now = loop.time()
+            self.traffic.advance(now - last, tick=self.tick)
+            last = now
+
+    # -- addresses and credentials ---------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The TCP port (known once started, or when one was given)."""
+        if self._port is None:
+            raise RuntimeError("the simulator has no port until it is started")
+        return self._port
+
+    @property
+    def root_url(self) -> str:
+        """``http://host:port``: the login endpoints live here."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL with today's ``/voice`` prefix."""
+        return f"{self.root_url}/voice"
+
+    @property
+    def legacy_base_url(self) -> str:
+        """The API base URL with the legacy (no ``/voice``) prefix."""
+        return self.root_url
+
+    @property
+    def token(self) -> str:
+        """A RingCX bearer access token that never expires by time (only by expire_token)."""
+        return self._tokens.token
+
+    @property
+    def api_token(self) -> str:
+        """A legacy permanent API token, accepted in the ``X-Auth-Token`` header."""
+        return self._tokens.api_token
+
+    @property
+    def rc_client_id(self) -> str:
+        """The RingCentral app client id the JWT grant accepts."""
+        return self._tokens.rc_client_id
+
+    @property
+    def rc_client_secret(self) -> str:
+        """The RingCentral app client secret the JWT grant accepts."""
+        return self._tokens.rc_client_secret
+
+    @property
+    def rc_jwt(self) -> str:
+        """The RingCentral JWT credential the JWT grant accepts."""
+        return self._tokens.rc_jwt
+
+    def issue_token(self, lifetime: float | None = None) -> str:
+        """A fresh RingCX access token living ``lifetime`` seconds (default token_lifetime)."""
+        return self._tokens.issue(lifetime)
+
+    def expire_token(self, token: str) -> None:
+        """Expire a token now: its next use answers 401 ``Jwt is expired``."""
+        self._tokens.expire(token)
+
+    # -- inspection --------------------------------------------------------------------------
+
+    def effect_count(self, kind: str, uii: str | None = None) -> int:
+        """How many effects of this kind (on this uii, if given) were applied."""
+        return sum(
+            1 for effect in self.effects if effect.kind == kind and uii in (None, effect.uii)
+        )
+
+    def calls(
+        self, product: str = "ACCOUNT", product_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Current calls as the list operation returns them (wire dicts), in listing order."""
+        account_id = self.account_id
+        return [call.wire(account_id) for call in self.state.listing(product, product_id)]
+
+    def call(self, uii: str) -> dict[str, Any] | None:
+        """One live call as the API renders it, or None when it is unknown or ended."""
+        found = self.state.get(uii)
+        return None if found is None else found.wire(self.account_id)
+
+    def targets(self) -> list[tuple[str, int]]:
+        """Every (product, productId) with calls, ACCOUNT first."""
+        return self.state.targets()
+
+    def reset_counters(self) -> None:
+        """Clear recorded requests and effects, and empty the rate-limit windows."""
+        self._journal.clear()
+        self._limiter.reset()
+        self._exchange_limiter.reset()
+
+    # -- driving the account from tests ------------------------------------------------------
+
+    def advance(self, seconds: float) -> None:
+        """Run the traffic for ``seconds`` of simulated time at once (no waiting)."""
+        self.traffic.advance(seconds, tick=self.tick)
+
+    def add_call(
+        self,
+        *,
+        product: str = "ACD",
+        product_id: int | None = None,
+        call_state: str | None = None,
+        agent: str | None = None,
+        ani: str | None = None,
+        cnam: str | None = None,
+        external_id: str | None = None,
+        enqueue_time: datetime | int | None = None,
+        archive: bool = False,
+    ) -> str:
+        """Add a call now and return its uii (ACD calls without an agent arrive QUEUED)."""
+        call = self.traffic.place(
+            product=product,
+            product_id=product_id,
+            call_state=call_state,
+            agent=agent,
+            ani=ani,
+            cnam=cnam,
+            external_id=external_id,
+            enqueue_time=enqueue_time,
+            archive=archive,
+        )
+        return call.uii
+
+    def end_call(self, uii: str) -> bool:
+        """End a call as if the caller hung up; False when it is not live."""
+        call = self.state.get(uii)
+        if call is None:
+            return False
+        self.state.remove(call)
+        return True
+
+    def update_call(self, uii: str, **fields: Any) -> None:
+        """Change a live call's fields (``call_state``, ``agent_first_name``, ``cnam``, ...)."""
+        call = self.state.get(uii)
+        if call is None:
+            raise KeyError(uii)
+        self.state.edit(call, fields)

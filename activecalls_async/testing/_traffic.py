@@ -1,0 +1,199 @@
+"""Seeded call traffic: arrivals, agents answering queued calls, and calls ending."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import datetime
+
+from ._factory import RecordFactory
+from ._model import Agent, Call, Product, epoch_ms
+from ._state import AccountState
+
+# Shares of new arrivals by product kind; the rest go to IVRs, cloud profiles and trac numbers.
+_ACD_SHARE = 0.5
+_OUTBOUND_SHARE = 0.2
+
+
+def poisson(rng: random.Random, mean: float) -> int:
+    """Draw a Poisson count (Knuth's method when small, a normal approximation when large)."""
+    if mean <= 0:
+        return 0
+    if mean > 30:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit, count, product = math.exp(-mean), 0, rng.random()
+    while product > limit:
+        count += 1
+        product *= rng.random()
+    return count
+
+
+class Traffic:
+    """Advances an account's clock: Poisson arrivals, FIFO answering, exponential call ends."""
+
+    def __init__(
+        self,
+        state: AccountState,
+        *,
+        seed: int,
+        arrival_rate: float,
+        mean_call_seconds: float,
+    ) -> None:
+        self.state = state
+        self.arrival_rate = arrival_rate
+        self.mean_call_seconds = mean_call_seconds
+        # Its own stream, so traffic does not depend on how the account was built.
+        self.rng = random.Random(f"traffic:{seed}")
+        # A pool no bigger than the seeded one's prefix, so new calls share CRM ids with old.
+        self.factory = RecordFactory(self.rng, pool_size=max(300, min(len(state), 3000)))
+        self._next_arrival_ms = state.now_ms + self._gap_ms()
+
+    def _gap_ms(self) -> float:
+        if self.arrival_rate <= 0:
+            return math.inf
+        return self.rng.expovariate(self.arrival_rate) * 1000
+
+    def advance(self, seconds: float, *, tick: float) -> None:
+        """Move the clock forward, stepping at most ``tick`` seconds at a time."""
+        remaining = round(seconds * 1000)
+        step = max(1, round(tick * 1000))
+        while remaining > 0:
+            delta = min(step, remaining)
+            self._step(delta)
+            remaining -= delta
+
+    def _step(self, delta_ms: int) -> None:
+        state = self.state
+        end = state.now_ms + delta_ms
+        self._end_calls(delta_ms)
+        while self._next_arrival_ms <= end:
+            state.now_ms = max(state.now_ms, math.floor(self._next_arrival_ms))
+            self._arrive()
+            self._next_arrival_ms += self._gap_ms()
+        state.now_ms = end
+        self.answer_waiting()
+
+    def _end_calls(self, delta_ms: int) -> None:
+        """End each call with the chance an exponential lifetime ends within the step."""
+        calls = self.state.all_calls()
+        if not calls or self.mean_call_seconds <= 0:
+            return
+        chance = -math.expm1(-delta_ms / 1000 / self.mean_call_seconds)
+        count = min(len(calls), poisson(self.rng, len(calls) * chance))
+        if count:
+            ending = [calls[index] for index in self.rng.sample(range(len(calls)), count)]
+            for call in ending:
+                self.state.remove(call)
+
+    def _arrive(self) -> None:
+        state = self.state
+        draw = self.rng.random()
+        if draw < _ACD_SHARE and state.queues:
+            self._inbound(self.factory.pick(state.queues), queued=True)
+        elif draw < _ACD_SHARE + _OUTBOUND_SHARE and state.campaigns:
+            self._outbound(self.factory.pick(state.campaigns))
+        else:
+            others = [*state.ivrs, *state.cloud_profiles, *state.trac_numbers]
+            if others:
+                self._inbound(self.factory.pick(others), queued=False)
+
+    def _new_call(self, product: Product, dnis: str, ani: str, cnam: str, state: str) -> Call:
+        now = self.state.now_ms
+        return Call(
+            seq=self.state.next_seq,
+            enqueue_ms=now,
+            dequeue_ms=None if state == "QUEUED" else now,
+            product=product,
+            dnis=dnis,
+            ani=ani,
+            cnam=cnam,
+            external_id=self.factory.external_id(),
+            destination_name=product.name,
+            state=state,
+            archive=False,
+        )
+
+    def _inbound(self, product: Product, *, queued: bool) -> None:
+        ani, cnam = self.factory.caller()
+        dnis = self.factory.pick(product.dnis)
+        self.state.add(self._new_call(product, dnis, ani, cnam, "QUEUED" if queued else "ACTIVE"))
+
+    def _outbound(self, campaign: Product) -> None:
+        # A predictive dialer only places a call when an agent is free to take it.
+        free = self.state.available_agents()
+        if not free:
+            return
+        ani, cnam = self.factory.caller()
+        call = self._new_call(campaign, campaign.caller_id or "", ani, cnam, "ACTIVE")
+        self.state.add(call)
+        self.state.answer(call, self.factory.pick(free))
+
+    def place(
+        self,
+        *,
+        product: str,
+        product_id: int | None,
+        call_state: str | None,
+        agent: str | None,
+        ani: str | None,
+        cnam: str | None,
+        external_id: str | None,
+        enqueue_time: datetime | int | None,
+        archive: bool,
+    ) -> Call:
+        """Add one call as a test describes it; unspecified fields are drawn from the seed."""
+        state = self.state
+        routed = state.route(product, product_id)
+        if routed is None:
+            raise ValueError(f"no {product} product with id {product_id!r}")
+        target, dnis = routed
+        handler: Agent | None = None
+        if agent is not None:
+            handler = state.agents_by_username.get(agent.lower())
+            if handler is None:
+                raise ValueError(f"no agent with username {agent!r}")
+        if call_state is None:
+            call_state = "QUEUED" if handler is None and target.kind == "ACD" else "ACTIVE"
+        drawn_ani, drawn_cnam = self.factory.caller()
+        enqueue = state.now_ms if enqueue_time is None else epoch_ms(enqueue_time)
+        call = Call(
+            seq=state.next_seq,
+            enqueue_ms=enqueue,
+            dequeue_ms=None if call_state == "QUEUED" else max(enqueue, state.now_ms),
+            product=target,
+            dnis=dnis,
+            ani=drawn_ani if ani is None else ani,
+            cnam=drawn_cnam if cnam is None else cnam,
+            external_id=self.factory.external_id() if external_id is None else external_id,
+            destination_name=target.name,
+            state=call_state,
+            archive=archive,
+        )
+        state.add(call)
+        if handler is not None:
+            call.agent = handler
+            call.first_name, call.last_name = handler.first_name, handler.last_name
+            handler.active_calls += 1
+        return call
+
+    def answer_waiting(self) -> None:
+        """Give each waiting call, oldest first, to a free agent of its queue."""
+        state = self.state
+        exhausted: set[int] = set()
+        for call in list(state.queued):
+            product = call.product
+            if product is None or product.product_id in exhausted:
+                continue
+            agent = self._free_member(product)
+            if agent is None:
+                exhausted.add(product.product_id)
+                if len(exhausted) == len(state.queues):
+                    return
+                continue
+            state.answer(call, agent)
+
+    def _free_member(self, queue: Product) -> Agent | None:
+        for agent in self.state.queue_members.get(queue.product_id, ()):
+            if agent.available:
+                return agent
+        return None

@@ -1,0 +1,150 @@
+"""Traffic: arrivals, answering and endings, driven by advance() or the live background task."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+import aiohttp
+import pytest
+
+from activecalls_async.testing import Simulator
+
+from .support import list_calls
+
+
+def test_advance_brings_arrivals_in_listing_order() -> None:
+    sim = Simulator(calls=0, arrival_rate=20.0, mean_call_seconds=1e9)
+    start = sim.state.now_ms
+    sim.advance(5)
+    assert sim.state.now_ms == start + 5000
+    calls = sim.calls()
+    assert 60 <= len(calls) <= 140  # Poisson(100)
+    keys = [(call["enqueueTime"], call["uii"]) for call in calls]
+    assert keys == sorted(keys)
+    states = {call["callState"] for call in calls}
+    assert "ACTIVE" in states
+    sim.advance(1)
+    later = sim.calls()
+    assert later[: len(calls)] == [
+        row for row in later if row["uii"] in {c["uii"] for c in calls}
+    ], "new arrivals are appended"
+
+
+def test_queued_calls_are_answered_by_free_agents() -> None:
+    sim = Simulator(calls=0, arrival_rate=0.0, mean_call_seconds=1e9)
+    uii = sim.add_call(product="ACD", product_id=55)
+    call = sim.call(uii)
+    assert call is not None
+    assert call["callState"] == "QUEUED"
+    assert call["dequeueTime"] is None
+    sim.advance(0.2)
+    call = sim.call(uii)
+    assert call is not None
+    assert call["callState"] == "ACTIVE"
+    assert call["agentFirstName"] is not None
+    assert call["dequeueTime"] is not None
+    answered = sim.state.get(uii)
+    assert answered is not None
+    assert answered.agent is not None
+    assert answered.agent.active_calls == 1
+    assert 55 in answered.agent.queue_ids
+
+
+def test_calls_end_after_about_the_mean_duration() -> None:
+    sim = Simulator(calls=200, arrival_rate=0.0, mean_call_seconds=10.0)
+    sim.advance(10)
+    # Exponential lifetimes: about e^-1 (37%) of calls remain after one mean.
+    assert 40 <= len(sim.calls()) <= 110
+    sim.advance(100)
+    assert len(sim.calls()) <= 2
+    assert all(agent.active_calls == 0 for agent in sim.state.agents)
+
+
+def test_same_seed_same_traffic() -> None:
+    first = Simulator(calls=50, seed=11, arrival_rate=8.0, mean_call_seconds=20.0)
+    second = Simulator(calls=50, seed=11, arrival_rate=8.0, mean_call_seconds=20.0)
+    for sim in (first, second):
+        sim.advance(12.5)
+    assert first.calls() == second.calls()
+    other = Simulator(calls=50, seed=12, arrival_rate=8.0, mean_call_seconds=20.0)
+    other.advance(12.5)
+    assert other.calls() != first.calls()
+
+
+def test_add_end_and_update_calls() -> None:
+    sim = Simulator(calls=10, arrival_rate=0.0)
+    agent = sim.state.available_agents()[0]
+    uii = sim.add_call(
+        product="DNIS",
+        product_id=8661234567,
+        agent=agent.username,
+        external_id="CRM-TEST",
+        cnam="ACME",
+        ani="6505550100",
+    )
+    call = sim.call(uii)
+    assert call is not None
+    assert (call["dnis"], call["destinationName"], call["callState"]) == (
+        "8661234567",
+        "Sales Queue",
+        "ACTIVE",
+    )
+    assert (call["externalId"], call["cnam"], call["ani"]) == ("CRM-TEST", "ACME", "6505550100")
+    assert call["agentFirstName"] == agent.first_name
+    assert not agent.available
+    assert sim.calls()[-1]["uii"] == uii
+    assert uii in {row["uii"] for row in sim.calls("ACD", 55)}
+
+    sim.update_call(
+        uii,
+        call_state="ON_HOLD",
+        archive=True,
+        agent_first_name="Pat",
+        dequeue_time=datetime(2026, 11, 28, 14, 41, tzinfo=timezone.utc),
+    )
+    call = sim.call(uii)
+    assert call is not None
+    assert (call["callState"], call["archive"], call["agentFirstName"]) == ("ON_HOLD", True, "Pat")
+    assert call["dequeueTime"] == "2026-11-28T14:41:00.000+0000"
+    with pytest.raises(TypeError, match="enqueue_time"):
+        sim.update_call(uii, enqueue_time=0)
+    with pytest.raises(KeyError):
+        sim.update_call("0" * 30, cnam="X")
+
+    assert sim.end_call(uii) is True
+    assert sim.call(uii) is None
+    assert agent.active_calls == 0
+    assert sim.end_call(uii) is False
+
+
+def test_add_call_with_an_old_enqueue_time_sorts_into_place() -> None:
+    sim = Simulator(calls=20, arrival_rate=0.0)
+    uii = sim.add_call(product="VISUAL_IVR", enqueue_time=sim.state.now_ms - 3_700_000)
+    assert sim.calls()[0]["uii"] == uii
+    assert sim.calls("VISUAL_IVR", 201)[0]["uii"] == uii
+    assert sim.end_call(uii)
+
+
+def test_add_call_rejects_unknown_products_and_agents() -> None:
+    sim = Simulator(calls=0)
+    with pytest.raises(ValueError, match="ACD"):
+        sim.add_call(product="ACD", product_id=1)
+    with pytest.raises(ValueError, match="agent"):
+        sim.add_call(agent="ghost@example.com")
+
+
+async def test_live_mode_advances_in_the_background(http: aiohttp.ClientSession) -> None:
+    async with Simulator(
+        calls=0, live=True, tick=0.02, arrival_rate=400.0, mean_call_seconds=1e9, rate_limit=None
+    ) as sim:
+        start = sim.state.now_ms
+        await asyncio.sleep(0.25)
+        rows = await list_calls(http, sim, product="ACCOUNT")
+        assert len(rows) > 20
+        assert sim.state.now_ms - start >= 200
+        assert [task for task in asyncio.all_tasks() if task.get_name() == "simulator-live"]
+    assert not [task for task in asyncio.all_tasks() if task.get_name() == "simulator-live"]
+    frozen = sim.state.now_ms
+    await asyncio.sleep(0.05)
+    assert sim.state.now_ms == frozen
