@@ -1,7 +1,7 @@
 """Async-first client for the RingCX (Engage Voice) Active Calls API."""
 
 from ._version import __version__
-from .auth import ApiToken, Auth, BearerToken
+from .auth import ApiToken, Auth, BearerToken, RingCentralAuth
 from .client import DEFAULT, DEFAULT_BASE_URL, ActiveCallsClient
 from .errors import (
     ActionRejectedError,
@@ -29,8 +29,10 @@ from .models import (
     QueueCheck,
     SessionType,
 )
+from .pagination import ActiveCallPage, CallWalk, FanOut, PageWalk, Target
 from .ratelimit import Limiter, RateLimit
 from .retry import RetryPolicy
+from .watch import CallWatch
 
 __all__ = [
     "DEFAULT",
@@ -41,6 +43,7 @@ __all__ = [
     "APITimeoutError",
     "ActionRejectedError",
     "ActiveCall",
+    "ActiveCallPage",
     "ActiveCallsClient",
     "ActiveCallsError",
     "ApiToken",
@@ -50,10 +53,14 @@ __all__ = [
     "BearerToken",
     "CallEvent",
     "CallEventType",
+    "CallWalk",
+    "CallWatch",
     "ClientClosedError",
+    "FanOut",
     "FieldError",
     "Limiter",
     "NotFoundError",
+    "PageWalk",
     "PermissionDeniedError",
     "Product",
     "QueueCheck",
@@ -61,8 +68,10 @@ __all__ = [
     "RateLimitError",
     "ResponseDecodeError",
     "RetryPolicy",
+    "RingCentralAuth",
     "ServerError",
     "SessionType",
+    "Target",
     "ValidationError",
     "__version__",
 ]

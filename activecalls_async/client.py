@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import aiohttp
 
 from ._endpoints import ENDPOINTS
 from ._transport import USER_AGENT, Transport
 from ._wire import api_prefix, build_request
-from .auth import ApiToken, Auth, BearerToken, coerce_auth
+from .auth import (
+    DEFAULT_AUTH_URL,
+    DEFAULT_RC_SERVER,
+    ApiToken,
+    Auth,
+    BearerToken,
+    RingCentralAuth,
+    coerce_auth,
+)
 from .errors import ValidationError
 from .models import ActiveCall, Product, QueueCheck, SessionType
+from .pagination import CallWalk, FanOut, PageWalk, PagingMemo, Target, check_count
 from .ratelimit import Limiter, RateLimit
 from .retry import RetryPolicy
+from .watch import CallWatch
 
 __all__ = ["DEFAULT", "DEFAULT_BASE_URL", "ActiveCallsClient"]
 
@@ -88,8 +99,16 @@ class ActiveCallsClient:
             raise ValidationError("rate_limit", "expected a RateLimit (or other Limiter) or None")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise ValidationError("session", "expected an aiohttp.ClientSession")
-        if ssl_context is not None and ssl_context.verify_mode == ssl.CERT_NONE:
-            logger.warning("TLS certificate verification is OFF for this client's ssl_context")
+        if ssl_context is not None and (
+            ssl_context.verify_mode == ssl.CERT_NONE or not ssl_context.check_hostname
+        ):
+            # Allowed (private CAs, test rigs), but never silently.
+            logger.warning(
+                "TLS verification is OFF for this client's ssl_context "
+                "(verify_mode=%s, check_hostname=%s)",
+                ssl_context.verify_mode.name,
+                ssl_context.check_hostname,
+            )
         self.page_size = page_size
         self._transport = Transport(
             auth=coerce_auth(auth),
@@ -109,7 +128,10 @@ class ActiveCallsClient:
         """Build a client from ``ACTIVECALLS_*`` environment variables.
 
         ``ACTIVECALLS_ACCOUNT_ID`` and one of ``ACTIVECALLS_TOKEN`` (bearer) or
-        ``ACTIVECALLS_API_TOKEN`` (legacy) are required; ``ACTIVECALLS_BASE_URL`` and
+        ``ACTIVECALLS_API_TOKEN`` (legacy) or a RingCentral login (``ACTIVECALLS_RC_JWT``
+        with ``ACTIVECALLS_RC_CLIENT_ID`` and ``ACTIVECALLS_RC_CLIENT_SECRET``, or
+        ``ACTIVECALLS_RC_ACCESS_TOKEN``; ``ACTIVECALLS_RC_SERVER`` and
+        ``ACTIVECALLS_AUTH_URL`` optional) are required; ``ACTIVECALLS_BASE_URL`` and
         ``ACTIVECALLS_TIMEOUT`` are optional. Keyword arguments override them.
         """
         env = os.environ if environ is None else environ
@@ -122,6 +144,19 @@ class ActiveCallsClient:
             options["auth"] = BearerToken(env["ACTIVECALLS_TOKEN"])
         elif env.get("ACTIVECALLS_API_TOKEN"):
             options["auth"] = ApiToken(env["ACTIVECALLS_API_TOKEN"])
+        elif env.get("ACTIVECALLS_RC_JWT"):
+            options["auth"] = RingCentralAuth.from_jwt(
+                client_id=env.get("ACTIVECALLS_RC_CLIENT_ID", ""),
+                client_secret=env.get("ACTIVECALLS_RC_CLIENT_SECRET", ""),
+                jwt=env["ACTIVECALLS_RC_JWT"],
+                rc_server=env.get("ACTIVECALLS_RC_SERVER") or DEFAULT_RC_SERVER,
+                auth_url=env.get("ACTIVECALLS_AUTH_URL") or DEFAULT_AUTH_URL,
+            )
+        elif env.get("ACTIVECALLS_RC_ACCESS_TOKEN"):
+            options["auth"] = RingCentralAuth(
+                env["ACTIVECALLS_RC_ACCESS_TOKEN"],
+                auth_url=env.get("ACTIVECALLS_AUTH_URL") or DEFAULT_AUTH_URL,
+            )
         if env.get("ACTIVECALLS_TIMEOUT"):
             try:
                 options["timeout"] = float(env["ACTIVECALLS_TIMEOUT"])
@@ -131,7 +166,9 @@ class ActiveCallsClient:
         if "account_id" not in options:
             raise ValidationError("ACTIVECALLS_ACCOUNT_ID", "is not set")
         if "auth" not in options:
-            raise ValidationError("ACTIVECALLS_TOKEN", "is not set (nor ACTIVECALLS_API_TOKEN)")
+            raise ValidationError(
+                "ACTIVECALLS_TOKEN", "is not set (nor ACTIVECALLS_API_TOKEN, nor ACTIVECALLS_RC_*)"
+            )
         return cls(**options)
 
     def __repr__(self) -> str:
@@ -327,3 +364,189 @@ class ActiveCallsClient:
         }
         result: QueueCheck = await self._call("checkQueueThreshold", args, timeout, retry)
         return result
+
+    @functools.cached_property
+    def _paging(self) -> PagingMemo:
+        """What this client's walks have learnt about the server's page sizes."""
+        return PagingMemo()
+
+    def _page_walk(
+        self,
+        product: Product | str | None,
+        product_id: int | str | None,
+        external_id: str | None,
+        *,
+        page_size: int | None,
+        prefetch: int,
+        max_items: int | None,
+        timeout: float | _Default | None,
+        retry: RetryPolicy | _Default | None,
+    ) -> PageWalk:
+        """A walk over one listing, every argument checked now rather than at page 0."""
+        args = {"product": product, "product_id": product_id, "external_id": external_id}
+        build_request(ENDPOINTS["list"], self._prefix, args)  # raises ValidationError
+        if timeout is not DEFAULT:
+            _positive("timeout", timeout, allow_none=True)
+        if retry is not DEFAULT and retry is not None and not isinstance(retry, RetryPolicy):
+            raise ValidationError("retry", "expected a RetryPolicy or None")
+
+        async def fetch(page: int, max_rows: int) -> list[ActiveCall]:
+            return await self.list_active_calls(
+                product,
+                product_id,
+                external_id=external_id,
+                page=page,
+                max_rows=max_rows,
+                timeout=timeout,
+                retry=retry,
+            )
+
+        label = " ".join(str(part) for part in (product, product_id) if part is not None)
+        return PageWalk(
+            fetch,
+            page_size=self.page_size if page_size is None else page_size,
+            prefetch=prefetch,
+            max_items=max_items,
+            memo=self._paging,
+            label=label or "externalId listing",
+        )
+
+    def iter_active_call_pages(
+        self,
+        product: Product | str | None = None,
+        product_id: int | str | None = None,
+        *,
+        external_id: str | None = None,
+        page_size: int | None = None,
+        max_items: int | None = None,
+        prefetch: int = 1,
+        timeout: float | _Default | None = DEFAULT,
+        retry: RetryPolicy | _Default | None = DEFAULT,
+    ) -> PageWalk:
+        """Every page of a listing in order, each ``ActiveCallPage`` holding only the calls
+        new to this walk; see ``iter_active_calls`` for the rules and guarantees."""
+        return self._page_walk(
+            product,
+            product_id,
+            external_id,
+            page_size=page_size,
+            prefetch=prefetch,
+            max_items=max_items,
+            timeout=timeout,
+            retry=retry,
+        )
+
+    def iter_active_calls(
+        self,
+        product: Product | str | None = None,
+        product_id: int | str | None = None,
+        *,
+        external_id: str | None = None,
+        page_size: int | None = None,
+        max_items: int | None = None,
+        prefetch: int = 1,
+        timeout: float | _Default | None = DEFAULT,
+        retry: RetryPolicy | _Default | None = DEFAULT,
+    ) -> CallWalk:
+        """Every call of a listing, walking ``page``/``maxRows`` from page 0, each uii once.
+
+        ``page_size`` defaults to the client's; ``max_items`` stops after that many calls;
+        ``prefetch`` pages are kept in flight and still yielded in order. A short first
+        page is checked for a silent ``maxRows`` cap before it is taken as the end, and
+        a page bringing nothing new (a server ignoring ``page``) stops the walk with a
+        warning.
+
+        Guarantees while calls come and go: no uii is yielded twice. A call in flight
+        for the whole walk is yielded, unless calls ahead of it in the listing end
+        during the walk: each such end moves later calls up one row, and a call moved
+        from a page not yet read onto one already read is missed by this walk (the next
+        walk sees it). Calls starting mid-walk may or may not be included; a call may
+        have ended by the time it is yielded. The walk holds at most ``page_size *
+        (prefetch + 1)`` calls plus the set of uiis it has yielded.
+
+        Use ``async with client.iter_active_calls(...) as calls:`` (or ``aclose()``) to
+        close it deterministically; breaking out of a plain ``async for``, an error or
+        cancellation also cancels every request in flight.
+        """
+        return CallWalk(
+            self._page_walk(
+                product,
+                product_id,
+                external_id,
+                page_size=page_size,
+                prefetch=prefetch,
+                max_items=max_items,
+                timeout=timeout,
+                retry=retry,
+            )
+        )
+
+    def iter_active_calls_many(
+        self,
+        targets: Iterable[Target | tuple[Product | str, int | str | None]],
+        *,
+        page_size: int | None = None,
+        prefetch: int = 1,
+        concurrency: int | None = None,
+        on_error: Literal["raise", "collect"] = "raise",
+        timeout: float | _Default | None = DEFAULT,
+        retry: RetryPolicy | _Default | None = DEFAULT,
+    ) -> FanOut:
+        """The calls of many ``(product, product_id)`` listings, walked concurrently, each
+        uii once across them, yielded as pages arrive.
+
+        ``concurrency`` listings are walked at once (default: the client's
+        ``max_concurrency``, at most one per target); every request still shares the
+        client's concurrency limit and rate limiter. ``on_error="raise"`` (default)
+        cancels the other listings and raises the first failure; ``"collect"`` records
+        failures in ``.errors`` by target and carries on. ``.sources`` maps each uii to
+        the targets that listed it.
+        """
+        if concurrency is None:
+            concurrency = self._transport.max_concurrency
+        check_count("page_size", page_size, minimum=1, allow_none=True)
+        check_count("prefetch", prefetch, minimum=1)
+
+        def open_walk(target: Target) -> PageWalk:
+            return self._page_walk(
+                target.product,
+                target.product_id,
+                None,
+                page_size=page_size,
+                prefetch=prefetch,
+                max_items=None,
+                timeout=timeout,
+                retry=retry,
+            )
+
+        return FanOut(open_walk, targets, concurrency=concurrency, on_error=on_error)
+
+    def watch_active_calls(
+        self,
+        product: Product | str | None = None,
+        product_id: int | str | None = None,
+        *,
+        external_id: str | None = None,
+        interval: float = 5.0,
+        page_size: int | None = None,
+        prefetch: int = 1,
+        timeout: float | _Default | None = DEFAULT,
+        retry: RetryPolicy | _Default | None = DEFAULT,
+    ) -> CallWatch:
+        """Poll a listing every ``interval`` seconds and yield ``CallEvent``s: ``started``
+        (every call of the first snapshot, then new ones), ``changed`` (with ``previous``)
+        and ``ended``. A failed poll is logged and tried again on the next tick."""
+
+        def open_walk() -> PageWalk:
+            return self._page_walk(
+                product,
+                product_id,
+                external_id,
+                page_size=page_size,
+                prefetch=prefetch,
+                max_items=None,
+                timeout=timeout,
+                retry=retry,
+            )
+
+        return CallWatch(open_walk, interval=interval, label=open_walk().label)

@@ -31,8 +31,10 @@ class RateLimit:
 
     A sliding log of start times rather than a token bucket: a bucket whose burst
     equals the limit lets twice the limit through inside one window, which a strict
-    server answers with 429s. Waiters are served first come, first served. One
-    instance may be passed to several clients to share an account's budget.
+    server answers with 429s. Waiters are served first come, first served, and a
+    waiter that is cancelled uses no slot. One instance may be passed to several
+    clients of one event loop to share an account's budget; clients in other processes
+    need a shared ``Limiter`` instead (for example one backed by Redis).
     ``margin`` widens the window slightly, so that network jitter cannot squeeze two
     windows' worth of requests into the server's view of one.
     """

@@ -1,0 +1,240 @@
+"""``iter_active_calls_many`` against the simulator: uniqueness, concurrency, errors, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from activecalls_async import (
+    BadRequestError,
+    FanOut,
+    RateLimit,
+    RateLimitError,
+    Target,
+    ValidationError,
+)
+from activecalls_async.pagination import PageWalk
+from activecalls_async.testing import Faults, Simulator
+
+from .helpers import FakeListing, assert_no_tasks_left, client_for, make_calls, wait_until
+
+#: A product id the simulator cannot read (beyond int64): its listing answers 400.
+BROKEN = Target("ACD", "9999999999999999999")
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with Simulator(calls=400, seed=11, rate_limit=None) as simulator:
+        yield simulator
+
+
+def expected_sources(sim: Simulator, targets: list[Target]) -> dict[str, tuple[Target, ...]]:
+    sources: dict[str, tuple[Target, ...]] = {}
+    for target in targets:
+        for row in sim.calls(target.product.value, target.product_id):
+            sources[row["uii"]] = (*sources.get(row["uii"], ()), target)
+    return sources
+
+
+async def drain(fan_out: FanOut) -> None:
+    async for _call in fan_out:
+        pass
+
+
+def max_overlap(sim: Simulator) -> int:
+    """The most list requests the simulator was serving at one time."""
+    edges = sorted(
+        [(r.started, 1) for r in sim.requests] + [(r.finished, -1) for r in sim.requests],
+        key=lambda edge: (edge[0], edge[1]),
+    )
+    busiest = current = 0
+    for _, step in edges:
+        current += step
+        busiest = max(busiest, current)
+    return busiest
+
+
+async def test_every_call_once_across_overlapping_targets(sim: Simulator) -> None:
+    # ACCOUNT lists every call, and inbound calls are also listed under their DNIS.
+    targets = [Target(p, i) for p, i in sim.targets()]
+    async with client_for(sim) as client:
+        fan_out = client.iter_active_calls_many(targets, page_size=25, prefetch=2)
+        async with fan_out:
+            got = [call.uii async for call in fan_out]
+    assert len(got) == len(set(got))
+    assert set(got) == {row["uii"] for row in sim.calls()}
+    # Sources list targets in the order their pages arrived: compare them as sets.
+    expected = {uii: set(found) for uii, found in expected_sources(sim, targets).items()}
+    assert {uii: set(found) for uii, found in fan_out.sources.items()} == expected
+    assert all(len(found) == len(set(found)) for found in fan_out.sources.values())
+    assert fan_out.errors == {}
+
+
+async def test_pairs_are_accepted_and_repeated_targets_walked_once(sim: Simulator) -> None:
+    product, product_id = sim.targets()[1]
+    async with client_for(sim) as client:
+        fan_out = client.iter_active_calls_many(
+            [(product, product_id), (product.lower(), str(product_id)), Target(product, product_id)]
+        )
+        got = [call.uii async for call in fan_out]
+    assert fan_out.targets == (Target(product, product_id),)
+    assert got == [row["uii"] for row in sim.calls(product, product_id)]
+
+
+async def test_targets_are_walked_concurrently_under_the_client_limit(sim: Simulator) -> None:
+    sim.faults = Faults(latency=0.05)
+    targets = sim.targets()[1:9]
+    async with client_for(sim, max_concurrency=3) as client:
+        started = time.monotonic()
+        got = [c.uii async for c in client.iter_active_calls_many(targets, concurrency=8)]
+        elapsed = time.monotonic() - started
+    assert len(got) == len(set(got))
+    assert max_overlap(sim) == 3  # eight walks at once, three requests at once
+    serial = len(sim.requests) * 0.05
+    assert elapsed < serial * 0.7
+
+
+async def test_concurrency_one_walks_targets_one_after_another(sim: Simulator) -> None:
+    sim.faults = Faults(latency=0.01)
+    async with client_for(sim) as client:
+        got = [
+            c.uii async for c in client.iter_active_calls_many(sim.targets()[1:5], concurrency=1)
+        ]
+    assert got
+    assert max_overlap(sim) == 1
+
+
+async def test_a_failing_target_cancels_the_others_and_raises(sim: Simulator) -> None:
+    sim.faults = Faults(latency=0.05)
+    others = [Target(p, i) for p, i in sim.targets()[1:7]]
+    async with client_for(sim) as client:
+        fan_out = client.iter_active_calls_many([others[0], BROKEN, *others[1:]], concurrency=2)
+        with pytest.raises(BadRequestError):
+            await drain(fan_out)
+        assert list(fan_out.errors) == [BROKEN]
+        await assert_no_tasks_left()
+        walked = {r.param("productId") for r in sim.requests}
+        # Only the two targets under way were asked for; the rest never started.
+        assert walked <= {str(others[0].product_id), str(BROKEN.product_id)}
+        # And the client goes on working.
+        assert await client.list_active_calls("ACCOUNT", sim.account_id, max_rows=1)
+
+
+async def test_collect_mode_carries_on_and_reports_each_failure(sim: Simulator) -> None:
+    others = [Target(p, i) for p, i in sim.targets()[1:7]]
+    async with client_for(sim) as client:
+        fan_out = client.iter_active_calls_many(
+            [BROKEN, *others], concurrency=3, on_error="collect"
+        )
+        async with fan_out:
+            got = {call.uii async for call in fan_out}
+    assert set(fan_out.errors) == {BROKEN}
+    assert isinstance(fan_out.errors[BROKEN], BadRequestError)
+    assert got == set(expected_sources(sim, others))
+
+
+@pytest.mark.parametrize("mode", ["break", "cancel"])
+async def test_leaving_a_fan_out_early_cancels_every_walk(sim: Simulator, mode: str) -> None:
+    sim.faults = Faults(latency=0.05)
+    async with client_for(sim) as client:
+        got: list[str] = []
+
+        async def consume() -> None:
+            async for call in client.iter_active_calls_many(
+                sim.targets()[1:], page_size=5, prefetch=2, concurrency=4
+            ):
+                got.append(call.uii)
+                if len(got) == 3:
+                    await asyncio.sleep(0.02)
+                    if mode == "break":
+                        break
+                    await asyncio.sleep(10)
+
+        task = asyncio.create_task(consume())
+        if mode == "cancel":
+            await wait_until(lambda: len(got) >= 3)
+            await asyncio.sleep(0.03)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        else:
+            await task
+        await assert_no_tasks_left()
+        sim.faults = Faults()
+        assert await client.list_active_calls("ACCOUNT", sim.account_id, max_rows=1)
+
+
+async def test_a_bug_in_a_walk_is_raised_even_in_collect_mode() -> None:
+    def open_walk(target: Target) -> PageWalk:
+        listing = FakeListing(make_calls(10), fail_page=0, fail_with=KeyError("bug"))
+        return PageWalk(listing.fetch, page_size=5)
+
+    fan_out = FanOut(open_walk, [("ACD", 1), ("ACD", 2)], concurrency=2, on_error="collect")
+    with pytest.raises(KeyError):
+        await drain(fan_out)
+    await assert_no_tasks_left()
+
+
+async def test_no_targets_yields_nothing(sim: Simulator) -> None:
+    async with client_for(sim) as client:
+        assert [c async for c in client.iter_active_calls_many([])] == []
+    assert sim.requests == []
+
+
+@pytest.mark.parametrize(
+    ("targets", "options", "parameter"),
+    [
+        ([("ACD",)], {}, "targets"),
+        ([("NOPE", 1)], {}, "product"),
+        ([("ACD", "x")], {}, "product_id"),
+        ("ACD", {}, "targets"),
+        ([("ACD", 1)], {"concurrency": 0}, "concurrency"),
+        ([("ACD", 1)], {"on_error": "ignore"}, "on_error"),
+        ([("ACD", 1)], {"page_size": 0}, "page_size"),
+        ([("ACD", 1)], {"prefetch": 0}, "prefetch"),
+    ],
+)
+async def test_bad_arguments_are_refused_before_any_request(
+    sim: Simulator, targets: object, options: dict[str, object], parameter: str
+) -> None:
+    async with client_for(sim) as client:
+        with pytest.raises(ValidationError) as raised:
+            client.iter_active_calls_many(targets, **options)  # type: ignore[arg-type]
+    assert raised.value.parameter == parameter
+    assert sim.requests == []
+
+
+async def test_a_fan_out_far_beyond_the_rate_limit_gets_no_429() -> None:
+    # The same limit on both sides, scaled down to 20 per second: ~50 requests.
+    async with Simulator(calls=400, seed=11, rate_limit=20, rate_window=1.0) as sim:
+        targets = sim.targets()
+        async with client_for(sim, rate_limit=RateLimit(20, per=1.0), retry=None) as client:
+            got = [c.uii async for c in client.iter_active_calls_many(targets, page_size=40)]
+        assert len(sim.requests) > 40
+        assert [r.status for r in sim.requests if r.status != 200] == []
+        assert set(got) == {row["uii"] for row in sim.calls()}
+        assert len(got) == len(set(got))
+
+
+async def test_without_the_limiter_the_same_fan_out_is_throttled() -> None:
+    # The control for the test above: it would fail if the client did not pace itself.
+    async with (
+        Simulator(calls=400, seed=11, rate_limit=20, rate_window=1.0) as sim,
+        client_for(sim, rate_limit=None, retry=None) as client,
+    ):
+        fan_out = client.iter_active_calls_many(sim.targets(), page_size=40)
+        with pytest.raises(RateLimitError):
+            await drain(fan_out)
+        await assert_no_tasks_left()
+
+
+def test_a_fan_out_has_a_readable_repr() -> None:
+    fan_out = FanOut(
+        lambda t: PageWalk(FakeListing([]).fetch, page_size=1), [("ACD", 1)], concurrency=4
+    )
+    assert repr(fan_out) == "<FanOut 1 targets concurrency=1 on_error='raise' errors=0>"
+    assert str(Target("ACD", 55)) == "ACD 55"
+    assert str(Target("ACCOUNT")) == "ACCOUNT"

@@ -1,0 +1,330 @@
+"""The page walker's rules, against an in-memory listing that misbehaves on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from activecalls_async import ActiveCall, ServerError, ValidationError
+from activecalls_async.pagination import CallWalk, PageWalk, PagingMemo
+
+from .helpers import FakeListing, assert_no_tasks_left, make_call, make_calls, wait_until
+
+
+async def uiis(walk: CallWalk) -> list[str]:
+    async with walk:
+        return [call.uii async for call in walk]
+
+
+def calls_of(listing: FakeListing, **options: object) -> CallWalk:
+    return CallWalk(PageWalk(listing.fetch, **options))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("total", "expected_requests"),
+    [
+        (0, [(0, 100)]),
+        (300, [(0, 100), (1, 100), (2, 100), (3, 100)]),
+        (250, [(0, 100), (1, 100), (2, 100)]),
+        (100, [(0, 100), (1, 100)]),
+    ],
+)
+async def test_walks_every_page_and_stops_at_a_short_or_empty_page(
+    total: int, expected_requests: list[tuple[int, int]]
+) -> None:
+    listing = FakeListing(make_calls(total))
+    assert await uiis(calls_of(listing, page_size=100)) == [c.uii for c in listing.calls]
+    assert listing.requests == expected_requests
+
+
+@pytest.mark.parametrize("offset_by_request", [False, True])
+@pytest.mark.parametrize("total", [237, 240, 39, 41])
+async def test_a_silent_cap_loses_no_call(offset_by_request: bool, total: int) -> None:
+    # The server sends at most 40 rows whatever maxRows says; page 0 looks like the end.
+    listing = FakeListing(make_calls(total), cap=40, offset_by_request=offset_by_request)
+    got = await uiis(calls_of(listing, page_size=100, prefetch=3))
+    assert got == [c.uii for c in listing.calls]
+    assert listing.requests[:2] == [(0, 100), (1, min(40, total))]
+    assert all(max_rows == min(40, total) for _, max_rows in listing.requests[1:])
+
+
+async def test_a_short_first_page_is_checked_once_then_remembered() -> None:
+    memo = PagingMemo()
+    small = FakeListing(make_calls(30))
+    assert len(await uiis(calls_of(small, page_size=100, memo=memo))) == 30
+    assert small.requests == [(0, 100), (1, 30)]  # page 0 alone proves nothing
+
+    big = FakeListing(make_calls(150))
+    assert len(await uiis(calls_of(big, page_size=100, memo=memo))) == 150
+    assert memo.floor == 100  # the server was seen to send a page of 100
+
+    again = FakeListing(make_calls(30))
+    assert len(await uiis(calls_of(again, page_size=100, memo=memo))) == 30
+    assert again.requests == [(0, 100)]  # now a short page 0 is proof of the end
+
+
+async def test_a_page_smaller_than_any_sent_before_is_proof_of_the_end() -> None:
+    memo = PagingMemo()
+    first = FakeListing(make_calls(30))
+    await uiis(calls_of(first, page_size=100, memo=memo))
+    assert memo.floor == 30  # the server sent 30 rows in a page: it caps no lower
+    same = FakeListing(make_calls(30))
+    await uiis(calls_of(same, page_size=100, memo=memo))
+    assert same.requests == [(0, 100), (1, 30)]  # 30 may still be the cap
+    fewer = FakeListing(make_calls(29))
+    await uiis(calls_of(fewer, page_size=100, memo=memo))
+    assert fewer.requests == [(0, 100)]
+
+
+async def test_a_proven_cap_is_used_from_page_zero_by_later_walks() -> None:
+    memo = PagingMemo()
+    first = FakeListing(make_calls(130), cap=40)
+    assert len(await uiis(calls_of(first, page_size=100, memo=memo))) == 130
+    assert memo.cap == 40
+
+    second = FakeListing(make_calls(90), cap=40)
+    assert len(await uiis(calls_of(second, page_size=100, memo=memo))) == 90
+    assert second.requests == [(0, 40), (1, 40), (2, 40)]
+
+
+def test_a_cap_disproved_by_a_bigger_page_is_forgotten() -> None:
+    memo = PagingMemo()
+    memo.prove_cap(40)
+    memo.saw_page(100, 60)
+    assert memo.cap is None
+    assert memo.start_size(100) == 100
+
+
+@pytest.mark.parametrize(("total", "prefetch"), [(250, 1), (250, 4), (30, 1)])
+async def test_a_server_ignoring_page_stops_the_walk_with_one_warning(
+    total: int, prefetch: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    listing = FakeListing(make_calls(total), ignore_page=True)
+    caplog.set_level(logging.INFO, logger="activecalls_async")
+    # A walk that spins would never end: give it a deadline.
+    got = await asyncio.wait_for(uiis(calls_of(listing, page_size=100, prefetch=prefetch)), 5)
+    assert got == [c.uii for c in listing.calls[:100]]
+    assert len(listing.requests) <= 1 + prefetch
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "ignore 'page'" in warnings[0].getMessage()
+    await assert_no_tasks_left()
+
+
+async def test_the_ignored_page_warning_is_given_once_per_memo(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    memo = PagingMemo()
+    for _ in range(3):
+        listing = FakeListing(make_calls(250), ignore_page=True)
+        await asyncio.wait_for(uiis(calls_of(listing, page_size=100, memo=memo)), 5)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+
+
+@pytest.mark.parametrize("prefetch", [1, 3])
+async def test_calls_arriving_ahead_mid_walk_are_not_doubled(prefetch: int) -> None:
+    original = make_calls(300)
+    arrivals = iter(make_calls(1000, tag="9"))
+
+    def arrive_at_the_front(page: int) -> None:
+        # Seven calls sort ahead of everything before each page is read: rows shift
+        # across every page boundary, so each page repeats the tail of the last one.
+        for _ in range(7):
+            listing.calls.insert(0, next(arrivals))
+
+    listing = FakeListing(original, before_page=arrive_at_the_front)
+    got = await uiis(calls_of(listing, page_size=50, prefetch=prefetch))
+    assert len(got) == len(set(got))
+    assert {c.uii for c in original} <= set(got)
+
+
+async def test_calls_ending_mid_walk_are_never_doubled_and_the_next_walk_is_whole() -> None:
+    listing = FakeListing(make_calls(300))
+    ended: list[ActiveCall] = []
+
+    def end_calls_already_read(page: int) -> None:
+        if page == 2:  # ten calls of page 0 end: later rows move up by ten
+            ended.extend(listing.calls[:10])
+            del listing.calls[:10]
+
+    listing.before_page = end_calls_already_read
+    got = await uiis(calls_of(listing, page_size=100))
+    assert len(got) == len(set(got))
+    # What the docs promise: a call moved onto a page already read is missed by this
+    # walk (here the ten that moved from page 2 to page 1), and no other is.
+    live = [c.uii for c in listing.calls]
+    missed = [uii for uii in live if uii not in set(got)]
+    assert missed == live[190:200]
+    listing.before_page = None
+    assert await uiis(calls_of(listing, page_size=100)) == live
+
+
+async def test_prefetch_keeps_pages_in_flight_and_yields_them_in_order() -> None:
+    # Later pages answer first; the walk must still hand them out in page order.
+    listing = FakeListing(make_calls(1000), delay=lambda page: 0.05 - page * 0.004)
+    got = await uiis(calls_of(listing, page_size=100, prefetch=4))
+    assert got == [c.uii for c in listing.calls]
+    assert listing.max_in_flight == 4
+    assert listing.requests[0] == (0, 100)
+
+
+async def test_page_zero_is_asked_alone_before_prefetching() -> None:
+    listing = FakeListing(make_calls(1000), delay=0.01)
+    walk = PageWalk(listing.fetch, page_size=100, prefetch=4)
+    async with walk:
+        first = await walk.__anext__()
+        assert first.number == 0
+        assert listing.requests == [(0, 100)]
+        assert [n for n, _ in listing.requests] == [0]
+        await asyncio.sleep(0)
+        assert [n for n, _ in listing.requests] == [0, 1, 2, 3, 4]
+
+
+async def test_requests_past_the_end_are_cancelled_or_discarded() -> None:
+    listing = FakeListing(make_calls(550), delay=lambda page: 0.01 if page <= 5 else 0.5)
+    walk = calls_of(listing, page_size=100, prefetch=4)
+    assert len([c async for c in walk]) == 550  # a plain loop: the walk closes itself
+    assert listing.in_flight == 0  # pages 6.. were in flight when page 5 ended it
+    assert listing.cancelled >= 1
+    await assert_no_tasks_left(within=1)
+
+
+async def test_pages_report_only_calls_new_to_the_walk() -> None:
+    listing = FakeListing(make_calls(150))
+
+    def arrive_before_page_one(page: int) -> None:
+        if page == 1:
+            listing.calls.insert(0, make_call(9999))
+
+    listing.before_page = arrive_before_page_one
+    walk = PageWalk(listing.fetch, page_size=100)
+    async with walk:
+        pages = [page async for page in walk]
+    assert [p.number for p in pages] == [0, 1]
+    assert [p.rows for p in pages] == [100, 51]
+    assert len(pages[1].calls) == 50  # the repeated row is left out
+    assert pages[1].max_rows == 100
+
+
+@pytest.mark.parametrize(
+    ("max_items", "prefetch", "requests"), [(0, 3, 0), (1, 3, 1), (150, 3, 2), (5000, 1, 11)]
+)
+async def test_max_items_stops_early_without_asking_for_pages_it_cannot_use(
+    max_items: int, prefetch: int, requests: int
+) -> None:
+    listing = FakeListing(make_calls(1000))
+    got = await uiis(calls_of(listing, page_size=100, prefetch=prefetch, max_items=max_items))
+    assert got == [c.uii for c in listing.calls[:max_items]]
+    assert len(listing.requests) == requests
+
+
+@pytest.mark.parametrize("prefetch", [1, 3])
+async def test_breaking_out_of_a_plain_loop_cancels_the_requests_in_flight(
+    prefetch: int,
+) -> None:
+    listing = FakeListing(make_calls(1000), delay=lambda page: 0 if page == 0 else 5.0)
+    async for _call in calls_of(listing, page_size=100, prefetch=prefetch):
+        await asyncio.sleep(0.01)  # the next pages are now really in flight
+        break
+    await assert_no_tasks_left()
+    assert listing.in_flight == 0
+    assert listing.cancelled == prefetch
+
+
+@pytest.mark.parametrize("prefetch", [1, 3])
+async def test_an_error_in_the_consumer_cancels_the_requests_in_flight(prefetch: int) -> None:
+    listing = FakeListing(make_calls(1000), delay=lambda page: 0 if page == 0 else 5.0)
+
+    async def consume() -> None:
+        async for _call in calls_of(listing, page_size=100, prefetch=prefetch):
+            await asyncio.sleep(0.01)
+            raise KeyError("consumer bug")
+
+    with pytest.raises(KeyError):
+        await consume()
+    await assert_no_tasks_left()
+    assert listing.cancelled == prefetch
+
+
+@pytest.mark.parametrize("prefetch", [1, 3])
+async def test_cancelling_the_consumer_cancels_the_requests_in_flight(prefetch: int) -> None:
+    listing = FakeListing(make_calls(1000), delay=lambda page: 0 if page == 0 else 5.0)
+    seen: list[str] = []
+
+    async def consume() -> None:
+        async for call in calls_of(listing, page_size=100, prefetch=prefetch):
+            seen.append(call.uii)
+
+    task = asyncio.create_task(consume())
+    await wait_until(lambda: len(seen) >= 100 and listing.in_flight == prefetch)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # The walk's own cleanup ran inside the cancelled task: nothing is left at all.
+    assert listing.in_flight == 0
+    assert listing.cancelled == prefetch
+    await assert_no_tasks_left(within=1)
+
+
+async def test_async_with_closes_deterministically() -> None:
+    listing = FakeListing(make_calls(1000), delay=lambda page: 0 if page == 0 else 5.0)
+    walk = calls_of(listing, page_size=100, prefetch=3)
+    async with walk:
+        async for _call in walk:
+            await asyncio.sleep(0.01)
+            break
+    assert listing.in_flight == 0
+    assert listing.cancelled == 3
+    assert [c async for c in walk] == []
+
+
+@pytest.mark.parametrize("prefetch", [1, 3])
+async def test_a_failed_page_raises_after_the_pages_before_it(prefetch: int) -> None:
+    error = ServerError("boom", status=500)
+    listing = FakeListing(make_calls(1000), fail_page=2, fail_with=error, delay=0.01)
+    got: list[str] = []
+
+    async def consume() -> None:
+        async for call in calls_of(listing, page_size=100, prefetch=prefetch):
+            got.append(call.uii)
+
+    with pytest.raises(ServerError):
+        await consume()
+    assert got == [c.uii for c in listing.calls[:200]]
+    assert listing.in_flight == 0
+    await assert_no_tasks_left(within=1)
+
+
+async def test_a_walk_refuses_a_second_concurrent_consumer() -> None:
+    listing = FakeListing(make_calls(300), delay=0.05)
+    walk = calls_of(listing, page_size=100)
+    async with walk:
+        first = asyncio.ensure_future(walk.__anext__())
+        await asyncio.sleep(0.01)
+        with pytest.raises(RuntimeError, match="already being iterated"):
+            await walk.__anext__()
+        await first
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("page_size", 0),
+        ("page_size", True),
+        ("page_size", 2.5),
+        ("prefetch", 0),
+        ("prefetch", None),
+        ("max_items", -1),
+        ("max_items", "5"),
+    ],
+)
+def test_bad_options_are_refused_before_any_request(option: str, value: object) -> None:
+    listing = FakeListing(make_calls(10))
+    options: dict[str, object] = {"page_size": 10, option: value}
+    with pytest.raises(ValidationError) as raised:
+        PageWalk(listing.fetch, **options)  # type: ignore[arg-type]
+    assert raised.value.parameter == option
+    assert listing.requests == []
