@@ -1,0 +1,1 @@
+"""The ``activecalls`` command line, split by job: parsing, configuration, output, commands."""

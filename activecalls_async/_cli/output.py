@@ -1,0 +1,218 @@
+"""Render rows as a table (rich when present on a terminal, plain text otherwise), JSON,
+CSV or NDJSON, and write notices to stderr."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+import attrs
+
+from .._convert import _WIRE_NAMES
+from ..models import ActiveCall
+
+__all__ = [
+    "CALL_COLUMNS",
+    "CALL_FIELDS",
+    "FORMATS",
+    "Column",
+    "Symbols",
+    "call_record",
+    "is_terminal",
+    "rich_available",
+    "stderr",
+    "stdout",
+    "write_rows",
+]
+
+#: The ``--format`` choices of commands that print rows.
+FORMATS = ("table", "json", "csv", "ndjson")
+
+
+def stdout() -> TextIO:
+    """The current standard output (looked up on each use, so capture and redirection work)."""
+    return sys.stdout
+
+
+def stderr() -> TextIO:
+    """The current standard error."""
+    return sys.stderr
+
+
+def rich_available() -> bool:
+    """Whether the optional ``rich`` package (the ``cli`` extra) can be imported."""
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def is_terminal(stream: TextIO) -> bool:
+    """Whether ``stream`` is an interactive terminal (pipes and files get plain text)."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@attrs.frozen
+class Symbols:
+    """The marks printed for success and failure, plain ASCII where the stream needs it."""
+
+    ok: str
+    fail: str
+    arrow: str
+
+    @classmethod
+    def for_stream(cls, stream: TextIO) -> Symbols:
+        """Unicode marks when the stream can encode them, ASCII otherwise."""
+        try:
+            "✓✗→".encode(stream.encoding or "ascii")
+        except (UnicodeEncodeError, LookupError):
+            return cls(ok="OK", fail="FAIL", arrow="->")
+        return cls(ok="✓", fail="✗", arrow="→")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="milliseconds")
+
+
+def call_record(call: ActiveCall) -> dict[str, Any]:
+    """The call as a JSON-ready object under the API's own field names (plus unknown extras)."""
+    record: dict[str, Any] = {}
+    for field in attrs.fields(ActiveCall):
+        if field.name == "extra":
+            continue
+        value = getattr(call, field.name)
+        record[_WIRE_NAMES.get(field.name, field.name)] = (
+            _iso(value) if isinstance(value, datetime) else value
+        )
+    for key, value in call.extra.items():
+        record.setdefault(key, value)
+    return record
+
+
+@attrs.frozen
+class Column:
+    """A table column: its header, and how to turn a row into the cell's text."""
+
+    header: str
+    cell: Callable[[Any], str]
+    justify: str = "left"
+    #: Widest the cell may be in a plain-text table before it is cut (never wrapped).
+    max_width: int = 40
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+#: The fields of a call in JSON, CSV and NDJSON: the API's names, in the API's order.
+CALL_FIELDS: tuple[str, ...] = tuple(
+    _WIRE_NAMES.get(f.name, f.name) for f in attrs.fields(ActiveCall) if f.name != "extra"
+)
+
+#: The columns of a call table (the machine formats carry every field instead).
+CALL_COLUMNS: tuple[Column, ...] = (
+    Column("UII", lambda c: c.uii),
+    Column("STATE", lambda c: _text(c.call_state)),
+    Column("ENQUEUED (UTC)", lambda c: _when(c.enqueue_time)),
+    Column("ANSWERED (UTC)", lambda c: _when(c.dequeue_time)),
+    Column("AGENT", lambda c: _text(c.agent_name)),
+    Column("ANI", lambda c: _text(c.ani)),
+    Column("DNIS", lambda c: _text(c.dnis)),
+    Column("DESTINATION", lambda c: _text(c.destination_name)),
+)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def plain_table(rows: Sequence[Any], columns: Sequence[Column]) -> str:
+    """A fixed-width text table with a header line; long cells are cut, never wrapped."""
+    cells = [
+        [_cut(col.cell(row).replace("\n", " "), col.max_width) for col in columns] for row in rows
+    ]
+    widths = [len(col.header) for col in columns]
+    for line in cells:
+        widths = [max(w, len(c)) for w, c in zip(widths, line, strict=True)]
+
+    def render(line: Sequence[str]) -> str:
+        parts = [
+            c.rjust(w) if col.justify == "right" else c.ljust(w)
+            for c, w, col in zip(line, widths, columns, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([render([col.header for col in columns]), *map(render, cells)]) + "\n"
+
+
+def rich_table(rows: Sequence[Any], columns: Sequence[Column], title: str | None = None) -> Any:
+    """The same table as a ``rich.table.Table`` (only called when rich is installed)."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, header_style="bold")
+    for col in columns:
+        justify: Any = col.justify
+        table.add_column(col.header, justify=justify, no_wrap=True, overflow="ellipsis")
+    for row in rows:
+        table.add_row(*(col.cell(row) for col in columns))
+    return table
+
+
+def _csv_cell(value: object) -> object:
+    """None as an empty cell, booleans as JSON spells them (``true``, not ``True``)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _write_csv(records: Iterable[Mapping[str, Any]], fields: Sequence[str], stream: TextIO) -> None:
+    # Fields not in ``fields`` (a call's unknown extras) have no column: CSV is rectangular.
+    writer = csv.DictWriter(stream, fieldnames=list(fields), extrasaction="ignore")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: _csv_cell(v) for k, v in record.items()})
+
+
+def write_rows(
+    rows: Sequence[Any],
+    *,
+    fmt: str,
+    columns: Sequence[Column],
+    record: Callable[[Any], Mapping[str, Any]],
+    fields: Sequence[str],
+    stream: TextIO,
+    title: str | None = None,
+) -> None:
+    """Write ``rows`` to ``stream`` in ``fmt``: a table of ``columns``, or ``record`` objects
+    (CSV has the columns ``fields``)."""
+    if fmt == "json":
+        json.dump([record(row) for row in rows], stream, indent=2, ensure_ascii=False)
+        stream.write("\n")
+    elif fmt == "ndjson":
+        for row in rows:
+            stream.write(json.dumps(record(row), ensure_ascii=False, separators=(",", ":")))
+            stream.write("\n")
+    elif fmt == "csv":
+        _write_csv(map(record, rows), fields, stream)
+    elif rich_available() and is_terminal(stream):
+        from rich.console import Console
+
+        Console(file=stream).print(rich_table(rows, columns, title))
+    else:
+        stream.write(plain_table(rows, columns))
+    stream.flush()

@@ -1,0 +1,135 @@
+"""Argument types: turn one command-line word into a checked value or a one-line usage error."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from .. import _validators as v
+from ..errors import ValidationError
+from ..models import Product, SessionType
+
+__all__ = [
+    "callback_time",
+    "non_negative_int",
+    "non_negative_seconds",
+    "phone",
+    "port",
+    "positive_int",
+    "seconds",
+    "session_type",
+    "target",
+    "uii",
+    "username",
+]
+
+_T = TypeVar("_T")
+
+
+def _checked(check: Callable[[str], _T], text: str) -> _T:
+    """Run an SDK validator; its ValidationError becomes argparse's one-line error."""
+    try:
+        return check(text)
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(exc.problem) from None
+
+
+def target(text: str) -> tuple[Product, int | None]:
+    """``NAME[:ID]``: a product name (any case) and, optionally, its numeric id."""
+    name, sep, ident = text.partition(":")
+    product = _checked(lambda t: v.enum_member("product", t, Product), name)
+    if not sep:
+        return product, None
+    if not ident:
+        raise argparse.ArgumentTypeError(f"expected NAME[:ID]; got {text!r}")
+    return product, int(_checked(lambda t: v.identifier("productId", t), ident))
+
+
+def uii(text: str) -> str:
+    """A call's uii (one URL path segment; ``../`` and friends are refused)."""
+    return _checked(lambda t: v.path_segment("uii", t), text)
+
+
+def phone(text: str) -> str:
+    """A phone number: digits or E.164."""
+    return _checked(lambda t: v.phone_number("phone", t), text)
+
+
+def username(text: str) -> str:
+    """An agent's user name (no whitespace)."""
+    return _checked(lambda t: v.username("username", t), text)
+
+
+def session_type(text: str) -> SessionType:
+    """MONITOR, BARGEIN or COACHING (any case)."""
+    return _checked(lambda t: v.enum_member("session_type", t, SessionType), text)
+
+
+def _int(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number; got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a number >= {minimum}; got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number of 1 or more."""
+    return _int(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """A whole number of 0 or more."""
+    return _int(text, 0)
+
+
+def port(text: str) -> int:
+    """A TCP port, 0 meaning "any free port"."""
+    value = _int(text, 0)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535; got {value}")
+    return value
+
+
+def _seconds(text: str, *, allow_zero: bool) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds; got {text!r}") from None
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise argparse.ArgumentTypeError(f"expected a number of seconds {bound}; got {text!r}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """A positive, finite number of seconds."""
+    return _seconds(text, allow_zero=False)
+
+
+def non_negative_seconds(text: str) -> float:
+    """A finite number of seconds, 0 or more."""
+    return _seconds(text, allow_zero=True)
+
+
+def callback_time(text: str) -> datetime:
+    """A wall-clock time: ``yyyyMMddHHmmss`` (the API's form) or ISO 8601 (``2026-12-01T15:30``)."""
+    text = text.strip()
+    formats: list[Callable[[str], Any]] = [
+        lambda t: datetime.strptime(t, "%Y%m%d%H%M%S"),
+        datetime.fromisoformat,
+    ]
+    for parse in formats:
+        try:
+            value: datetime = parse(text)
+        except ValueError:
+            continue
+        return value
+    raise argparse.ArgumentTypeError(
+        f"expected yyyyMMddHHmmss or an ISO time such as 2026-12-01T15:30; got {text!r}"
+    )

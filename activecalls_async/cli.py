@@ -1,0 +1,75 @@
+"""The ``activecalls`` command: parse the arguments, run one subcommand, return its status."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from argparse import Namespace
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
+
+from ._cli.config import configured_secrets
+from ._cli.failures import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, describe
+from ._cli.parser import build_parser
+
+__all__ = ["main"]
+
+Command = Callable[[Namespace, Mapping[str, str]], Coroutine[Any, Any, int]]
+
+
+def _command(name: str) -> Command:
+    """The coroutine function behind a subcommand (imported on demand: startup stays fast)."""
+    if name == "list":
+        from ._cli.commands import run_list
+
+        return run_list
+    if name == "queue-check":
+        from ._cli.commands import run_queue_check
+
+        return run_queue_check
+    if name == "watch":
+        from ._cli.live import run_watch
+
+        return run_watch
+    if name == "simulator":
+        from ._cli.serve import run_simulator
+
+        return run_simulator
+    if name == "demo":
+        from ._cli.demo import run_demo
+
+        return run_demo
+    from ._cli.commands import run_action
+
+    return run_action
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``activecalls`` with ``argv`` (default: the process's arguments); return the status.
+
+    Bad input and failed requests print one line on stderr, never a traceback or a secret.
+    """
+    environ = os.environ
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return asyncio.run(_command(args.command)(args, environ))
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`activecalls list | head`): stop quietly, and keep the
+        # interpreter from complaining again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
+    except Exception as exc:
+        message, status = describe(exc, configured_secrets(args, environ))
+        print(message, file=sys.stderr)
+        return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""pytest fixtures that give a test a running Active Calls simulator and a client bound to it.
+
+Enable them in your ``conftest.py``::
+
+    pytest_plugins = ["activecalls_async.testing.pytest_plugin"]
+
+then ask for ``activecalls_client`` (and ``activecalls_simulator`` to inspect or drive
+the account). Both are function-scoped: every test gets a fresh, seeded account. The
+fixtures are async, so the suite needs pytest-asyncio (any mode).
+
+Configure the simulator per test with a marker, or for a whole directory by overriding
+the ``activecalls_simulator_options`` fixture; the marker wins::
+
+    @pytest.mark.activecalls_simulator(calls=50, seed=3, live=False)
+    async def test_bot(activecalls_client, activecalls_simulator): ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+try:
+    import pytest_asyncio
+except ImportError as exc:  # pragma: no cover - depends on the user's environment
+    raise ImportError(
+        "activecalls_async.testing.pytest_plugin needs pytest-asyncio: pip install pytest-asyncio"
+    ) from exc
+
+from ..client import ActiveCallsClient
+from ._simulator import Simulator
+
+__all__ = [
+    "DEFAULT_SIMULATOR_OPTIONS",
+    "activecalls_client",
+    "activecalls_client_options",
+    "activecalls_simulator",
+    "activecalls_simulator_options",
+]
+
+#: What ``activecalls_simulator`` starts by default: a small, seeded, still account.
+DEFAULT_SIMULATOR_OPTIONS: dict[str, Any] = {"calls": 200, "seed": 0, "live": False}
+
+MARKER = "activecalls_simulator"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker, so ``--strict-markers`` suites accept it."""
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(**options): Simulator options for the activecalls_simulator fixture "
+        "(calls, seed, live, latency, rate_limit, faults, ...)",
+    )
+
+
+@pytest.fixture
+def activecalls_simulator_options() -> dict[str, Any]:
+    """Keyword arguments for ``Simulator``; override this fixture to change a suite's default."""
+    return dict(DEFAULT_SIMULATOR_OPTIONS)
+
+
+@pytest.fixture
+def activecalls_client_options() -> dict[str, Any]:
+    """Extra keyword arguments for ``ActiveCallsClient`` (e.g. ``retry=None``); override it."""
+    return {}
+
+
+@pytest_asyncio.fixture
+async def activecalls_simulator(
+    request: pytest.FixtureRequest, activecalls_simulator_options: dict[str, Any]
+) -> AsyncIterator[Simulator]:
+    """A running simulator on 127.0.0.1, stopped after the test."""
+    options = dict(activecalls_simulator_options)
+    for marker in reversed(list(request.node.iter_markers(MARKER))):
+        if marker.args:
+            raise pytest.UsageError(f"@pytest.mark.{MARKER} takes keyword arguments only")
+        options.update(marker.kwargs)
+    async with Simulator(**options) as simulator:
+        yield simulator
+
+
+@pytest_asyncio.fixture
+async def activecalls_client(
+    activecalls_simulator: Simulator, activecalls_client_options: dict[str, Any]
+) -> AsyncIterator[ActiveCallsClient]:
+    """An ``ActiveCallsClient`` bound to ``activecalls_simulator``, closed after the test."""
+    async with ActiveCallsClient(
+        account_id=activecalls_simulator.account_id,
+        auth=activecalls_simulator.token,
+        base_url=activecalls_simulator.base_url,
+        **activecalls_client_options,
+    ) as client:
+        yield client

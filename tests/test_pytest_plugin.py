@@ -1,0 +1,144 @@
+"""The pytest plugin, as a user's suite enables it: fixtures, marker, overrides, teardown."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+CONFTEST = """
+pytest_plugins = ["activecalls_async.testing.pytest_plugin"]
+"""
+
+# The user's suite runs in pytest-asyncio's strict mode with warnings as errors: the
+# fixtures must not need auto mode, nor leak a session or a task.
+INI = """
+[pytest]
+asyncio_mode = strict
+asyncio_default_fixture_loop_scope = function
+addopts = --strict-markers -p no:cacheprovider
+filterwarnings = error
+"""
+
+BOT_TESTS = """
+import aiohttp
+import pytest
+
+from activecalls_async import ActiveCallsClient, SessionType
+from activecalls_async.testing import Simulator
+
+seen = {}
+
+
+@pytest.mark.asyncio
+async def test_default_account(activecalls_client, activecalls_simulator):
+    assert isinstance(activecalls_simulator, Simulator)
+    assert isinstance(activecalls_client, ActiveCallsClient)
+    calls = [c async for c in activecalls_client.iter_active_calls("ACCOUNT", 12440001)]
+    assert len(calls) == len(activecalls_simulator.calls()) == 200
+    seen["client"] = activecalls_client
+    seen["url"] = activecalls_simulator.base_url
+
+
+@pytest.mark.asyncio
+async def test_previous_client_and_simulator_were_shut_down():
+    assert seen["client"].closed
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await session.get(seen["url"])
+
+
+@pytest.mark.asyncio
+@pytest.mark.activecalls_simulator(calls=7, seed=3)
+async def test_marker_configures_the_simulator(activecalls_client, activecalls_simulator):
+    calls = await activecalls_client.list_active_calls("ACCOUNT", 12440001)
+    assert len(calls) == 7
+
+
+@pytest.mark.asyncio
+async def test_a_bot_is_tested_without_mocks(activecalls_client, activecalls_simulator):
+    call = next(c for c in activecalls_simulator.calls("ACD", 55) if c["agentFirstName"])
+    await activecalls_client.add_session_to_call(
+        call["uii"], destination="+15554150123", session_type=SessionType.MONITOR
+    )
+    assert activecalls_simulator.effect_count("addSessionToCall", call["uii"]) == 1
+"""
+
+
+def test_fixtures_marker_and_teardown(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makeini(INI)
+    pytester.makepyfile(test_bot=BOT_TESTS)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=4)
+
+
+def test_options_fixture_sets_a_suite_default_and_the_marker_wins(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        CONFTEST
+        + """
+import pytest
+
+@pytest.fixture
+def activecalls_simulator_options():
+    return {"calls": 12, "seed": 1, "rate_limit": None}
+
+@pytest.fixture
+def activecalls_client_options():
+    return {"page_size": 5, "retry": None}
+"""
+    )
+    pytester.makeini(INI)
+    pytester.makepyfile(
+        test_overrides="""
+import pytest
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_suite_default(activecalls_client, activecalls_simulator):
+    calls = [c async for c in activecalls_client.iter_active_calls("ACCOUNT", 12440001)]
+    assert len(calls) == 12
+    assert activecalls_client.page_size == 5
+    assert len([r for r in activecalls_simulator.requests if r.operation == "list"]) >= 3
+
+
+@pytest.mark.activecalls_simulator(calls=2)
+async def test_marker_wins(activecalls_simulator):
+    assert len(activecalls_simulator.calls()) == 2
+
+
+@pytest.mark.activecalls_simulator(calls=2)
+class TestClassMarker:
+    @pytest.mark.activecalls_simulator(calls=4)
+    async def test_closest_marker_wins(self, activecalls_simulator):
+        assert len(activecalls_simulator.calls()) == 4
+
+    async def test_class_marker(self, activecalls_simulator):
+        assert len(activecalls_simulator.calls()) == 2
+"""
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=4)
+
+
+def test_marker_is_registered_and_takes_keywords_only(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makeini(INI)
+    pytester.makepyfile(
+        test_marker="""
+import pytest
+
+@pytest.mark.asyncio
+@pytest.mark.activecalls_simulator(50)
+async def test_positional(activecalls_simulator):
+    pass
+"""
+    )
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.activecalls_simulator(**options):*"])
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*activecalls_simulator takes keyword arguments only*"])
