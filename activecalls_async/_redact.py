@@ -20,6 +20,11 @@ _FORM_SECRET = re.compile(rf"\b((?:{_SECRET_KEYS})=)[^&\s]*", re.IGNORECASE)
 # Anything shaped like a JWT, wherever it appears.
 _JWT = re.compile(r"\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*")
 _BEARER = re.compile(r"(Bearer\s+)[\w.~+/=-]+", re.IGNORECASE)
+# `X-Auth-Token: value` as a header line, and `user:password@` inside a URL.
+_HEADER_SECRET = re.compile(
+    r"((?:x-auth-token|authorization)\s*:\s*)(?:(?:Bearer|Basic)\s+)?[^\s,;]+", re.IGNORECASE
+)
+_USERINFO = re.compile(r"(//)[^/\s@]+@")
 
 
 def redact(text: str) -> str:
@@ -27,6 +32,8 @@ def redact(text: str) -> str:
     text = _JSON_SECRET.sub(r'\1"***"', text)
     text = _FORM_SECRET.sub(r"\1***", text)
     text = _BEARER.sub(r"\1***", text)
+    text = _HEADER_SECRET.sub(r"\1***", text)
+    text = _USERINFO.sub(r"\1", text)
     return _JWT.sub("***", text)
 
 

@@ -7,6 +7,7 @@ import logging
 import platform
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -14,15 +15,18 @@ import backoff
 from yarl import URL
 
 from ._endpoints import RetryClass
+from ._redact import redact
 from ._version import __version__
 from ._wire import Request, decode_response, error_from_response
 from .auth import Auth
 from .errors import (
     ActiveCallsError,
     APIConnectionError,
+    APIStatusError,
     APITimeoutError,
     AuthenticationError,
     ClientClosedError,
+    ResponseDecodeError,
 )
 from .ratelimit import Limiter
 from .retry import RetryPolicy
@@ -37,7 +41,39 @@ USER_AGENT = (
 )
 _ACCEPT = "application/json, text/plain;q=0.9"
 
-Attempt = Callable[[Request, "float | None"], Awaitable[Any]]
+#: Failures that happen while connecting, before a byte of the request is written.
+_CONNECT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+
+
+def _progress_tracer() -> aiohttp.TraceConfig:
+    """Trace hooks that record how far each request got, in its ``trace_request_ctx``."""
+
+    def mark(step: str) -> Callable[[aiohttp.ClientSession, SimpleNamespace, Any], Awaitable[None]]:
+        async def hook(session: aiohttp.ClientSession, context: SimpleNamespace, _: Any) -> None:
+            progress = context.trace_request_ctx
+            if isinstance(progress, dict):  # login requests carry no progress record
+                progress[step] = True
+
+        return hook
+
+    tracer = aiohttp.TraceConfig()
+    tracer.on_request_start.append(mark("started"))
+    # aiohttp fires this just before it writes the request line: from here on the
+    # server may have received the request.
+    tracer.on_request_headers_sent.append(mark("sent"))
+    return tracer
+
+
+def _request_sent(exc: BaseException, progress: Mapping[str, bool]) -> bool:
+    """Whether the server may have received the request that failed with ``exc``.
+
+    Only a proof of the contrary counts: a connect failure, or a request that this
+    transport's trace saw start but not reach the writing of its first line. Without
+    the trace (a borrowed session, a mocked one) the answer is "it may have".
+    """
+    if isinstance(exc, _CONNECT_ERRORS):
+        return False
+    return not (progress.get("started") and not progress.get("sent"))
 
 
 class Transport:
@@ -45,7 +81,8 @@ class Transport:
 
     Every attempt takes a concurrency slot, then waits for the rate limiter, then
     sends: the limiter records real start times, and nothing holds a connection
-    while it waits. Retries (``backoff``) run outside the slot.
+    while it waits. Retries (``backoff``) run outside the slot. Credentials come from
+    the auth object over the same session, outside the slot and the rate limiter.
     """
 
     def __init__(
@@ -71,7 +108,6 @@ class Transport:
         self._slots = asyncio.Semaphore(max_concurrency)
         self._base_headers = {"User-Agent": user_agent, "Accept": _ACCEPT}
         self._closed = False
-        self._senders: dict[tuple[RetryPolicy, RetryClass], Attempt] = {}
 
     @property
     def closed(self) -> bool:
@@ -88,7 +124,9 @@ class Transport:
                 limit=self.max_concurrency,
                 ssl=self._ssl_context if self._ssl_context is not None else True,
             )
-            self._session = aiohttp.ClientSession(connector=connector)
+            self._session = aiohttp.ClientSession(
+                connector=connector, trace_configs=[_progress_tracer()]
+            )
         return self._session
 
     async def aclose(self) -> None:
@@ -97,9 +135,13 @@ class Transport:
             return
         self._closed = True
         session, self._session = self._session, None
-        if session is not None and session is not self._borrowed:
-            await session.close()
-        await self.auth.aclose()
+        try:
+            # First the auth object, so that a token renewal in flight stops before
+            # the session it uses goes away.
+            await self.auth.aclose()
+        finally:
+            if session is not None and session is not self._borrowed:
+                await session.close()
 
     async def send(
         self,
@@ -111,25 +153,26 @@ class Transport:
         """Send ``request`` under the retry policy and return its decoded result."""
         if retry is None or retry.max_attempts == 1:
             return await self._attempt(request, timeout)
-        return await self._sender(retry, request.endpoint.retry)(request, timeout)
+        policy = retry
 
-    def _sender(self, policy: RetryPolicy, retry_class: RetryClass) -> Attempt:
-        """The attempt function wrapped in ``backoff`` for this policy and class."""
-        key = (policy, retry_class)
-        sender = self._senders.get(key)
-        if sender is None:
-            sender = backoff.on_exception(
-                policy.delays,
-                ActiveCallsError,
-                max_tries=policy.max_attempts,
-                giveup=lambda exc: not policy.should_retry(exc, retry_class),
-                jitter=None,
-                on_backoff=_log_retry,
-                on_giveup=_count_retries,
-                logger=None,
-            )(self._attempt)
-            self._senders[key] = sender
-        return sender
+        def giveup(exc: Exception) -> bool:
+            # An error naming another operation came from obtaining credentials, before
+            # this request was sent, so repeating cannot make the server act twice.
+            own = getattr(exc, "operation", None) == request.operation
+            retry_class = request.endpoint.retry if own else RetryClass.IDEMPOTENT
+            return not policy.should_retry(exc, retry_class)
+
+        sender = backoff.on_exception(
+            policy.delays,
+            ActiveCallsError,
+            max_tries=policy.max_attempts,
+            giveup=giveup,
+            jitter=None,  # the policy's delays are already fully jittered
+            on_backoff=_log_retry,
+            on_giveup=_count_retries,
+            logger=None,
+        )(self._attempt)
+        return await sender(request, timeout)
 
     async def _attempt(self, request: Request, timeout: float | None) -> Any:
         """One attempt, repeated once at most after renewing an expired token."""
@@ -164,6 +207,7 @@ class Transport:
             "method": request.method,
             "url": request.safe_url,
         }
+        progress: dict[str, bool] = {}  # filled in by _progress_tracer's hooks
         try:
             async with self._slots:
                 if self.limiter is not None:
@@ -174,24 +218,24 @@ class Transport:
                     headers=headers,
                     timeout=aiohttp.ClientTimeout(total=timeout),
                     allow_redirects=False,
+                    trace_request_ctx=progress,
                 ) as response:
                     body = await response.read()
                     return response.status, response.headers, body
-        except aiohttp.ConnectionTimeoutError as exc:
+        except asyncio.TimeoutError as exc:  # also aiohttp's ServerTimeoutError family
+            sent = _request_sent(exc, progress)
+            when = "answer" if sent else "connection"
             raise APITimeoutError(
-                f"timed out connecting after {timeout}s", request_sent=False, **where
-            ) from exc
-        except asyncio.TimeoutError as exc:
-            raise APITimeoutError(f"no complete answer within {timeout}s", **where) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise APIConnectionError(
-                f"could not connect: {exc.os_error or exc}", request_sent=False, **where
+                f"no complete {when} within {timeout}s", request_sent=sent, **where
             ) from exc
         except (aiohttp.ClientError, OSError) as exc:
             if self._closed:
                 raise ClientClosedError("the client was closed during the request") from exc
+            what = "could not connect" if isinstance(exc, _CONNECT_ERRORS) else "connection failed"
             raise APIConnectionError(
-                f"connection failed: {type(exc).__name__}: {exc}".rstrip(": "), **where
+                redact(f"{what}: {type(exc).__name__}: {exc}".rstrip(": ")),
+                request_sent=_request_sent(exc, progress),
+                **where,
             ) from exc
         except RuntimeError as exc:
             if self._closed or session.closed:
@@ -218,5 +262,15 @@ def _count_retries(details: Any) -> None:
 
 
 def _reason(exc: BaseException) -> str:
-    status = getattr(exc, "status", None)
-    return f"HTTP {status}" if isinstance(status, int) and status >= 400 else type(exc).__name__
+    """A short, secret-free cause for a retry log line."""
+    if isinstance(exc, APIStatusError):
+        after = f", Retry-After {exc.retry_after:g}s" if exc.retry_after is not None else ""
+        return f"HTTP {exc.status}{after}"
+    if isinstance(exc, APITimeoutError):
+        return "timeout"
+    if isinstance(exc, APIConnectionError):
+        cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else "connection error"
+        return f"{cause}, {'sent' if exc.request_sent else 'not sent'}"
+    if isinstance(exc, ResponseDecodeError):
+        return "malformed body"
+    return type(exc).__name__

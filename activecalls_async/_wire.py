@@ -131,7 +131,8 @@ def decode_response(request: Request, status: int, body: bytes) -> Any:
         raise _decode_error(request, status, body, "expected true or false")
     try:
         data = json.loads(body)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
+    # JSONDecodeError and UnicodeDecodeError are ValueErrors; absurd nesting is a RecursionError.
+    except (ValueError, RecursionError) as exc:
         raise _decode_error(request, status, body, f"invalid JSON ({exc})") from None
     try:
         if kind is ResponseKind.CALL_LIST:
@@ -185,7 +186,7 @@ def error_from_response(
     message, code, details, fields = None, None, None, []
     try:
         data = json.loads(text) if text[:1] in ("{", "[") else None
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
         code = _text(data.get("errorCode") or data.get("error"))

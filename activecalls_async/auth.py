@@ -1,21 +1,94 @@
-"""Credentials: how each request is authorised, and how an expired token is renewed."""
+"""Credentials: how each request is authorised, and how an expired token is renewed.
+
+``BearerToken`` and ``ApiToken`` send a fixed credential. ``RingCentralAuth`` trades
+a RingCentral access token (or, with ``from_jwt``, a JWT credential) for a RingCX
+token, renews it before it expires and whenever the API calls it expired, and falls
+back to a fresh exchange when the refresh token is refused. Renewal is single-flight:
+however many requests meet a stale token, one renewal runs and all of them wait for it.
+"""
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeGuard
+from urllib.parse import urlsplit
 
 import aiohttp
+from yarl import URL
 
-from .errors import ValidationError
+from ._redact import excerpt, redact, redact_url
+from ._wire import _is_loopback, parse_retry_after
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    ResponseDecodeError,
+    ValidationError,
+    status_error_class,
+)
+from .ratelimit import Limiter, RateLimit
 
-__all__ = ["ApiToken", "Auth", "BearerToken", "coerce_auth"]
+__all__ = [
+    "DEFAULT_AUTH_URL",
+    "DEFAULT_RC_SERVER",
+    "ApiToken",
+    "Auth",
+    "BearerToken",
+    "RingCentralAuth",
+    "coerce_auth",
+]
+
+logger = logging.getLogger("activecalls_async")
+
+#: Where RingCX exchanges and refreshes tokens.
+DEFAULT_AUTH_URL = "https://ringcx.ringcentral.com"
+#: Where RingCentral grants access tokens for a JWT credential.
+DEFAULT_RC_SERVER = "https://platform.ringcentral.com"
+
+_JWT_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+#: How long a RingCentral access token from the JWT grant lives when the answer omits it.
+_RC_TOKEN_LIFETIME = 3600.0
 
 
 def _check_token(name: str, token: object) -> str:
     if not isinstance(token, str) or not token.strip() or any(c in token for c in "\r\n"):
         raise ValidationError(name, "expected a non-empty token string on one line")
     return token.strip()
+
+
+def _is_seconds(value: object) -> TypeGuard[float]:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and value > 0
+
+
+def _check_seconds(name: str, value: object, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if not _is_seconds(value):
+        raise ValidationError(name, f"expected seconds > 0; got {value!r}")
+
+
+def _check_url(name: str, url: object, *, allow_insecure_http: bool) -> str:
+    """A base URL without trailing slash; plain http only to loopback unless allowed."""
+    if not isinstance(url, str):
+        raise ValidationError(name, f"expected a URL string; got {type(url).__name__}")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(name, f"expected an http(s) URL; got {redact_url(url)!r}")
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValidationError(name, "must not carry credentials, a query string or a fragment")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname) and not allow_insecure_http:
+        raise ValidationError(
+            name,
+            "plain http:// to a non-loopback host would send credentials in clear text; "
+            "use https:// or pass allow_insecure_http=True",
+        )
+    return url.strip().rstrip("/")
 
 
 class Auth(abc.ABC):
@@ -63,6 +136,394 @@ class ApiToken(Auth):
     async def headers(self, session: aiohttp.ClientSession) -> Mapping[str, str]:
         """The ``X-Auth-Token`` header."""
         return self._headers
+
+
+async def _post_form(
+    session: aiohttp.ClientSession,
+    operation: str,
+    url: URL,
+    form: Mapping[str, str],
+    *,
+    timeout: float | None,
+    basic: aiohttp.BasicAuth | None = None,
+) -> dict[str, Any]:
+    """POST a login form and return its JSON object; failures become SDK errors."""
+    where: dict[str, Any] = {"operation": operation, "method": "POST", "url": redact_url(str(url))}
+    try:
+        async with session.post(
+            url,
+            data=dict(form),
+            auth=basic,
+            headers={"Accept": "application/json"},
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            allow_redirects=False,
+        ) as response:
+            status, headers, body = response.status, response.headers, await response.read()
+    except asyncio.TimeoutError as exc:
+        raise APITimeoutError(f"{operation}: no answer within {timeout}s", **where) from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise APIConnectionError(
+            redact(f"{operation} failed: {type(exc).__name__}: {exc}".rstrip(": ")),
+            request_sent=not isinstance(exc, aiohttp.ClientConnectorError),
+            **where,
+        ) from exc
+    if status >= 400:
+        raise _login_error(status, body, headers, where)
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, or absurdly nested
+        data = None
+    if not isinstance(data, dict):
+        # No excerpt: a half-broken login answer may still carry a token.
+        raise ResponseDecodeError(
+            f"{operation} answered a body that is not a JSON object", status=status, **where
+        )
+    return data
+
+
+def _login_error(
+    status: int, body: bytes, headers: Mapping[str, str], where: dict[str, Any]
+) -> APIStatusError:
+    """The error for a refused login request: a refusal (4xx but 429) is an AuthenticationError."""
+    text = body.decode("utf-8", "replace").strip()
+    code = message = None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):  # not JSON, or absurdly nested
+        data = None
+    if isinstance(data, dict):
+        raw_code = data.get("errorCode") or data.get("error")
+        raw_message = (
+            data.get("error_description") or data.get("generalMessage") or data.get("message")
+        )
+        code = None if raw_code is None else str(raw_code)
+        message = None if raw_message is None else str(raw_message)
+    elif text and not text.startswith("<"):
+        message = text.splitlines()[0]
+    cls = status_error_class(status)
+    if 400 <= status < 500 and status != 429:
+        cls = AuthenticationError
+    return cls(
+        excerpt(message or f"{where['operation']} refused", 300),
+        status=status,
+        error_code=code,
+        body_excerpt=excerpt(body),
+        retry_after=parse_retry_after(headers.get("Retry-After")),
+        **where,
+    )
+
+
+def _access_token(answer: Mapping[str, Any], key: str, where: dict[str, Any]) -> str:
+    token = answer.get(key)
+    if not isinstance(token, str) or not token.strip() or any(c in token for c in "\r\n"):
+        raise ResponseDecodeError(f"{where['operation']} answered no usable {key}", **where)
+    return token.strip()
+
+
+class _JwtGrant:
+    """RingCentral access tokens from a JWT credential, cached until shortly before expiry."""
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        jwt: str,
+        rc_server: str,
+        timeout: float | None,
+        clock: Callable[[], float],
+    ) -> None:
+        client_id = _check_token("client_id", client_id)
+        if ":" in client_id:
+            raise ValidationError("client_id", "must not contain ':'")
+        self._basic = aiohttp.BasicAuth(client_id, _check_token("client_secret", client_secret))
+        self._form = {"grant_type": _JWT_GRANT_TYPE, "assertion": _check_token("jwt", jwt)}
+        self._url = URL(f"{rc_server}/restapi/oauth/token")
+        self._timeout = timeout
+        self._clock = clock
+        self._token: str | None = None
+        self._renew_at = 0.0
+
+    async def token(self, session: aiohttp.ClientSession) -> str:
+        """A live RingCentral access token, granted anew when the cached one is near expiry."""
+        if self._token is None or self._clock() >= self._renew_at:
+            started = self._clock()
+            answer = await _post_form(
+                session, "auth.jwt", self._url, self._form, timeout=self._timeout, basic=self._basic
+            )
+            where = {"operation": "auth.jwt", "method": "POST", "url": str(self._url)}
+            token = _access_token(answer, "access_token", where)
+            expires_in = answer.get("expires_in")
+            lifetime = float(expires_in) if _is_seconds(expires_in) else _RC_TOKEN_LIFETIME
+            # Renew with a tenth of the lifetime to spare, so an exchange never meets a
+            # token that expires on its way.
+            self._token, self._renew_at = token, started + 0.9 * lifetime
+        return self._token
+
+    def invalidate(self) -> None:
+        """Forget the cached token (RingCX refused it)."""
+        self._token = None
+
+
+class RingCentralAuth(Auth):
+    """RingCX access tokens obtained from a RingCentral access token and kept fresh.
+
+    ``rc_access_token`` is a RingCentral access token, or an async callable returning a
+    currently valid one (called whenever a new exchange is needed). The RingCX token is
+    assumed to live ``token_lifetime`` seconds and is renewed ``refresh_margin`` seconds
+    before that, with its refresh token; a refused refresh token leads to a new
+    exchange. Exchanges wait for ``exchange_limit`` (by default a private
+    ``RateLimit(5, per=60)``, the endpoint's documented limit; pass one instance to
+    several objects that share a login). Login requests go over the client's session
+    with their own ``timeout``, outside the client's rate limiter.
+    """
+
+    def __init__(
+        self,
+        rc_access_token: str | Callable[[], Awaitable[str]],
+        *,
+        auth_url: str = DEFAULT_AUTH_URL,
+        token_lifetime: float = 300.0,
+        refresh_margin: float = 60.0,
+        timeout: float | None = 30.0,
+        exchange_limit: Limiter | None = None,
+        allow_insecure_http: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if isinstance(rc_access_token, str):
+            source: str | Callable[[], Awaitable[str]] | _JwtGrant = _check_token(
+                "rc_access_token", rc_access_token
+            )
+        elif callable(rc_access_token):
+            source = rc_access_token
+        else:
+            raise ValidationError(
+                "rc_access_token", "expected a token string or an async callable returning one"
+            )
+        self._configure(
+            source,
+            auth_url=auth_url,
+            token_lifetime=token_lifetime,
+            refresh_margin=refresh_margin,
+            timeout=timeout,
+            exchange_limit=exchange_limit,
+            allow_insecure_http=allow_insecure_http,
+            clock=clock,
+        )
+
+    @classmethod
+    def from_jwt(
+        cls,
+        *,
+        client_id: str,
+        client_secret: str,
+        jwt: str,
+        rc_server: str = DEFAULT_RC_SERVER,
+        auth_url: str = DEFAULT_AUTH_URL,
+        token_lifetime: float = 300.0,
+        refresh_margin: float = 60.0,
+        timeout: float | None = 30.0,
+        exchange_limit: Limiter | None = None,
+        allow_insecure_http: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> RingCentralAuth:
+        """Log in with a RingCentral JWT credential (JWT grant first, then the exchange)."""
+        _check_seconds("timeout", timeout, allow_none=True)
+        grant = _JwtGrant(
+            client_id=client_id,
+            client_secret=client_secret,
+            jwt=jwt,
+            rc_server=_check_url("rc_server", rc_server, allow_insecure_http=allow_insecure_http),
+            timeout=timeout,
+            clock=clock,
+        )
+        auth = cls.__new__(cls)
+        auth._configure(
+            grant,
+            auth_url=auth_url,
+            token_lifetime=token_lifetime,
+            refresh_margin=refresh_margin,
+            timeout=timeout,
+            exchange_limit=exchange_limit,
+            allow_insecure_http=allow_insecure_http,
+            clock=clock,
+        )
+        return auth
+
+    def _configure(
+        self,
+        source: str | Callable[[], Awaitable[str]] | _JwtGrant,
+        *,
+        auth_url: str,
+        token_lifetime: float,
+        refresh_margin: float,
+        timeout: float | None,
+        exchange_limit: Limiter | None,
+        allow_insecure_http: bool,
+        clock: Callable[[], float],
+    ) -> None:
+        _check_seconds("token_lifetime", token_lifetime)
+        if (
+            isinstance(refresh_margin, bool)
+            or not isinstance(refresh_margin, (int, float))
+            or not 0 <= refresh_margin < token_lifetime
+        ):
+            raise ValidationError("refresh_margin", "expected seconds >= 0 and < token_lifetime")
+        _check_seconds("timeout", timeout, allow_none=True)
+        if exchange_limit is not None and not isinstance(exchange_limit, Limiter):
+            raise ValidationError("exchange_limit", "expected a RateLimit (or other Limiter)")
+        self.auth_url = _check_url("auth_url", auth_url, allow_insecure_http=allow_insecure_http)
+        self.token_lifetime = float(token_lifetime)
+        self.refresh_margin = float(refresh_margin)
+        self.timeout = timeout
+        self.exchange_limit: Limiter = exchange_limit or RateLimit(5, per=60.0)
+        self._source = source
+        self._clock = clock
+        self._exchange_url = URL(f"{self.auth_url}/api/auth/login/rc/accesstoken").with_query(
+            includeRefresh="true"
+        )
+        self._refresh_url = URL(f"{self.auth_url}/api/auth/token/refresh")
+        self._access: str | None = None
+        self._refresh_token: str | None = None
+        self._headers: Mapping[str, str] = {}
+        self._renew_at = 0.0
+        self._expires_at = 0.0
+        self._renewal: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        kind = "from_jwt" if isinstance(self._source, _JwtGrant) else "rc_access_token"
+        return f"RingCentralAuth({kind}, auth_url={self.auth_url!r})"
+
+    async def headers(self, session: aiohttp.ClientSession) -> Mapping[str, str]:
+        """The bearer header, renewing the token first when it is due."""
+        if self._access is None or self._clock() >= self._renew_at:
+            await self._renew(session)
+        return self._headers
+
+    async def refresh(self, session: aiohttp.ClientSession, rejected: Mapping[str, str]) -> bool:
+        """Renew the token the server called expired, unless another request already did."""
+        bearer = rejected.get("Authorization")
+        if bearer == self._headers.get("Authorization"):
+            # The server's word beats our estimate: this token may not be used again.
+            self._expires_at = self._renew_at = self._clock()
+            await self._renew(session)
+        return bearer != self._headers.get("Authorization")
+
+    async def aclose(self) -> None:
+        """Stop a renewal in flight."""
+        task, self._renewal = self._renewal, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+
+    async def _renew(self, session: aiohttp.ClientSession) -> None:
+        """Renew the token, or join the renewal already in flight.
+
+        Callers decide that the token is stale with no ``await`` between that check and
+        this call, so a renewal that completed meanwhile cannot be repeated by mistake.
+        """
+        task = self._renewal
+        if task is None or task.done():
+            task = asyncio.get_running_loop().create_task(self._renew_now(session))
+            task.add_done_callback(_retrieve)
+            self._renewal = task
+        # Shielded: a caller that is cancelled leaves the renewal running for the
+        # others, so a rotated refresh token is never lost halfway.
+        await asyncio.shield(task)
+
+    async def _renew_now(self, session: aiohttp.ClientSession) -> None:
+        """Renew now; a transient failure is ridden out while the token has time left."""
+        try:
+            await self._obtain(session)
+        except (APIConnectionError, APIStatusError, ResponseDecodeError) as exc:
+            now = self._clock()
+            if self._access is None or now >= self._expires_at:
+                raise
+            if isinstance(exc, AuthenticationError):
+                raise
+            # Try again shortly rather than on every request while login is down.
+            self._renew_at = now + min(5.0, (self._expires_at - now) / 2)
+            logger.warning(
+                "could not renew the RingCX token early (%s); using it until it expires",
+                type(exc).__name__,
+            )
+
+    async def _obtain(self, session: aiohttp.ClientSession) -> None:
+        """Refresh the token pair, or exchange anew when there is no usable refresh token."""
+        started = self._clock()
+        refresh_token, self._refresh_token = self._refresh_token, None  # single use
+        if refresh_token is not None:
+            try:
+                answer = await _post_form(
+                    session,
+                    "auth.refresh",
+                    self._refresh_url,
+                    {"refresh_token": refresh_token},
+                    timeout=self.timeout,
+                )
+            except AuthenticationError as exc:
+                logger.info(
+                    "RingCX refused the refresh token (HTTP %d); logging in again", exc.status
+                )
+            except BaseException:
+                # Not refused, just not answered: the token may still be good next time.
+                self._refresh_token = refresh_token
+                raise
+            else:
+                self._store("auth.refresh", answer, started)
+                return
+        self._store("auth.exchange", await self._exchange(session), started)
+
+    async def _exchange(self, session: aiohttp.ClientSession) -> dict[str, Any]:
+        """Trade a RingCentral token for RingCX tokens, getting a new one once if refused."""
+        for last in (False, True):
+            rc_token = await self._rc_token(session)
+            await self.exchange_limit.acquire()
+            try:
+                return await _post_form(
+                    session,
+                    "auth.exchange",
+                    self._exchange_url,
+                    {"rcAccessToken": rc_token, "rcTokenType": "Bearer"},
+                    timeout=self.timeout,
+                )
+            except AuthenticationError:
+                if last or isinstance(self._source, str):
+                    raise
+                if isinstance(self._source, _JwtGrant):
+                    self._source.invalidate()
+                logger.info("RingCX refused the RingCentral token; getting a new one")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _rc_token(self, session: aiohttp.ClientSession) -> str:
+        source = self._source
+        if isinstance(source, str):
+            return source
+        if isinstance(source, _JwtGrant):
+            return await source.token(session)
+        token = await source()
+        if not isinstance(token, str) or not token.strip() or any(c in token for c in "\r\n"):
+            raise ValidationError("rc_access_token", "the callable returned no usable token")
+        return token.strip()
+
+    def _store(self, operation: str, answer: Mapping[str, Any], started: float) -> None:
+        url = self._refresh_url if operation == "auth.refresh" else self._exchange_url
+        where = {"operation": operation, "method": "POST", "url": str(url)}
+        access = _access_token(answer, "accessToken", where)
+        refresh_token = answer.get("refreshToken")
+        self._access = access
+        self._headers = {"Authorization": f"Bearer {access}"}
+        self._refresh_token = refresh_token if isinstance(refresh_token, str) else None
+        # Timed from before the request, so the estimate errs on the early side.
+        self._expires_at = started + self.token_lifetime
+        self._renew_at = self._expires_at - self.refresh_margin
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    # Every waiter may have been cancelled; reading the outcome here keeps asyncio
+    # from reporting a failed renewal as "exception was never retrieved".
+    if not task.cancelled():
+        task.exception()
 
 
 def coerce_auth(auth: Auth | str) -> Auth:

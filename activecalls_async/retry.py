@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import ssl
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 
 import aiohttp
 import attrs
@@ -23,6 +23,10 @@ __all__ = ["RetryPolicy"]
 _TLS_ERRORS = (ssl.SSLError, aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError)
 
 
+def _statuses(value: Iterable[int]) -> frozenset[int]:
+    return frozenset(value)
+
+
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
     """Capped exponential backoff with full jitter, honouring ``Retry-After``.
@@ -30,8 +34,10 @@ class RetryPolicy:
     ``max_attempts`` counts every attempt, the first included. Reads and idempotent
     actions are retried on connection errors, timeouts, malformed bodies and
     ``retry_statuses``; actions whose repeat could act twice only on a 429 or when
-    the connection failed before the request was sent. A ``Retry-After`` longer than
-    ``max_retry_after`` is not waited for: the error is raised at once.
+    the connection failed before the request was sent. The wait before retry *n*
+    (from 0) is uniform in ``[0, min(max_delay, initial_delay * multiplier**n)]``,
+    unless the server sent ``Retry-After``: that is waited for exactly, and one
+    longer than ``max_retry_after`` is not waited for: the error is raised at once.
     """
 
     max_attempts: int = attrs.field(default=4, validator=[av.instance_of(int), av.ge(1)])
@@ -39,23 +45,26 @@ class RetryPolicy:
     max_delay: float = attrs.field(default=8.0, validator=av.ge(0.0))
     multiplier: float = attrs.field(default=2.0, validator=av.ge(1.0))
     max_retry_after: float = attrs.field(default=60.0, validator=av.ge(0.0))
-    retry_statuses: frozenset[int] = frozenset({429, 502, 503, 504})
+    retry_statuses: frozenset[int] = attrs.field(
+        default=frozenset({429, 502, 503, 504}), converter=_statuses
+    )
 
     def should_retry(self, exc: BaseException, retry_class: RetryClass) -> bool:
         """Whether ``exc`` from a request of ``retry_class`` may be tried again."""
         idempotent = retry_class is RetryClass.IDEMPOTENT
-        if isinstance(exc, RateLimitError):
-            # The server refused before acting, so any operation may be repeated.
-            return 429 in self.retry_statuses and (
-                exc.retry_after is None or exc.retry_after <= self.max_retry_after
-            )
         if isinstance(exc, APIStatusError):
-            return idempotent and exc.status in self.retry_statuses
+            if exc.status not in self.retry_statuses:
+                return False
+            if exc.retry_after is not None and exc.retry_after > self.max_retry_after:
+                return False  # the server asked for a longer pause than the caller accepts
+            # A 429 is a refusal before acting, so any operation may be repeated.
+            return idempotent or isinstance(exc, RateLimitError)
         if isinstance(exc, APIConnectionError):
             if isinstance(exc.__cause__, _TLS_ERRORS):
                 return False  # a certificate problem does not go away by waiting
             return idempotent or not exc.request_sent
         if isinstance(exc, ResponseDecodeError):
+            # A 2xx with a garbled body: the server did act, so only a harmless repeat.
             return idempotent
         return False
 
@@ -68,7 +77,9 @@ class RetryPolicy:
             if retry_after is not None:
                 delay = float(retry_after)
             else:
-                ceiling = min(self.max_delay, self.initial_delay * self.multiplier**attempt)
+                # The exponent is bounded so that a huge max_attempts cannot overflow a float.
+                growth = self.multiplier ** min(attempt, 64)
+                ceiling = min(self.max_delay, self.initial_delay * growth)
                 delay = random.uniform(0.0, ceiling)
             attempt += 1
             exc = yield delay

@@ -12,17 +12,17 @@ from ..client import ActiveCallsClient
 from ..errors import ValidationError
 from .output import stderr
 
-__all__ = ["ENV_VARS", "SECRET_VARS", "configured_secrets", "open_client", "uses_simulator"]
+__all__ = ["SECRET_VARS", "configured_secrets", "open_client", "uses_simulator"]
 
-#: The environment variables the CLI reads.
-ENV_VARS = (
-    "ACTIVECALLS_BASE_URL",
-    "ACTIVECALLS_ACCOUNT_ID",
+#: The variables that carry credentials: their values are masked in every message, and
+#: any of them being set means a real account is configured.
+SECRET_VARS = (
     "ACTIVECALLS_TOKEN",
     "ACTIVECALLS_API_TOKEN",
-    "ACTIVECALLS_TIMEOUT",
+    "ACTIVECALLS_RC_ACCESS_TOKEN",
+    "ACTIVECALLS_RC_JWT",
+    "ACTIVECALLS_RC_CLIENT_SECRET",
 )
-SECRET_VARS = ("ACTIVECALLS_TOKEN", "ACTIVECALLS_API_TOKEN")
 
 
 def _option(args: argparse.Namespace, name: str) -> Any:

@@ -24,6 +24,14 @@ class Verdict(enum.Enum):
     INVALID = "invalid"
 
 
+def _opaque(nbytes: int) -> str:
+    """A random URL-safe token that never starts with "-", which a command line would
+    take for an option."""
+    while (token := secrets.token_urlsafe(nbytes)).startswith("-"):
+        pass
+    return token
+
+
 def _fake_jwt() -> str:
     """A JWT-shaped credential string (header.payload.signature), random each time."""
 
@@ -41,8 +49,8 @@ class TokenStore:
     def __init__(self, *, lifetime: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.lifetime = lifetime
         self.clock = clock
-        self.rc_client_id = secrets.token_urlsafe(16)
-        self.rc_client_secret = secrets.token_urlsafe(32)
+        self.rc_client_id = _opaque(16)
+        self.rc_client_secret = _opaque(32)
         self.rc_jwt = _fake_jwt()
         self.api_token = secrets.token_hex(16)
         self._access: dict[str, float] = {}  # RingCX access token -> monotonic expiry
@@ -52,7 +60,7 @@ class TokenStore:
 
     def issue(self, lifetime: float | None = None) -> str:
         """Issue a RingCX access token living ``lifetime`` seconds (default: the store's)."""
-        token = secrets.token_urlsafe(32)
+        token = _opaque(32)
         life = self.lifetime if lifetime is None else lifetime
         self._access[token] = self.clock() + life
         return token
@@ -82,7 +90,7 @@ class TokenStore:
         """Issue a RingCentral access token for the JWT credential; None if it is wrong."""
         if not secrets.compare_digest(assertion, self.rc_jwt):
             return None
-        token = secrets.token_urlsafe(48)
+        token = _opaque(48)
         self._rc[token] = self.clock() + RC_TOKEN_LIFETIME
         return token
 
@@ -101,6 +109,6 @@ class TokenStore:
         return self._pair()
 
     def _pair(self) -> tuple[str, str]:
-        refresh = secrets.token_urlsafe(32)
+        refresh = _opaque(32)
         self._refresh.add(refresh)
         return self.issue(), refresh

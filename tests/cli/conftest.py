@@ -56,8 +56,8 @@ class Cli:
             self.sim.base_url,
             "--account-id",
             self.sim.account_id,
-            "--token",
-            token or self.sim.token,
+            # "=" form: a token may start with "-", which argparse would read as an option.
+            f"--token={token or self.sim.token}",
         ]
 
     async def run(self, *argv: str, connect: bool = True) -> Result:

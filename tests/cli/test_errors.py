@@ -114,7 +114,7 @@ async def test_bad_token_from_the_environment_is_never_printed(
 
 async def test_another_account_is_a_403(cli: Cli, activecalls_simulator: Simulator) -> None:
     argv = ["--base-url", activecalls_simulator.base_url, "--account-id", "999"]
-    result = await cli.run("list", *argv, "--token", activecalls_simulator.token, connect=False)
+    result = await cli.run("list", *argv, f"--token={activecalls_simulator.token}", connect=False)
     line = assert_one_line_error(result, 1)
     assert "HTTP 403" in line
     assert activecalls_simulator.token not in result.err

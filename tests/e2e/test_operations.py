@@ -289,13 +289,16 @@ async def test_403_another_account(activecalls_simulator: Simulator) -> None:
 
 
 async def test_429_over_the_server_limit_without_retries() -> None:
-    async with Simulator(calls=10, rate_limit=3, rate_window=60.0) as sim, ActiveCallsClient(
-        account_id=sim.account_id,
-        auth=sim.token,
-        base_url=sim.base_url,
-        retry=None,
-        rate_limit=None,
-    ) as client:
+    async with (
+        Simulator(calls=10, rate_limit=3, rate_window=60.0) as sim,
+        ActiveCallsClient(
+            account_id=sim.account_id,
+            auth=sim.token,
+            base_url=sim.base_url,
+            retry=None,
+            rate_limit=None,
+        ) as client,
+    ):
         for _ in range(3):
             await client.list_active_calls("ACCOUNT", sim.account_id)
         with pytest.raises(RateLimitError) as info:
@@ -305,13 +308,16 @@ async def test_429_over_the_server_limit_without_retries() -> None:
 
 
 async def test_client_rate_limit_avoids_429_and_retry_policy_is_per_call() -> None:
-    async with Simulator(calls=10, rate_limit=3, rate_window=0.5) as sim, ActiveCallsClient(
-        account_id=sim.account_id,
-        auth=sim.token,
-        base_url=sim.base_url,
-        rate_limit=None,
-        retry=RetryPolicy(max_attempts=5, initial_delay=0.01),
-    ) as client:
+    async with (
+        Simulator(calls=10, rate_limit=3, rate_window=0.5) as sim,
+        ActiveCallsClient(
+            account_id=sim.account_id,
+            auth=sim.token,
+            base_url=sim.base_url,
+            rate_limit=None,
+            retry=RetryPolicy(max_attempts=5, initial_delay=0.01),
+        ) as client,
+    ):
         for _ in range(6):
             await client.list_active_calls("ACCOUNT", sim.account_id)
     statuses = [r.status for r in sim.requests]

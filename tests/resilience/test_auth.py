@@ -1,0 +1,474 @@
+"""Auth against the simulator: login, early and on-demand renewal, fallback, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from activecalls_async import (
+    ActiveCallsClient,
+    ApiToken,
+    AuthenticationError,
+    BearerToken,
+    RateLimit,
+    RingCentralAuth,
+    ServerError,
+    ValidationError,
+)
+from activecalls_async.testing import Faults, Simulator
+
+from .support import FAST, client_side_tasks
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingLimiter:
+    """A Limiter that lets everything through and counts what it let through."""
+
+    def __init__(self) -> None:
+        self.acquired = 0
+
+    async def acquire(self) -> None:
+        self.acquired += 1
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with Simulator(calls=30, seed=3, rate_limit=None) as simulator:
+        yield simulator
+
+
+def jwt_auth(sim: Simulator, **options: Any) -> RingCentralAuth:
+    return RingCentralAuth.from_jwt(
+        client_id=sim.rc_client_id,
+        client_secret=sim.rc_client_secret,
+        jwt=sim.rc_jwt,
+        rc_server=sim.root_url,
+        auth_url=sim.root_url,
+        **options,
+    )
+
+
+def client_for(sim: Simulator, auth: Any, **options: Any) -> ActiveCallsClient:
+    settings: dict[str, Any] = {"retry": FAST, "rate_limit": None, **options}
+    return ActiveCallsClient(
+        account_id=sim.account_id, auth=auth, base_url=sim.base_url, **settings
+    )
+
+
+def trail(sim: Simulator) -> list[tuple[str, int]]:
+    return [(r.operation, r.status) for r in sim.requests]
+
+
+def last_bearer(sim: Simulator) -> str:
+    header = [r for r in sim.requests if r.operation == "list"][-1].headers["Authorization"]
+    return header.removeprefix("Bearer ")
+
+
+async def list_some(client: ActiveCallsClient, sim: Simulator) -> None:
+    assert await client.list_active_calls("ACCOUNT", sim.account_id, max_rows=5)
+
+
+async def grant_rc_token(sim: Simulator) -> str:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{sim.root_url}/restapi/oauth/token",
+            auth=aiohttp.BasicAuth(sim.rc_client_id, sim.rc_client_secret),
+            data={
+                "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "assertion": sim.rc_jwt,
+            },
+        ) as response,
+    ):
+        token: str = (await response.json())["access_token"]
+    sim.reset_counters()
+    return token
+
+
+async def test_from_jwt_grants_then_exchanges_then_calls(sim: Simulator) -> None:
+    async with client_for(sim, jwt_auth(sim)) as client:
+        await list_some(client, sim)
+        await list_some(client, sim)
+    assert trail(sim) == [("auth.jwt", 200), ("auth.exchange", 200), ("list", 200), ("list", 200)]
+    grant, exchange = sim.requests[0], sim.requests[1]
+    assert grant.headers["Authorization"].startswith("Basic ")
+    assert "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer" in grant.body
+    assert exchange.param("includeRefresh") == "true"
+    assert "rcTokenType=Bearer" in exchange.body
+
+
+async def test_a_ringcentral_token_string_is_exchanged(sim: Simulator) -> None:
+    rc_token = await grant_rc_token(sim)
+    async with client_for(sim, RingCentralAuth(rc_token, auth_url=sim.root_url)) as client:
+        await list_some(client, sim)
+    assert trail(sim) == [("auth.exchange", 200), ("list", 200)]
+
+
+async def test_an_async_callable_is_asked_for_each_exchange(sim: Simulator) -> None:
+    rc_token = await grant_rc_token(sim)
+    asked = 0
+
+    async def current_rc_token() -> str:
+        nonlocal asked
+        asked += 1
+        return rc_token
+
+    # Every refresh is refused, so every renewal is a fresh exchange.
+    sim.faults = Faults(error_rate=1.0, error_status=401, operations={"auth.refresh"})
+    auth = RingCentralAuth(current_rc_token, auth_url=sim.root_url)
+    async with client_for(sim, auth) as client:
+        await list_some(client, sim)
+        sim.expire_token(last_bearer(sim))
+        await list_some(client, sim)
+    assert asked == 2
+    assert [op for op, _ in trail(sim)].count("auth.exchange") == 2
+
+
+async def test_the_token_is_renewed_before_it_expires(sim: Simulator) -> None:
+    clock = FakeClock()
+    async with client_for(sim, jwt_auth(sim, clock=clock)) as client:
+        await list_some(client, sim)
+        clock.now += 239.0  # lifetime 300 s, renewed 60 s early
+        await list_some(client, sim)
+        assert [op for op, _ in trail(sim)].count("auth.refresh") == 0
+        first = last_bearer(sim)
+        clock.now += 2.0
+        await list_some(client, sim)
+    assert trail(sim)[-2:] == [("auth.refresh", 200), ("list", 200)]
+    assert last_bearer(sim) != first
+    assert all(status != 401 for _, status in trail(sim))
+
+
+async def test_a_401_expired_renews_the_token_and_repeats(sim: Simulator) -> None:
+    async with client_for(sim, jwt_auth(sim)) as client:
+        await list_some(client, sim)
+        sim.expire_token(last_bearer(sim))
+        await list_some(client, sim)
+    assert trail(sim)[-3:] == [("list", 401), ("auth.refresh", 200), ("list", 200)]
+
+
+@pytest.mark.parametrize("how", ["expired-on-server", "due-by-clock"])
+async def test_renewal_is_single_flight(sim: Simulator, how: str) -> None:
+    clock = FakeClock()
+    async with client_for(sim, jwt_auth(sim, clock=clock), max_concurrency=30) as client:
+        await list_some(client, sim)
+        if how == "expired-on-server":
+            sim.expire_token(last_bearer(sim))
+        else:
+            clock.now += 250.0
+        await asyncio.wait_for(asyncio.gather(*(list_some(client, sim) for _ in range(25))), 5.0)
+        await list_some(client, sim)
+    operations = [op for op, _ in trail(sim)]
+    assert operations.count("auth.refresh") == 1
+    assert operations.count("auth.exchange") == 1
+    assert operations.count("list") >= 27
+    assert trail(sim)[-1] == ("list", 200)
+
+
+async def test_a_refused_refresh_token_falls_back_to_a_fresh_exchange(sim: Simulator) -> None:
+    sim.faults = Faults(error_rate=1.0, error_status=401, operations={"auth.refresh"})
+    async with client_for(sim, jwt_auth(sim)) as client:
+        await list_some(client, sim)
+        sim.expire_token(last_bearer(sim))
+        await list_some(client, sim)
+    assert trail(sim)[-4:] == [
+        ("list", 401),
+        ("auth.refresh", 401),
+        ("auth.exchange", 200),
+        ("list", 200),
+    ]
+    # The RingCentral token from the JWT grant lives an hour: it is reused, not re-granted.
+    assert [op for op, _ in trail(sim)].count("auth.jwt") == 1
+
+
+async def test_a_spent_refresh_token_falls_back_to_a_fresh_exchange(sim: Simulator) -> None:
+    async with client_for(sim, jwt_auth(sim)) as client:
+        await list_some(client, sim)
+        exchange = next(r for r in sim.requests if r.operation == "auth.exchange")
+        assert exchange.status == 200
+        # Someone else spends the refresh token (a second process sharing the login).
+        auth = client._transport.auth
+        assert isinstance(auth, RingCentralAuth)
+        refresh_token = auth._refresh_token
+        assert refresh_token is not None
+        async with aiohttp.ClientSession() as session:
+            response = await session.post(
+                f"{sim.root_url}/api/auth/token/refresh", data={"refresh_token": refresh_token}
+            )
+            response.release()
+        sim.expire_token(last_bearer(sim))
+        await list_some(client, sim)
+    assert trail(sim)[-4:] == [
+        ("list", 401),
+        ("auth.refresh", 401),
+        ("auth.exchange", 200),
+        ("list", 200),
+    ]
+
+
+async def test_exchanges_and_only_exchanges_wait_for_the_exchange_limit(sim: Simulator) -> None:
+    limiter = CountingLimiter()
+    clock = FakeClock()
+    async with client_for(sim, jwt_auth(sim, exchange_limit=limiter, clock=clock)) as client:
+        await list_some(client, sim)
+        clock.now += 250.0
+        await list_some(client, sim)  # a refresh: not an exchange
+        sim.faults = Faults(error_rate=1.0, error_status=401, operations={"auth.refresh"})
+        sim.expire_token(last_bearer(sim))
+        await list_some(client, sim)
+    operations = [op for op, _ in trail(sim)]
+    assert operations.count("auth.refresh") == 2
+    assert limiter.acquired == operations.count("auth.exchange") == 2
+
+
+def test_the_default_exchange_limit_is_the_documented_five_per_minute() -> None:
+    auth = RingCentralAuth("rc-token")
+    assert isinstance(auth.exchange_limit, RateLimit)
+    assert (auth.exchange_limit.requests, auth.exchange_limit.per) == (5, 60.0)
+    # Private to each object unless one is passed in.
+    assert RingCentralAuth("rc-token").exchange_limit is not auth.exchange_limit
+
+
+async def test_the_exchange_limit_spaces_out_exchanges(sim: Simulator) -> None:
+    sim.faults = Faults(error_rate=1.0, error_status=401, operations={"auth.refresh"})
+    limit = RateLimit(2, per=0.4, margin=0.0)
+    async with client_for(sim, jwt_auth(sim, exchange_limit=limit)) as client:
+        for _ in range(3):
+            await list_some(client, sim)
+            sim.expire_token(last_bearer(sim))
+    starts = [r.started for r in sim.requests if r.operation == "auth.exchange"]
+    assert len(starts) == 3
+    assert starts[2] - starts[0] >= 0.38
+
+
+async def test_a_login_service_outage_is_ridden_out_while_the_token_lasts(
+    sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="activecalls_async")
+    clock = FakeClock()
+    async with client_for(sim, jwt_auth(sim, clock=clock)) as client:
+        await list_some(client, sim)
+        sim.faults = Faults(error_rate=1.0, error_status=503, operations={"auth.refresh"})
+        clock.now += 250.0
+        await list_some(client, sim)
+        assert trail(sim)[-2:] == [("auth.refresh", 503), ("list", 200)]
+        assert "could not renew the RingCX token early" in caplog.text
+        await list_some(client, sim)  # no new attempt at once: the service is down
+        assert trail(sim)[-2:] == [("list", 200), ("list", 200)]
+        clock.now += 6.0
+        await list_some(client, sim)
+        assert trail(sim)[-2:] == [("auth.refresh", 503), ("list", 200)]
+        clock.now += 60.0  # now past the token's lifetime: no more riding it out
+        with pytest.raises(ServerError) as caught:
+            await list_some(client, sim)
+        assert caught.value.operation == "auth.refresh"
+        assert caught.value.retries == FAST.max_attempts - 1
+        # Service back: the same refresh token still works.
+        sim.faults = Faults()
+        await list_some(client, sim)
+    assert trail(sim)[-2:] == [("auth.refresh", 200), ("list", 200)]
+
+
+async def test_an_expired_token_is_not_ridden_out_when_renewal_fails(sim: Simulator) -> None:
+    async with client_for(sim, jwt_auth(sim)) as client:
+        await list_some(client, sim)
+        sim.faults = Faults(error_rate=1.0, error_status=503, operations={"auth.refresh"})
+        sim.expire_token(last_bearer(sim))
+        # The server said "expired": the old token is not used again, the renewal is
+        # retried like any request that was never sent, and its failure is reported.
+        with pytest.raises(ServerError) as caught:
+            await list_some(client, sim)
+        assert caught.value.operation == "auth.refresh"
+        assert caught.value.retries == FAST.max_attempts - 1
+        assert [status for op, status in trail(sim) if op == "list"] == [200, 401]
+        sim.faults = Faults()
+        await list_some(client, sim)
+    assert trail(sim)[-2:] == [("auth.refresh", 200), ("list", 200)]
+
+
+async def test_refused_credentials_are_not_ridden_out(sim: Simulator) -> None:
+    clock = FakeClock()
+    async with client_for(sim, jwt_auth(sim, clock=clock)) as client:
+        await list_some(client, sim)
+        # The login is revoked: renewal fails for good, though the token has time left.
+        sim.faults = Faults(
+            error_rate=1.0, error_status=401, operations={"auth.refresh", "auth.exchange"}
+        )
+        clock.now += 250.0
+        with pytest.raises(AuthenticationError):
+            await list_some(client, sim)
+    assert trail(sim)[-1] == ("auth.exchange", 401)
+
+
+async def test_a_refused_exchange_raises_authentication_error(sim: Simulator) -> None:
+    sim.faults = Faults(error_rate=1.0, error_status=401, operations={"auth.exchange"})
+    async with client_for(sim, jwt_auth(sim)) as client:
+        with pytest.raises(AuthenticationError) as caught:
+            await list_some(client, sim)
+    # The RingCentral token is granted anew once, in case it was the stale part.
+    assert trail(sim) == [
+        ("auth.jwt", 200),
+        ("auth.exchange", 401),
+        ("auth.jwt", 200),
+        ("auth.exchange", 401),
+    ]
+    assert caught.value.operation == "auth.exchange"
+
+
+async def test_wrong_client_credentials_raise_authentication_error(sim: Simulator) -> None:
+    auth = RingCentralAuth.from_jwt(
+        client_id=sim.rc_client_id,
+        client_secret="not-the-secret",
+        jwt=sim.rc_jwt,
+        rc_server=sim.root_url,
+        auth_url=sim.root_url,
+    )
+    async with client_for(sim, auth) as client:
+        with pytest.raises(AuthenticationError) as caught:
+            await list_some(client, sim)
+    assert caught.value.status == 401
+    assert trail(sim) == [("auth.jwt", 401)]
+    bad_jwt = RingCentralAuth.from_jwt(
+        client_id=sim.rc_client_id,
+        client_secret=sim.rc_client_secret,
+        jwt="not.the.jwt",
+        rc_server=sim.root_url,
+        auth_url=sim.root_url,
+    )
+    async with client_for(sim, bad_jwt) as client:
+        with pytest.raises(AuthenticationError) as caught:
+            await list_some(client, sim)
+    assert caught.value.status == 400  # OAuth's invalid_grant, still an auth failure
+    assert caught.value.error_code == "invalid_grant"
+
+
+async def test_a_caller_cancelled_during_renewal_leaves_it_to_the_others(sim: Simulator) -> None:
+    async with client_for(sim, jwt_auth(sim)) as client:
+        await list_some(client, sim)
+        sim.faults = Faults(latency=0.3, operations={"auth.refresh"})
+        sim.expire_token(last_bearer(sim))
+        first = asyncio.create_task(list_some(client, sim))
+        second = asyncio.create_task(list_some(client, sim))
+        await asyncio.sleep(0.1)
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        await second
+    operations = [op for op, _ in trail(sim)]
+    assert operations.count("auth.refresh") == 1
+    assert trail(sim)[-1] == ("list", 200)
+
+
+async def test_closing_the_client_stops_a_renewal_in_flight(sim: Simulator) -> None:
+    client = client_for(sim, jwt_auth(sim))
+    await list_some(client, sim)
+    sim.faults = Faults(latency=5.0, operations={"auth.refresh"})
+    sim.expire_token(last_bearer(sim))
+    waiting = asyncio.create_task(list_some(client, sim))
+    await asyncio.sleep(0.1)
+    started = asyncio.get_running_loop().time()
+    await client.aclose()
+    assert asyncio.get_running_loop().time() - started < 1.0
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert client_side_tasks() == set()
+
+
+@pytest.mark.parametrize("auth", ["bearer", "api-token"])
+async def test_fixed_tokens(sim: Simulator, auth: str) -> None:
+    credentials = BearerToken(sim.token) if auth == "bearer" else ApiToken(sim.api_token)
+    async with client_for(sim, credentials) as client:
+        await list_some(client, sim)
+    header = "Authorization" if auth == "bearer" else "X-Auth-Token"
+    assert header in sim.requests[-1].headers
+    assert trail(sim) == [("list", 200)]
+
+
+async def test_from_env_logs_in_with_a_jwt(sim: Simulator) -> None:
+    env = {
+        "ACTIVECALLS_ACCOUNT_ID": sim.account_id,
+        "ACTIVECALLS_BASE_URL": sim.base_url,
+        "ACTIVECALLS_RC_CLIENT_ID": sim.rc_client_id,
+        "ACTIVECALLS_RC_CLIENT_SECRET": sim.rc_client_secret,
+        "ACTIVECALLS_RC_JWT": sim.rc_jwt,
+        "ACTIVECALLS_RC_SERVER": sim.root_url,
+        "ACTIVECALLS_AUTH_URL": sim.root_url,
+    }
+    async with ActiveCallsClient.from_env(env, rate_limit=None) as client:
+        await list_some(client, sim)
+    assert [op for op, _ in trail(sim)] == ["auth.jwt", "auth.exchange", "list"]
+
+
+async def test_from_env_exchanges_a_ringcentral_token(sim: Simulator) -> None:
+    env = {
+        "ACTIVECALLS_ACCOUNT_ID": sim.account_id,
+        "ACTIVECALLS_BASE_URL": sim.base_url,
+        "ACTIVECALLS_RC_ACCESS_TOKEN": await grant_rc_token(sim),
+        "ACTIVECALLS_AUTH_URL": sim.root_url,
+    }
+    async with ActiveCallsClient.from_env(env, rate_limit=None) as client:
+        await list_some(client, sim)
+    assert [op for op, _ in trail(sim)] == ["auth.exchange", "list"]
+
+
+@pytest.mark.parametrize(
+    ("options", "parameter"),
+    [
+        ({"rc_access_token": ""}, "rc_access_token"),
+        ({"rc_access_token": 42}, "rc_access_token"),
+        ({"token_lifetime": 0}, "token_lifetime"),
+        ({"refresh_margin": 300.0}, "refresh_margin"),
+        ({"refresh_margin": -1}, "refresh_margin"),
+        ({"timeout": -1}, "timeout"),
+        ({"exchange_limit": 5}, "exchange_limit"),
+        ({"auth_url": "ftp://example.com"}, "auth_url"),
+        ({"auth_url": "https://user:pw@example.com"}, "auth_url"),
+        ({"auth_url": "https://example.com/?x=1"}, "auth_url"),
+    ],
+)
+def test_bad_options_are_refused(options: dict[str, Any], parameter: str) -> None:
+    settings = {"rc_access_token": "rc-token", **options}
+    with pytest.raises(ValidationError) as caught:
+        RingCentralAuth(**settings)
+    assert caught.value.parameter == parameter
+
+
+@pytest.mark.parametrize(
+    ("options", "parameter"),
+    [
+        ({"client_id": "a:b"}, "client_id"),
+        ({"client_secret": " "}, "client_secret"),
+        ({"jwt": "two\nlines"}, "jwt"),
+        ({"rc_server": "http://platform.example.com"}, "rc_server"),
+    ],
+)
+def test_bad_jwt_options_are_refused(options: dict[str, Any], parameter: str) -> None:
+    settings = {"client_id": "id", "client_secret": "secret", "jwt": "a.b.c", **options}
+    with pytest.raises(ValidationError) as caught:
+        RingCentralAuth.from_jwt(**settings)
+    assert caught.value.parameter == parameter
+
+
+async def test_a_callable_returning_junk_is_refused(sim: Simulator) -> None:
+    async def broken() -> str:
+        return ""
+
+    async with client_for(sim, RingCentralAuth(broken, auth_url=sim.root_url)) as client:
+        with pytest.raises(ValidationError) as caught:
+            await list_some(client, sim)
+    assert caught.value.parameter == "rc_access_token"
+    assert sim.requests == []
