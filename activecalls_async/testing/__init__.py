@@ -6,7 +6,7 @@ optional live traffic, a sliding-window rate limit and injectable ``Faults``.
 """
 
 from ._faults import API_OPERATIONS, FAULT_KINDS, Faults
-from ._model import Agent, Call, Disposition, DnisNumber, Product, Session
+from ._model import AccountProduct, Agent, Call, Disposition, DnisNumber, Session
 from ._records import Effect, RecordedRequest
 from ._simulator import Simulator
 from ._state import AccountState
@@ -14,6 +14,7 @@ from ._state import AccountState
 __all__ = [
     "API_OPERATIONS",
     "FAULT_KINDS",
+    "AccountProduct",
     "AccountState",
     "Agent",
     "Call",
@@ -21,7 +22,6 @@ __all__ = [
     "DnisNumber",
     "Effect",
     "Faults",
-    "Product",
     "RecordedRequest",
     "Session",
     "Simulator",

@@ -103,7 +103,7 @@ class Agent:
 
 
 @attrs.define(eq=False, weakref_slot=False)
-class Product:
+class AccountProduct:
     """A call-carrying product (ACD queue, campaign, IVR, cloud profile, trac number)."""
 
     kind: str
@@ -118,7 +118,7 @@ class DnisNumber:
     """An inbound number; its product id is the 10-digit number and it routes to ``target``."""
 
     number: str
-    target: Product
+    target: AccountProduct
 
     @property
     def product_id(self) -> int:
@@ -151,7 +151,7 @@ class Call:
     seq: int
     enqueue_ms: int
     dequeue_ms: int | None
-    product: Product | None  # None for a manual agent call: it is seen under ACCOUNT only
+    product: AccountProduct | None  # None for a manual agent call: it is seen under ACCOUNT only
     dnis: str
     ani: str
     cnam: str

@@ -6,7 +6,7 @@ import random
 from datetime import datetime, timezone
 
 from ._factory import FIRST_NAMES, LAST_NAMES, RecordFactory
-from ._model import Agent, Call, DnisNumber, Product
+from ._model import AccountProduct, Agent, Call, DnisNumber
 from ._state import AccountState
 
 #: The simulated clock's starting point; fixed so a seed always yields the same listing.
@@ -43,9 +43,15 @@ def _numbering(factory: RecordFactory) -> list[str]:
 
 def _products(
     factory: RecordFactory, queue_count: int
-) -> tuple[list[Product], list[Product], list[Product], list[Product], list[Product]]:
+) -> tuple[
+    list[AccountProduct],
+    list[AccountProduct],
+    list[AccountProduct],
+    list[AccountProduct],
+    list[AccountProduct],
+]:
     queues = [
-        Product(
+        AccountProduct(
             kind="ACD",
             product_id=FIRST_QUEUE_ID + index,
             name=f"{_QUEUE_NAMES[index % len(_QUEUE_NAMES)]} Queue"
@@ -54,16 +60,20 @@ def _products(
         for index in range(queue_count)
     ]
     campaigns = [
-        Product(kind="OUTBOUND", product_id=101 + i, name=name, caller_id=factory.local_number())
+        AccountProduct(
+            kind="OUTBOUND", product_id=101 + i, name=name, caller_id=factory.local_number()
+        )
         for i, name in enumerate(_CAMPAIGNS)
     ]
-    ivrs = [Product(kind="VISUAL_IVR", product_id=201 + i, name=n) for i, n in enumerate(_IVRS)]
+    ivrs = [
+        AccountProduct(kind="VISUAL_IVR", product_id=201 + i, name=n) for i, n in enumerate(_IVRS)
+    ]
     clouds = [
-        Product(kind="CLOUD_PROFILE", product_id=301 + i, name=name)
+        AccountProduct(kind="CLOUD_PROFILE", product_id=301 + i, name=name)
         for i, name in enumerate(_CLOUD_PROFILES)
     ]
     tracs = [
-        Product(kind="TRAC_NUMBER", product_id=401 + i, name=name)
+        AccountProduct(kind="TRAC_NUMBER", product_id=401 + i, name=name)
         for i, name in enumerate(_TRAC_NUMBERS)
     ]
     return queues, campaigns, ivrs, clouds, tracs

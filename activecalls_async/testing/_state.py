@@ -9,11 +9,11 @@ from typing import Any, TypeAlias
 
 from ._model import (
     RESULT_PRODUCTS,
+    AccountProduct,
     Agent,
     Call,
     Disposition,
     DnisNumber,
-    Product,
     Session,
     epoch_ms,
     make_uii,
@@ -52,11 +52,11 @@ class AccountState:
         *,
         account_id: str,
         agents: list[Agent],
-        queues: list[Product],
-        campaigns: list[Product],
-        ivrs: list[Product],
-        cloud_profiles: list[Product],
-        trac_numbers: list[Product],
+        queues: list[AccountProduct],
+        campaigns: list[AccountProduct],
+        ivrs: list[AccountProduct],
+        cloud_profiles: list[AccountProduct],
+        trac_numbers: list[AccountProduct],
         dnis_numbers: list[DnisNumber],
         now_ms: int,
     ) -> None:
@@ -134,25 +134,25 @@ class AccountState:
         """Agents who can take a call now."""
         return [agent for agent in self.agents if agent.available]
 
-    def queue_for_number(self, number: str) -> Product | None:
+    def queue_for_number(self, number: str) -> AccountProduct | None:
         """The ACD queue a DNIS routes to, or None when the number routes to no queue."""
         dnis = self.dnis_by_number.get(phone_key(number))
         if dnis is None or dnis.target.kind != "ACD":
             return None
         return dnis.target
 
-    def queue_depth(self, queue: Product) -> tuple[int, float]:
+    def queue_depth(self, queue: AccountProduct) -> tuple[int, float]:
         """The number of calls waiting in a queue and the oldest one's wait in seconds."""
         waiting = [call for call in self.queued if call.product is queue]
         if not waiting:
             return 0, 0.0
         return len(waiting), max(0.0, (self.now_ms - waiting[0].enqueue_ms) / 1000)
 
-    def agents_ready_for(self, queue: Product) -> int:
+    def agents_ready_for(self, queue: AccountProduct) -> int:
         """How many agents of a queue are available now."""
         return sum(1 for agent in self.queue_members.get(queue.product_id, ()) if agent.available)
 
-    def route(self, product: str, product_id: int | None) -> tuple[Product, str] | None:
+    def route(self, product: str, product_id: int | None) -> tuple[AccountProduct, str] | None:
         """The product and DNIS a new call for (product, productId) would take; None if none.
 
         ``product_id=None`` means the first product of that kind; for ``DNIS`` it names the

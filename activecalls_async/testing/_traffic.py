@@ -7,7 +7,7 @@ import random
 from datetime import datetime
 
 from ._factory import RecordFactory
-from ._model import Agent, Call, Product, epoch_ms
+from ._model import AccountProduct, Agent, Call, epoch_ms
 from ._state import AccountState
 
 # Shares of new arrivals by product kind; the rest go to IVRs, cloud profiles and trac numbers.
@@ -97,7 +97,9 @@ class Traffic:
             if others:
                 self._inbound(self.factory.pick(others), queued=False)
 
-    def _new_call(self, product: Product, dnis: str, ani: str, cnam: str, state: str) -> Call:
+    def _new_call(
+        self, product: AccountProduct, dnis: str, ani: str, cnam: str, state: str
+    ) -> Call:
         now = self.state.now_ms
         return Call(
             seq=self.state.next_seq,
@@ -113,12 +115,12 @@ class Traffic:
             archive=False,
         )
 
-    def _inbound(self, product: Product, *, queued: bool) -> None:
+    def _inbound(self, product: AccountProduct, *, queued: bool) -> None:
         ani, cnam = self.factory.caller()
         dnis = self.factory.pick(product.dnis)
         self.state.add(self._new_call(product, dnis, ani, cnam, "QUEUED" if queued else "ACTIVE"))
 
-    def _outbound(self, campaign: Product) -> None:
+    def _outbound(self, campaign: AccountProduct) -> None:
         # A predictive dialer only places a call when an agent is free to take it.
         free = self.state.available_agents()
         if not free:
@@ -192,7 +194,7 @@ class Traffic:
                 continue
             state.answer(call, agent)
 
-    def _free_member(self, queue: Product) -> Agent | None:
+    def _free_member(self, queue: AccountProduct) -> Agent | None:
         for agent in self.state.queue_members.get(queue.product_id, ()):
             if agent.available:
                 return agent
