@@ -92,7 +92,9 @@ class ActiveCall:
     destination_name: str | None = None
     external_id: str | None = None
     cnam: str | None = None
-    extra: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+    # Compared (a change in a field the API adds later is a change) but not hashed
+    # (a dict is not hashable).
+    extra: Mapping[str, Any] = attrs.field(factory=dict, hash=False, repr=False)
 
     @property
     def agent_name(self) -> str | None:

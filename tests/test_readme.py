@@ -32,3 +32,16 @@ def test_example_runs(source: str, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip()
     assert "Traceback" not in done.stderr
+
+
+def test_examples_pass_strict_type_checks(tmp_path: Path) -> None:
+    for number, source in enumerate(RUNNABLE):
+        (tmp_path / f"example_{number}.py").write_text(source, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -183,3 +183,10 @@ def test_decode_error_excerpt_is_bounded() -> None:
     with pytest.raises(ResponseDecodeError) as info:
         decode_response(LIST, 200, b"x" * 10_000)
     assert 0 < len(info.value.body_excerpt) <= 501
+
+
+def test_extra_fields_count_for_equality_but_calls_stay_hashable() -> None:
+    a, b = decode_calls([{"uii": "A", "queueName": "VIP"}, {"uii": "A", "queueName": "Gold"}])
+    assert a != b
+    assert hash(a) == hash(b)
+    assert len({a, b}) == 2
