@@ -1,0 +1,1 @@
+"""Benchmarks of activecalls-async: run them with `make bench` or `python -m benchmarks`."""
