@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import binascii
 from typing import Any
 
-from aiohttp import BasicAuth, web
+from aiohttp import web
 
 from . import _bodies as bodies
 from ._api import Handler
@@ -36,11 +37,8 @@ class LoginApi:
 
     async def jwt_grant(self, request: web.Request) -> web.Response:
         """RingCentral's token endpoint, JWT bearer grant with HTTP Basic client credentials."""
-        try:
-            client = BasicAuth.decode(request.headers.get("Authorization", ""))
-        except (ValueError, binascii.Error):
-            client = None
-        if client is None or not self.tokens.client_matches(client.login, client.password):
+        client = _basic_credentials(request.headers.get("Authorization", ""))
+        if client is None or not self.tokens.client_matches(*client):
             return bodies.oauth_error(401, "invalid_client", "Invalid client credentials")
         form = await request.post()
         grant_type, assertion = form.get("grant_type"), form.get("assertion")
@@ -115,3 +113,16 @@ class LoginApi:
         if include_refresh:
             body["refreshToken"] = refresh
         return body
+
+
+def _basic_credentials(header: str) -> tuple[str, str] | None:
+    """The (client id, secret) of an HTTP Basic ``Authorization`` header, or None."""
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (ValueError, binascii.Error):
+        return None
+    client_id, colon, secret = decoded.partition(":")
+    return (client_id, secret) if colon else None

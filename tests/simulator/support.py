@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -68,3 +69,9 @@ async def act(
 def answered_uii(sim: Simulator) -> str:
     """The uii of the first listed call that an agent is on."""
     return next(str(call["uii"]) for call in sim.calls() if call["agentFirstName"] is not None)
+
+
+def basic_auth(login: str, password: str) -> dict[str, str]:
+    """An HTTP Basic ``Authorization`` header (aiohttp.BasicAuth is deprecated in 3.14)."""
+    token = base64.b64encode(f"{login}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}

@@ -9,7 +9,7 @@ import aiohttp
 
 from activecalls_async.testing import Simulator
 
-from .support import api_url, bearer
+from .support import api_url, basic_auth, bearer
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -19,9 +19,9 @@ async def post_form(
     url: str,
     form: dict[str, str],
     *,
-    auth: aiohttp.BasicAuth | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
-    async with http.post(url, data=form, auth=auth) as response:
+    async with http.post(url, data=form, headers=headers) as response:
         if response.content_type == "application/json":
             return response.status, await response.json()
         return response.status, await response.text()
@@ -32,7 +32,7 @@ async def jwt_grant(http: aiohttp.ClientSession, sim: Simulator) -> str:
         http,
         f"{sim.root_url}/restapi/oauth/token",
         {"grant_type": JWT_GRANT, "assertion": sim.rc_jwt},
-        auth=aiohttp.BasicAuth(sim.rc_client_id, sim.rc_client_secret),
+        headers=basic_auth(sim.rc_client_id, sim.rc_client_secret),
     )
     assert status == 200, body
     assert body["token_type"] == "bearer"
@@ -155,22 +155,22 @@ async def test_jwt_grant_checks_client_grant_and_assertion(
     sim: Simulator, http: aiohttp.ClientSession
 ) -> None:
     url = f"{sim.root_url}/restapi/oauth/token"
-    good = aiohttp.BasicAuth(sim.rc_client_id, sim.rc_client_secret)
+    good = basic_auth(sim.rc_client_id, sim.rc_client_secret)
     status, body = await post_form(
         http,
         url,
         {"grant_type": JWT_GRANT, "assertion": sim.rc_jwt},
-        auth=aiohttp.BasicAuth(sim.rc_client_id, "wrong"),
+        headers=basic_auth(sim.rc_client_id, "wrong"),
     )
     assert (status, body["error"]) == (401, "invalid_client")
     status, body = await post_form(http, url, {"grant_type": JWT_GRANT, "assertion": sim.rc_jwt})
     assert (status, body["error"]) == (401, "invalid_client")
     status, body = await post_form(
-        http, url, {"grant_type": "password", "assertion": sim.rc_jwt}, auth=good
+        http, url, {"grant_type": "password", "assertion": sim.rc_jwt}, headers=good
     )
     assert (status, body["error"]) == (400, "unsupported_grant_type")
     status, body = await post_form(
-        http, url, {"grant_type": JWT_GRANT, "assertion": "eyJ.bad.jwt"}, auth=good
+        http, url, {"grant_type": JWT_GRANT, "assertion": "eyJ.bad.jwt"}, headers=good
     )
     assert (status, body["error"]) == (400, "invalid_grant")
     recorded = sim.requests[-1]

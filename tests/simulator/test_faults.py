@@ -13,7 +13,7 @@ import pytest
 
 from activecalls_async.testing import Faults, Simulator
 
-from .support import act, answered_uii, api_url, bearer, fetch, list_calls
+from .support import act, answered_uii, api_url, basic_auth, bearer, fetch, list_calls
 
 
 @pytest.fixture
@@ -259,7 +259,7 @@ async def login_statuses(http: aiohttp.ClientSession, sim: Simulator) -> list[in
     async with http.post(
         f"{sim.root_url}/restapi/oauth/token",
         data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": sim.rc_jwt},
-        auth=aiohttp.BasicAuth(sim.rc_client_id, sim.rc_client_secret),
+        headers=basic_auth(sim.rc_client_id, sim.rc_client_secret),
     ) as response:
         statuses.append(response.status)
         rc_token = (await response.json())["access_token"] if response.status == 200 else "x"
