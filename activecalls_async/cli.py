@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from ._cli.config import configured_secrets
-from ._cli.failures import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, describe
+from ._cli.failures import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, describe
 from ._cli.parser import build_parser
 
 __all__ = ["main"]
@@ -49,7 +49,21 @@ def main(argv: list[str] | None = None) -> int:
     """Run ``activecalls`` with ``argv`` (default: the process's arguments); return the status.
 
     Bad input and failed requests print one line on stderr, never a traceback or a secret.
+    When the reader of stdout goes away (``activecalls list | head``) the command stops
+    quietly with status 0, so ``set -o pipefail`` scripts do not fail.
     """
+    status = EXIT_OK  # if the reader leaves mid-command: it got all that it read
+    try:
+        status = _run(argv)
+        # A closed pipe shows here rather than at interpreter exit, where it would print
+        # "Exception ignored ... BrokenPipeError" and turn the status into 120.
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+    return status
+
+
+def _run(argv: list[str] | None) -> int:
     environ = os.environ
     try:
         args = build_parser().parse_args(argv)
@@ -60,15 +74,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # The reader went away (`activecalls list | head`): stop quietly, and keep the
-        # interpreter from complaining again when it flushes stdout at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_FAILED
+        raise  # the reader went away: main() stops quietly
     except Exception as exc:
         message, status = describe(exc, configured_secrets(args, environ))
         print(message, file=sys.stderr)
         return status
+
+
+def _discard_stdout() -> None:
+    """Point stdout's file descriptor at the null device, as the Python docs recommend for
+    SIGPIPE: what is still buffered is then flushed there at exit instead of failing."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (a test's capture): nothing is flushed at exit
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,7 +10,7 @@ import attrs
 
 from ..client import ActiveCallsClient
 from ..models import ActiveCall, Product, QueueCheck
-from .config import open_client
+from .config import check_account_id, open_client
 from .failures import EXIT_OK
 from .output import (
     CALL_COLUMNS,
@@ -29,14 +29,20 @@ __all__ = ["ACTIONS", "default_target", "list_calls", "run_action", "run_list", 
 Environ = Mapping[str, str]
 
 
-def default_target(client: ActiveCallsClient) -> tuple[Product, int]:
-    """The whole account: ``ACCOUNT:<account id>``."""
-    return Product.ACCOUNT, int(client.account_id)
+#: A listing: a product and its id (None for the products that need none).
+Listing = tuple[Product, int | str | None]
+
+
+def default_target(client: ActiveCallsClient) -> Listing:
+    """The whole account: ``ACCOUNT:<account id>``; the id must then be digits (a usage
+    error, exit 2, names ``--account-id`` and ``ACTIVECALLS_ACCOUNT_ID`` otherwise)."""
+    why = "the default --product ACCOUNT:<account id>"
+    return Product.ACCOUNT, check_account_id(client.account_id, why=why)
 
 
 async def list_calls(
     client: ActiveCallsClient,
-    targets: list[tuple[Product, int | None]],
+    targets: list[Listing],
     *,
     page_size: int | None,
     progress: ListingProgress,
@@ -54,7 +60,7 @@ async def run_list(args: argparse.Namespace, environ: Environ) -> int:
     """``activecalls list``: every page of every target, in the chosen format."""
     async with open_client(args, environ) as client:
         # A target given twice is walked once.
-        targets = list(dict.fromkeys(args.targets or [default_target(client)]))
+        targets: list[Listing] = list(dict.fromkeys(args.targets or [default_target(client)]))
         names = ", ".join(f"{p.value}:{i}" if i is not None else p.value for p, i in targets)
         with ListingProgress(
             f"Listing {names}", stream=stderr(), enabled=not args.no_progress

@@ -10,12 +10,20 @@ from typing import Any
 from ..auth import ApiToken, BearerToken
 from ..client import ActiveCallsClient
 from ..errors import ValidationError
+from ..retry import RetryPolicy
+from .failures import UsageError
 from .output import stderr
 
-__all__ = ["SECRET_VARS", "configured_secrets", "open_client", "uses_simulator"]
+__all__ = [
+    "CREDENTIAL_VARS",
+    "SECRET_VARS",
+    "check_account_id",
+    "configured_secrets",
+    "open_client",
+    "uses_simulator",
+]
 
-#: The variables that carry credentials: their values are masked in every message, and
-#: any of them being set means a real account is configured.
+#: The variables whose values are credentials: masked in every message.
 SECRET_VARS = (
     "ACTIVECALLS_TOKEN",
     "ACTIVECALLS_API_TOKEN",
@@ -24,9 +32,40 @@ SECRET_VARS = (
     "ACTIVECALLS_RC_CLIENT_SECRET",
 )
 
+#: The variables that say how to log in (``ActiveCallsClient.from_env`` reads them all):
+#: any of them set means a real account is meant, so commands never fall back to the
+#: simulator; a partial RingCentral login is reported instead.
+CREDENTIAL_VARS = (
+    *SECRET_VARS,
+    "ACTIVECALLS_RC_CLIENT_ID",
+    "ACTIVECALLS_RC_SERVER",
+    "ACTIVECALLS_AUTH_URL",
+)
+
+#: The SDK's names for the RingCentral login settings, and the variables that carry them.
+_RC_SETTINGS = {
+    "client_id": "ACTIVECALLS_RC_CLIENT_ID",
+    "client_secret": "ACTIVECALLS_RC_CLIENT_SECRET",
+    "jwt": "ACTIVECALLS_RC_JWT",
+    "rc_access_token": "ACTIVECALLS_RC_ACCESS_TOKEN",
+    "rc_server": "ACTIVECALLS_RC_SERVER",
+    "auth_url": "ACTIVECALLS_AUTH_URL",
+}
+
+_NO_ACCOUNT = "no account id: pass --account-id or set ACTIVECALLS_ACCOUNT_ID"
+_NO_CREDENTIALS = (
+    "no credentials: pass --token or --api-token, or set ACTIVECALLS_TOKEN, "
+    "ACTIVECALLS_API_TOKEN, ACTIVECALLS_RC_ACCESS_TOKEN, or ACTIVECALLS_RC_JWT with "
+    "ACTIVECALLS_RC_CLIENT_ID and ACTIVECALLS_RC_CLIENT_SECRET"
+)
+
 
 def _option(args: argparse.Namespace, name: str) -> Any:
     return getattr(args, name, None)
+
+
+def _set(value: str | None) -> bool:
+    return bool(value and value.strip())
 
 
 def configured_secrets(args: argparse.Namespace | None, environ: Mapping[str, str]) -> list[str]:
@@ -38,23 +77,74 @@ def configured_secrets(args: argparse.Namespace | None, environ: Mapping[str, st
 
 
 def uses_simulator(args: argparse.Namespace, environ: Mapping[str, str]) -> bool:
-    """True when no base URL and no token is configured: commands then run on a simulator."""
+    """True when no base URL and no credential is configured: commands then run on a
+    simulator. Any ``ACTIVECALLS_RC_*`` login variable counts as a credential."""
     configured = [
         _option(args, "base_url"),
         _option(args, "token"),
         _option(args, "api_token"),
-        *(environ.get(name) for name in ("ACTIVECALLS_BASE_URL", *SECRET_VARS)),
+        *(environ.get(name) for name in ("ACTIVECALLS_BASE_URL", *CREDENTIAL_VARS)),
     ]
-    return not any(value and value.strip() for value in configured)
+    return not any(_set(value) for value in configured)
+
+
+def check_account_id(account_id: str, *, why: str) -> str:
+    """``account_id`` stripped, if it is the digits of a RingCX account id; else a usage error
+    that says ``why`` digits are needed and where the value came from."""
+    digits = account_id.strip()
+    if not (digits.isascii() and digits.isdigit()):
+        raise UsageError(
+            f"invalid account id {account_id!r}: {why} needs the numeric RingCX account id; "
+            "fix --account-id or ACTIVECALLS_ACCOUNT_ID"
+        )
+    return digits
+
+
+def _retry(args: argparse.Namespace) -> dict[str, Any]:
+    """``--retries N``: N retries after the first attempt (the SDK's policy otherwise)."""
+    retries = _option(args, "retries")
+    if retries is None:
+        return {}
+    return {"retry": RetryPolicy(max_attempts=retries + 1) if retries else None}
+
+
+def _remote_environ(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables ``from_env`` may read: those a flag replaces are left out, so that a
+    flag also wins over a variable that would not parse (a half-set RingCentral login)."""
+    dropped: set[str] = set()
+    if _option(args, "token") or _option(args, "api_token"):
+        dropped.update(CREDENTIAL_VARS)
+    if _option(args, "timeout") is not None:
+        dropped.add("ACTIVECALLS_TIMEOUT")
+    if not _set(environ.get("ACTIVECALLS_ACCOUNT_ID")):
+        dropped.add("ACTIVECALLS_ACCOUNT_ID")  # blank is missing
+    return {name: value for name, value in environ.items() if name not in dropped}
+
+
+def _check_rc_login(environ: Mapping[str, str]) -> None:
+    """A JWT login needs its app's client id and secret: say which is missing."""
+    if any(_set(environ.get(n)) for n in ("ACTIVECALLS_TOKEN", "ACTIVECALLS_API_TOKEN")):
+        return  # these win over the RingCentral login
+    if not _set(environ.get("ACTIVECALLS_RC_JWT")):
+        return
+    missing = [
+        name
+        for name in ("ACTIVECALLS_RC_CLIENT_ID", "ACTIVECALLS_RC_CLIENT_SECRET")
+        if not _set(environ.get(name))
+    ]
+    if missing:
+        verb = "are" if len(missing) > 1 else "is"
+        raise UsageError(f"ACTIVECALLS_RC_JWT is set but {' and '.join(missing)} {verb} not")
 
 
 def _remote_client(args: argparse.Namespace, environ: Mapping[str, str]) -> ActiveCallsClient:
     """A client for the configured account: flags override ``ACTIVECALLS_*`` variables."""
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = _retry(args)
     if _option(args, "base_url"):
         overrides["base_url"] = args.base_url
-    if _option(args, "account_id"):
-        overrides["account_id"] = args.account_id
+    account_id = _option(args, "account_id") or environ.get("ACTIVECALLS_ACCOUNT_ID") or ""
+    if account_id.strip():  # a stray space or newline from a file is forgiven
+        overrides["account_id"] = account_id.strip()
     if _option(args, "token"):
         overrides["auth"] = BearerToken(args.token)
     elif _option(args, "api_token"):
@@ -65,17 +155,23 @@ def _remote_client(args: argparse.Namespace, environ: Mapping[str, str]) -> Acti
         overrides["page_size"] = args.page_size
     if _option(args, "allow_insecure_http"):
         overrides["allow_insecure_http"] = True
+    env = _remote_environ(args, environ)
+    _check_rc_login(env)
     try:
-        return ActiveCallsClient.from_env(environ, **overrides)
+        return ActiveCallsClient.from_env(env, **overrides)
     except ValidationError as exc:
         # Name the flag as well as the variable: the user may use either.
         if exc.parameter == "ACTIVECALLS_ACCOUNT_ID":
-            raise ValidationError("account id", "pass --account-id or set it") from None
-        if exc.parameter == "ACTIVECALLS_TOKEN":
-            raise ValidationError(
-                "token",
-                "pass --token or --api-token, or set ACTIVECALLS_TOKEN or ACTIVECALLS_API_TOKEN",
+            raise UsageError(_NO_ACCOUNT) from None
+        if exc.parameter == "account_id":
+            raise UsageError(
+                f"invalid account id: {exc.problem}; fix --account-id or ACTIVECALLS_ACCOUNT_ID"
             ) from None
+        if exc.parameter == "ACTIVECALLS_TOKEN":
+            raise UsageError(_NO_CREDENTIALS) from None
+        if exc.parameter in _RC_SETTINGS:
+            # A RingCentral login setting comes from its variable: name that, not the SDK's.
+            raise ValidationError(_RC_SETTINGS[exc.parameter], exc.problem) from None
         raise
 
 
@@ -91,9 +187,9 @@ async def open_client(
     from ..testing import Simulator
 
     calls, seed = args.sim_calls, args.sim_seed
-    account_id = str(_option(args, "account_id") or environ.get("ACTIVECALLS_ACCOUNT_ID") or "")
-    if account_id and not account_id.isdigit():
-        raise ValidationError("account id", f"expected digits; got {account_id!r}")
+    account_id = _option(args, "account_id") or environ.get("ACTIVECALLS_ACCOUNT_ID") or ""
+    if account_id.strip():
+        account_id = check_account_id(account_id, why="the embedded simulator")
     options: dict[str, Any] = {"account_id": account_id} if account_id else {}
     async with Simulator(calls=calls, seed=seed, live=live, **options) as sim:
         print(
@@ -101,7 +197,7 @@ async def open_client(
             f"({calls} calls, seed {seed}, account {sim.account_id}) at {sim.base_url}",
             file=stderr(),
         )
-        settings: dict[str, Any] = {}
+        settings: dict[str, Any] = _retry(args)
         if _option(args, "page_size") is not None:
             settings["page_size"] = args.page_size
         if _option(args, "timeout") is not None:

@@ -7,7 +7,17 @@ from collections.abc import Sequence
 from .._redact import redact
 from ..errors import ActiveCallsError, ValidationError
 
-__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "describe"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_TERMINATED",
+    "EXIT_USAGE",
+    "MIN_SECRET_CHARS",
+    "UsageError",
+    "describe",
+    "scrub",
+]
 
 EXIT_OK = 0
 #: The request failed (or the server said no).
@@ -16,18 +26,37 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 #: Interrupted by Ctrl-C (128 + SIGINT).
 EXIT_INTERRUPTED = 130
+#: ``activecalls simulator`` stopped by SIGTERM (128 + SIGTERM), as a shell reports it.
+EXIT_TERMINATED = 143
+
+#: A configured credential shorter than this is not masked in messages: such a value (say
+#: ``x``) also occurs inside ordinary words, and masking it would mangle the message while
+#: hiding nothing. Real tokens, JWTs and client secrets are far longer.
+MIN_SECRET_CHARS = 8
+
+
+class UsageError(Exception):
+    """The command line or configuration cannot work: printed as is, exit status 2."""
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:
-    """``text`` on one line, with every configured secret and token-like value masked."""
+    """``text`` on one line, with every configured secret and token-like value masked.
+
+    A secret of at least :data:`MIN_SECRET_CHARS` characters is masked wherever it
+    occurs, even inside a longer word (it may be glued to percent-encoded or quoted text,
+    and a leak is a leak); shorter values are left alone, see :data:`MIN_SECRET_CHARS`.
+    """
     for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
+        if len(secret) >= MIN_SECRET_CHARS:
+            text = text.replace(secret, "***")
     return " ".join(redact(text).split())
 
 
 def describe(exc: BaseException, secrets: Sequence[str]) -> tuple[str, int]:
     """The one-line message and the exit status for an exception that ended a command."""
-    if isinstance(exc, ValidationError):
+    if isinstance(exc, UsageError):
+        message, status = str(exc), EXIT_USAGE
+    elif isinstance(exc, ValidationError):
         message, status = f"invalid {exc.parameter}: {exc.problem}", EXIT_USAGE
     elif isinstance(exc, ActiveCallsError):
         message, status = str(exc) or type(exc).__name__, EXIT_FAILED

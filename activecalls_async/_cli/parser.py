@@ -6,6 +6,7 @@ import argparse
 from typing import NoReturn
 
 from .. import __version__
+from ..retry import RetryPolicy
 from . import types
 from .output import FORMATS
 
@@ -17,10 +18,14 @@ SIM_SEED = 7
 
 _EPILOG = """\
 Configuration: flags, or the environment variables ACTIVECALLS_BASE_URL,
-ACTIVECALLS_ACCOUNT_ID, ACTIVECALLS_TOKEN (bearer) or ACTIVECALLS_API_TOKEN (legacy
-X-Auth-Token) and ACTIVECALLS_TIMEOUT. With no base URL and no token configured,
-commands run against an embedded simulator (and say so on stderr).
-Exit status: 0 ok, 1 the request failed, 2 bad input, 130 interrupted."""
+ACTIVECALLS_ACCOUNT_ID, ACTIVECALLS_TIMEOUT and the credentials: ACTIVECALLS_TOKEN
+(bearer), ACTIVECALLS_API_TOKEN (legacy X-Auth-Token), or a RingCentral login:
+ACTIVECALLS_RC_JWT with ACTIVECALLS_RC_CLIENT_ID and ACTIVECALLS_RC_CLIENT_SECRET, or
+ACTIVECALLS_RC_ACCESS_TOKEN (ACTIVECALLS_RC_SERVER and ACTIVECALLS_AUTH_URL optional).
+With no base URL and no credential configured, commands run against an embedded
+simulator (and say so on stderr).
+Exit status: 0 ok (also when the reader of stdout goes away, as in '| head'),
+1 the request failed, 2 bad input, 130 interrupted (143: simulator stopped by SIGTERM)."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -49,6 +54,14 @@ def _connection(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--timeout", type=types.seconds, default=hide, metavar="SECONDS", help="per request"
+    )
+    group.add_argument(
+        "--retries",
+        type=types.non_negative_int,
+        default=hide,
+        metavar="N",
+        help="retry a failed request up to N times "
+        f"(default: {RetryPolicy().max_attempts - 1}; 0: never)",
     )
     group.add_argument(
         "--allow-insecure-http",

@@ -5,16 +5,52 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from collections.abc import Mapping
+import signal
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from .failures import EXIT_OK
 from .output import stdout
 
-__all__ = ["run_simulator"]
+__all__ = ["STOP_SIGNALS", "run_simulator"]
+
+#: The signals that stop the server cleanly; it exits with 128 + the signal's number.
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name)
+)
+
+
+@contextlib.contextmanager
+def _stopped_by_signals(on_signal: Callable[[int], None]) -> Iterator[None]:
+    """Call ``on_signal(signum)`` on SIGINT or SIGTERM while the block runs.
+
+    Taken over even when the process inherited SIGINT ignored (started with ``&`` by a
+    script, or by a CI runner): Ctrl-C is this server's documented way to stop, and a
+    supervisor's SIGTERM must not leave a traceback. The previous handlers are put back
+    afterwards. Where the loop cannot take signals (a worker thread, Windows), the
+    interpreter's own Ctrl-C handling applies.
+    """
+    loop = asyncio.get_running_loop()
+    taken: list[tuple[int, Any]] = []
+    try:
+        for signum in STOP_SIGNALS:
+            previous = signal.getsignal(signum)
+            try:
+                loop.add_signal_handler(signum, on_signal, signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                break
+            taken.append((signum, previous))
+        yield
+    finally:
+        for signum, previous in reversed(taken):
+            loop.remove_signal_handler(signum)
+            if previous is not None:
+                signal.signal(signum, previous)
 
 
 async def run_simulator(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    """Serve until Ctrl-C (or ``--duration``), printing the settings that point at it."""
+    """Serve until Ctrl-C or SIGTERM (or ``--duration``), printing the settings that point
+    at it; the status is 0 after ``--duration``, else 128 + the signal (130 or 143)."""
     from ..testing import Simulator
 
     simulator = Simulator(
@@ -25,23 +61,32 @@ async def run_simulator(args: argparse.Namespace, environ: Mapping[str, str]) ->
         rate_limit=args.rate_limit,
         latency=args.latency,
     )
-    async with simulator as sim:
-        targets = sim.targets()
-        example = next((f"{p}:{i}" for p, i in targets if p != "ACCOUNT"), "ACCOUNT")
-        out = stdout()
-        traffic = "live traffic" if args.live else "no traffic"
-        # The token is the simulator's own throwaway credential, printed on purpose: it
-        # only opens this local server, and another process needs it to connect.
-        print(
-            f"# Simulated RingCX Active Calls API: {len(sim.state):,} calls, seed {args.seed}, "
-            f"{traffic}, {args.rate_limit} requests/60 s. Ctrl-C stops it.\n"
-            f"export ACTIVECALLS_BASE_URL={sim.base_url}\n"
-            f"export ACTIVECALLS_ACCOUNT_ID={sim.account_id}\n"
-            f"export ACTIVECALLS_TOKEN={sim.token}\n"
-            f"# then, for example: activecalls list --product {example}",
-            file=out,
-            flush=True,
-        )
-        with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
-            await asyncio.wait_for(asyncio.Event().wait(), args.duration)
-    return EXIT_OK
+    stop = asyncio.Event()
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        stop.set()
+
+    with _stopped_by_signals(on_signal):
+        async with simulator as sim:
+            targets = sim.targets()
+            example = next((f"{p}:{i}" for p, i in targets if p != "ACCOUNT"), "ACCOUNT")
+            out = stdout()
+            traffic = "live traffic" if args.live else "no traffic"
+            # The token is the simulator's own throwaway credential, printed on purpose: it
+            # only opens this local server, and another process needs it to connect.
+            print(
+                f"# Simulated RingCX Active Calls API: {len(sim.state):,} calls, "
+                f"seed {args.seed}, {traffic}, {args.rate_limit} requests/60 s. "
+                "Ctrl-C stops it.\n"
+                f"export ACTIVECALLS_BASE_URL={sim.base_url}\n"
+                f"export ACTIVECALLS_ACCOUNT_ID={sim.account_id}\n"
+                f"export ACTIVECALLS_TOKEN={sim.token}\n"
+                f"# then, for example: activecalls list --product {example}",
+                file=out,
+                flush=True,
+            )
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), args.duration)
+    return 128 + received[0] if received else EXIT_OK

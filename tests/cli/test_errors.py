@@ -3,6 +3,8 @@ traceback, no secret."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from activecalls_async import cli as cli_module
@@ -23,6 +25,8 @@ UII = "202611281340150000000000000011"
         (["list", "--format", "xml"], "invalid choice"),
         (["list", "--page-size", "0"], ">= 1"),
         (["list", "--timeout", "-1"], "seconds"),
+        (["list", "--retries", "-1"], ">= 0"),
+        (["list", "--retries", "two"], "whole number"),
         (["hangup", "../../accounts"], "uii"),
         (["hangup", "123?x=1"], "uii"),
         (["session", "add", UII, "12ab"], "phone number"),
@@ -61,6 +65,8 @@ async def test_missing_account_id_names_the_flag(bare_cli: Cli) -> None:
     result = await bare_cli.run("list", "--base-url", "https://example.invalid", "--token", "t0k")
     line = assert_one_line_error(result, 2)
     assert "--account-id" in line
+    assert "ACTIVECALLS_ACCOUNT_ID" in line
+    assert "invalid" not in line  # it is missing, not wrong
 
 
 async def test_clear_text_http_to_another_host_is_refused(bare_cli: Cli) -> None:
@@ -123,10 +129,13 @@ async def test_another_account_is_a_403(cli: Cli, activecalls_simulator: Simulat
 async def test_unreachable_server_exits_1(bare_cli: Cli, unused_tcp_port: int) -> None:
     base = f"http://127.0.0.1:{unused_tcp_port}/voice"
     argv = ["hangup", UII, "--base-url", base, "--account-id", "1", "--token", "t0k-123456"]
-    result = await bare_cli.run(*argv)
+    started = time.monotonic()
+    result = await bare_cli.run(*argv, "--retries", "0")
     line = assert_one_line_error(result, 1)
     assert "127.0.0.1" in line
     assert "t0k-123456" not in result.err
+    # One attempt, no backoff: the SDK's default policy would wait about 3.5 s first.
+    assert time.monotonic() - started < 3
 
 
 def test_unexpected_errors_are_one_line_with_secrets_masked(

@@ -3,6 +3,8 @@ another process's CLI until Ctrl-C."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import os
 import re
@@ -16,6 +18,7 @@ from importlib.metadata import entry_points
 import pytest
 
 from activecalls_async.cli import main
+from activecalls_async.testing import Simulator
 
 from .conftest import Cli
 
@@ -82,25 +85,46 @@ def test_demo_runs_end_to_end_within_its_budget() -> None:
     assert " requests (0 throttled) in " in last
 
 
-@pytest.fixture
-def served() -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
+#: Starts the command after setting SIGINT to SIG_DFL or SIG_IGN (first argument), so the
+#: test does not depend on how pytest itself was started: a CI runner, ``nohup`` or ``&``
+#: in a script hands its children SIGINT ignored.
+LAUNCH = (
+    "import os, signal, sys; "
+    "signal.signal(signal.SIGINT, getattr(signal, sys.argv[1])); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])"
+)
+
+
+def serve(sigint: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
     """``activecalls simulator`` in a child process, and the variables it printed."""
+    argv = ["-m", "activecalls_async", "simulator", "--port", "0", "--calls", "120", "--no-live"]
     child = subprocess.Popen(
-        [*SIMULATOR, "--port", "0", "--calls", "120", "--no-live", "--duration", "30"],
+        [sys.executable, "-c", LAUNCH, sigint, *argv, "--duration", "30"],
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=child_env(),
     )
+    assert child.stdout is not None
+    settings: dict[str, str] = {}
+    for line in child.stdout:
+        if line.startswith("export "):
+            name, _, value = line.removeprefix("export ").strip().partition("=")
+            settings[name] = value
+        if line.startswith("# then"):
+            break
+    return child, settings
+
+
+@pytest.fixture(params=["SIG_DFL", "SIG_IGN"], ids=["sigint-default", "sigint-ignored"])
+def served(
+    request: pytest.FixtureRequest,
+) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
+    """The simulator command started with SIGINT at its default and, as a CI runner or a
+    background job starts it, ignored: Ctrl-C must stop it either way."""
+    child, settings = serve(request.param)
     try:
-        assert child.stdout is not None
-        settings: dict[str, str] = {}
-        for line in child.stdout:
-            if line.startswith("export "):
-                name, _, value = line.removeprefix("export ").strip().partition("=")
-                settings[name] = value
-            if line.startswith("# then"):
-                break
         yield child, settings
     finally:
         if child.poll() is None:
@@ -129,3 +153,99 @@ async def test_simulator_serves_another_process_until_ctrl_c(
     _, err = child.communicate(timeout=10)
     assert child.returncode == 130
     assert err == ""  # quiet: no traceback
+
+
+def test_simulator_stops_cleanly_on_sigterm() -> None:
+    child, settings = serve("SIG_IGN")
+    try:
+        assert "ACTIVECALLS_BASE_URL" in settings
+        child.terminate()
+        _, err = child.communicate(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 143  # 128 + SIGTERM, as a shell reports a terminated job
+    assert err == ""
+
+
+# -- a reader that goes away (`activecalls list | head`) -----------------------------------
+
+CLI = [sys.executable, "-m", "activecalls_async"]
+QUIET_EXIT = ("Traceback", "Exception ignored", "BrokenPipeError", "error")
+
+
+def run_into_closed_pipe(*argv: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with stdout a pipe whose reader has already gone."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            [*CLI, *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            env=child_env(),
+        )
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["list", "--sim-calls", "3", "-f", "json"],  # fits the buffer: fails on the last flush
+        ["list", "--sim-calls", "300", "-f", "ndjson"],
+        ["list", "--sim-calls", "300"],
+        ["queue-check", "8661234567"],
+        ["--help"],
+    ],
+    ids=" ".join,
+)
+def test_a_closed_stdout_ends_the_command_quietly_with_status_0(argv: list[str]) -> None:
+    done = run_into_closed_pipe(*argv)
+    assert done.returncode == 0, done.stderr
+    for text in QUIET_EXIT:
+        assert text not in done.stderr
+
+
+def test_a_reader_that_stops_early_leaves_the_status_0() -> None:
+    """``activecalls list -f ndjson | head -n 1``, the reader leaving mid-output."""
+    child = subprocess.Popen(
+        [*CLI, "list", "--sim-calls", "3000", "-f", "ndjson"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_env(),
+    )
+    assert child.stdout is not None
+    assert child.stderr is not None
+    first = child.stdout.readline()
+    child.stdout.close()  # more than a pipe's buffer is still to come
+    err = child.stderr.read().decode()
+    child.stderr.close()
+    assert child.wait(timeout=60) == 0, err
+    assert json.loads(first)["uii"]
+    for text in QUIET_EXIT:
+        assert text not in err
+
+
+async def test_output_still_buffered_when_the_reader_left_is_dropped_before_exit(
+    activecalls_simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An action prints one short line: it sits in stdout's buffer, and the closed pipe only
+    shows when it is flushed. main() flushes before it returns, so nothing is left for the
+    interpreter to fail on at exit (which would print "Exception ignored" and exit 120)."""
+    read, write = os.pipe()
+    os.close(read)
+    stream = io.TextIOWrapper(io.FileIO(write, "w"), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdout", stream)
+    uii = str(activecalls_simulator.calls()[0]["uii"])
+    sim = activecalls_simulator
+    connection = ["--base-url", sim.base_url, "--account-id", sim.account_id]
+    status = await asyncio.to_thread(main, ["hangup", uii, *connection, f"--token={sim.token}"])
+    assert status == 0
+    assert sim.effect_count("hangupCall", uii) == 1
+    stream.close()  # what the interpreter does at exit: must not raise
