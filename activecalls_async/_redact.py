@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import Iterable, Mapping
+from urllib.parse import quote, urlsplit, urlunsplit
 
-__all__ = ["excerpt", "redact", "redact_url"]
+__all__ = ["excerpt", "mask", "redact", "redact_url", "sent_secrets"]
 
 #: How much of a response body an error keeps.
 EXCERPT_CHARS = 500
+#: Shorter credential values are not masked: they could be ordinary words of a message.
+MIN_SECRET_CHARS = 8
 
 _SECRET_KEYS = (
     r"access_?token|refresh_?token|rcAccessToken|id_token|token|assertion|client_secret"
@@ -27,8 +30,38 @@ _HEADER_SECRET = re.compile(
 _USERINFO = re.compile(r"(//)[^/\s@]+@")
 
 
-def redact(text: str) -> str:
-    """Replace token-like values in ``text`` with ``***``."""
+def sent_secrets(headers: Mapping[str, str], *values: str) -> frozenset[str]:
+    """The credential values a request carried, as a server could echo them back.
+
+    ``headers`` are credential headers (``Authorization: Bearer <token>``, ``X-Auth-Token``)
+    and ``values`` other secrets sent, such as a login form's tokens. Each is kept whole,
+    without its ``Bearer``/``Basic`` scheme, and percent-encoded as a form would send it.
+    """
+    found: set[str] = set()
+    for value in (*headers.values(), *values):
+        scheme, _, rest = value.partition(" ")
+        for secret in (value, rest if scheme.lower() in ("bearer", "basic") else ""):
+            if len(secret) >= MIN_SECRET_CHARS:
+                found.update((secret, quote(secret, safe=""), quote(secret, safe="/")))
+    return frozenset(found)
+
+
+def mask(text: str, secrets: Iterable[str]) -> str:
+    """Replace each exact occurrence of a credential in ``secrets`` with ``***``.
+
+    Opaque tokens have no recognisable shape, so ``redact`` cannot find them when a
+    server echoes one back; the values actually sent can be found exactly.
+    """
+    # Longest first, so that "Bearer <token>" goes whole before "<token>" alone.
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= MIN_SECRET_CHARS and secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Replace ``secrets`` and token-like values in ``text`` with ``***``."""
+    text = mask(text, secrets)
     text = _JSON_SECRET.sub(r'\1"***"', text)
     text = _FORM_SECRET.sub(r"\1***", text)
     text = _BEARER.sub(r"\1***", text)
@@ -44,8 +77,8 @@ def redact_url(url: str) -> str:
     return redact(urlunsplit(parts._replace(netloc=netloc)))
 
 
-def excerpt(body: bytes | str, limit: int = EXCERPT_CHARS) -> str:
-    """A redacted, bounded, printable excerpt of a response body."""
+def excerpt(body: bytes | str, limit: int = EXCERPT_CHARS, secrets: Iterable[str] = ()) -> str:
+    """A redacted, bounded, printable excerpt of a response body (masked before it is cut)."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    text = redact(text.strip())
+    text = redact(text.strip(), secrets)
     return text if len(text) <= limit else text[:limit] + "…"

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import platform
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import backoff
 from yarl import URL
 
 from ._endpoints import RetryClass
-from ._redact import redact
+from ._redact import redact, redact_url, sent_secrets
 from ._version import __version__
-from ._wire import Request, decode_response, error_from_response
-from .auth import Auth
+from ._wire import Request, decode_response, error_from_response, status_error
 from .errors import (
     ActiveCallsError,
     APIConnectionError,
@@ -31,7 +31,10 @@ from .errors import (
 from .ratelimit import Limiter
 from .retry import RetryPolicy
 
-__all__ = ["USER_AGENT", "Transport"]
+if TYPE_CHECKING:  # auth sends its login requests through this module
+    from .auth import Auth
+
+__all__ = ["USER_AGENT", "Transport", "post_form"]
 
 logger = logging.getLogger("activecalls_async")
 
@@ -51,7 +54,7 @@ def _progress_tracer() -> aiohttp.TraceConfig:
     def mark(step: str) -> Callable[[aiohttp.ClientSession, SimpleNamespace, Any], Awaitable[None]]:
         async def hook(session: aiohttp.ClientSession, context: SimpleNamespace, _: Any) -> None:
             progress = context.trace_request_ctx
-            if isinstance(progress, dict):  # login requests carry no progress record
+            if isinstance(progress, dict):  # a caller's own requests carry no record
                 progress[step] = True
 
         return hook
@@ -76,6 +79,105 @@ def _request_sent(exc: BaseException, progress: Mapping[str, bool]) -> bool:
     return not (progress.get("started") and not progress.get("sent"))
 
 
+async def _request_once(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: URL,
+    *,
+    where: Mapping[str, str],
+    headers: Mapping[str, str],
+    timeout: float | None,
+    secrets: Iterable[str] = (),
+    closed: Callable[[], bool] = lambda: False,
+    data: Mapping[str, str] | None = None,
+    basic: aiohttp.BasicAuth | None = None,
+) -> tuple[int, Mapping[str, str], bytes]:
+    """Send once and read the whole answer; map transport failures to SDK errors.
+
+    Every request of the SDK, API call or login, goes through here. ``where`` names the
+    request for its errors; ``closed`` tells whether its client was closed meanwhile.
+    """
+    progress: dict[str, bool] = {}  # filled in by _progress_tracer's hooks
+    try:
+        async with session.request(
+            method,
+            url,
+            headers=headers,
+            data=data,
+            auth=basic,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            allow_redirects=False,
+            trace_request_ctx=progress,
+        ) as response:
+            body = await response.read()
+            return response.status, response.headers, body
+    except asyncio.TimeoutError as exc:  # also aiohttp's ServerTimeoutError family
+        sent = _request_sent(exc, progress)
+        when = "answer" if sent else "connection"
+        raise APITimeoutError(
+            f"no complete {when} within {timeout}s", request_sent=sent, **where
+        ) from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        if closed() or session.closed:
+            raise ClientClosedError("the client was closed during the request") from exc
+        what = "could not connect" if isinstance(exc, _CONNECT_ERRORS) else "connection failed"
+        raise APIConnectionError(
+            redact(f"{what}: {type(exc).__name__}: {exc}".rstrip(": "), secrets),
+            request_sent=_request_sent(exc, progress),
+            **where,
+        ) from exc
+    except RuntimeError as exc:  # aiohttp's "Session is closed"
+        if closed() or session.closed:
+            raise ClientClosedError("the client was closed during the request") from exc
+        raise
+
+
+async def post_form(
+    session: aiohttp.ClientSession,
+    operation: str,
+    url: URL,
+    form: Mapping[str, str],
+    *,
+    timeout: float | None,
+    secrets: Iterable[str],
+    basic: aiohttp.BasicAuth | None = None,
+) -> dict[str, Any]:
+    """POST a login form and return its JSON object; failures become SDK errors.
+
+    ``secrets`` are the form's credential values: an answer echoing one never gets it
+    into an exception. A refusal (a 4xx but 429) is an ``AuthenticationError``.
+    """
+    where = {"operation": operation, "method": "POST", "url": redact_url(str(url))}
+    if basic is not None:
+        secrets = (*secrets, basic.password, basic.encode())
+    masked = sent_secrets({}, *secrets)
+    status, headers, body = await _request_once(
+        session,
+        "POST",
+        url,
+        where=where,
+        headers={"Accept": "application/json"},
+        timeout=timeout,
+        secrets=masked,
+        data=form,
+        basic=basic,
+    )
+    if not 200 <= status < 300:
+        raise status_error(
+            status, body, headers, **where, secrets=masked, refusal=AuthenticationError
+        )
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, or absurdly nested
+        data = None
+    if not isinstance(data, dict):
+        # No excerpt: a half-broken login answer may still carry a token.
+        raise ResponseDecodeError(
+            f"{operation} answered a body that is not a JSON object", status=status, **where
+        )
+    return data
+
+
 class Transport:
     """Sends prepared requests for one client and decodes their answers.
 
@@ -89,6 +191,7 @@ class Transport:
         self,
         *,
         auth: Auth,
+        owns_auth: bool = False,
         session: aiohttp.ClientSession | None,
         timeout: float | None,
         retry: RetryPolicy | None,
@@ -98,6 +201,8 @@ class Transport:
         user_agent: str = USER_AGENT,
     ) -> None:
         self.auth = auth
+        #: Whether ``aclose()`` closes ``auth`` too: only credentials the client made.
+        self.owns_auth = owns_auth
         self.timeout = timeout
         self.retry = retry
         self.limiter = limiter
@@ -130,15 +235,21 @@ class Transport:
         return self._session
 
     async def aclose(self) -> None:
-        """Close the owned session (never a borrowed one) and refuse further work."""
+        """Close the owned session and credentials (never borrowed ones); refuse further work.
+
+        A request in flight raises ``ClientClosedError``: its connection goes away with
+        the session, and a token renewal it waits for stops with it (or, when borrowed
+        credentials renew over another client's session, it is unaffected).
+        """
         if self._closed:
             return
         self._closed = True
         session, self._session = self._session, None
         try:
-            # First the auth object, so that a token renewal in flight stops before
-            # the session it uses goes away.
-            await self.auth.aclose()
+            if self.owns_auth:
+                # First the credentials, so that a renewal in flight stops before the
+                # session it uses goes away.
+                await self.auth.aclose()
         finally:
             if session is not None and session is not self._borrowed:
                 await session.close()
@@ -179,10 +290,14 @@ class Transport:
         session = self.session
         for renewed in (False, True):
             credentials = await self.auth.headers(session)
-            status, headers, body = await self._exchange(session, request, credentials, timeout)
-            if status < 400:
-                return decode_response(request, status, body)
-            error = error_from_response(request, status, body, headers)
+            secrets = sent_secrets(credentials)
+            status, headers, body = await self._exchange(
+                session, request, credentials, secrets, timeout
+            )
+            if 200 <= status < 300:
+                return decode_response(request, status, body, secrets=secrets)
+            # Anything else, a redirect included (never followed), is an error.
+            error = error_from_response(request, status, body, headers, secrets=secrets)
             if (
                 renewed
                 or not isinstance(error, AuthenticationError)
@@ -198,49 +313,24 @@ class Transport:
         session: aiohttp.ClientSession,
         request: Request,
         credentials: Mapping[str, str],
+        secrets: Iterable[str],
         timeout: float | None,
     ) -> tuple[int, Mapping[str, str], bytes]:
-        """Send once and read the whole answer; map transport failures to SDK errors."""
-        headers = {**self._base_headers, **credentials}
-        where: dict[str, Any] = {
-            "operation": request.operation,
-            "method": request.method,
-            "url": request.safe_url,
-        }
-        progress: dict[str, bool] = {}  # filled in by _progress_tracer's hooks
-        try:
-            async with self._slots:
-                if self.limiter is not None:
-                    await self.limiter.acquire()
-                async with session.request(
-                    request.method,
-                    URL(request.url, encoded=True),
-                    headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=timeout),
-                    allow_redirects=False,
-                    trace_request_ctx=progress,
-                ) as response:
-                    body = await response.read()
-                    return response.status, response.headers, body
-        except asyncio.TimeoutError as exc:  # also aiohttp's ServerTimeoutError family
-            sent = _request_sent(exc, progress)
-            when = "answer" if sent else "connection"
-            raise APITimeoutError(
-                f"no complete {when} within {timeout}s", request_sent=sent, **where
-            ) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            if self._closed:
-                raise ClientClosedError("the client was closed during the request") from exc
-            what = "could not connect" if isinstance(exc, _CONNECT_ERRORS) else "connection failed"
-            raise APIConnectionError(
-                redact(f"{what}: {type(exc).__name__}: {exc}".rstrip(": ")),
-                request_sent=_request_sent(exc, progress),
-                **where,
-            ) from exc
-        except RuntimeError as exc:
-            if self._closed or session.closed:
-                raise ClientClosedError("the client was closed during the request") from exc
-            raise
+        """Send once under the concurrency slots and the rate limiter; read the answer."""
+        where = {"operation": request.operation, "method": request.method, "url": request.safe_url}
+        async with self._slots:
+            if self.limiter is not None:
+                await self.limiter.acquire()
+            return await _request_once(
+                session,
+                request.method,
+                URL(request.url, encoded=True),
+                where=where,
+                headers={**self._base_headers, **credentials},
+                timeout=timeout,
+                secrets=secrets,
+                closed=lambda: self._closed,
+            )
 
 
 def _log_retry(details: Any) -> None:

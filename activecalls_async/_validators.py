@@ -3,25 +3,33 @@
 from __future__ import annotations
 
 import enum
+import ipaddress
+import math
 import re
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+from ._redact import redact_url
 from .errors import ValidationError
 from .models import Product, SessionType
 
 __all__ = [
+    "base_url",
     "boolean",
     "callback_time",
     "enum_member",
+    "finite_number",
     "identifier",
     "integer",
+    "is_loopback",
     "non_negative_int",
     "path_segment",
     "phone_number",
     "positive_int",
     "product",
     "ring_duration",
+    "seconds",
     "session_type",
     "text",
     "username",
@@ -33,6 +41,9 @@ _DIGITS = re.compile(r"[0-9]{1,19}")
 _USERNAME = re.compile(r"[^\s/?#]{1,254}")
 _SEGMENT = re.compile(r"[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}")
 _DTS = re.compile(r"[0-9]{14}")
+# Printable ASCII but space: anything else in a base URL is sent raw or mangled.
+_URL_CHARS = re.compile(r"[\x21-\x7e]+")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 #: Longest ring a manual call may ask for; longer is a mistake, not a ring.
 MAX_RING_SECONDS = 300
 
@@ -156,3 +167,72 @@ def path_segment(name: str, value: Any) -> str:
     raise ValidationError(
         name, f"expected an id of letters, digits, '-', '_', ':' or '.'; got {value!r}"
     )
+
+
+def finite_number(value: Any) -> float | None:
+    """``value`` as a finite float, or None for anything else (bools, NaN, inf, text)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float range
+        return None
+    return number if math.isfinite(number) else None
+
+
+def seconds(name: str, value: Any, *, minimum: float = 0.0, inclusive: bool = False) -> float:
+    """A finite number of seconds above ``minimum`` (or at least it, when ``inclusive``)."""
+    number = finite_number(value)
+    if number is None or number < minimum or (number == minimum and not inclusive):
+        bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
+        raise ValidationError(name, f"expected a finite number {bound}; got {value!r}")
+    return number
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a URL's hostname) names this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, not an address: "127.example.com" is not loopback
+        return False
+
+
+def base_url(name: str, value: Any, *, allow_insecure_http: bool = False) -> str:
+    """An http(s) root URL without trailing slash, that requests can be appended to.
+
+    Refused: other schemes, credentials (``user:pw@``), any ``?`` or ``#`` (a path
+    appended to them would land in the query or fragment), whitespace, control and
+    non-ASCII characters, malformed ``%`` escapes, and plain ``http://`` to a host
+    other than this machine unless ``allow_insecure_http``.
+    """
+    if not isinstance(value, str):
+        raise ValidationError(name, f"expected a URL string; got {type(value).__name__}")
+    url = value.strip()
+    try:
+        parts = urlsplit(url)
+        shown = redact_url(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:  # a broken [IPv6] host or port
+        raise ValidationError(name, "expected an http(s) URL with a valid host and port") from None
+    if url and not _URL_CHARS.fullmatch(url):
+        raise ValidationError(
+            name,
+            "must not contain whitespace, control or non-ASCII characters (percent-encode them)",
+        )
+    if "?" in url or "#" in url:
+        raise ValidationError(name, "must not carry a query string or fragment ('?' or '#')")
+    if _BAD_ESCAPE.search(url):
+        raise ValidationError(name, f"has a '%' that is not a %XX escape; got {shown!r}")
+    if "@" in parts.netloc:
+        raise ValidationError(name, "must not carry credentials (user:password@)")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(name, f"expected an http(s) URL; got {shown!r}")
+    if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:
+        raise ValidationError(
+            name,
+            "plain http:// to a non-loopback host would send credentials in clear text; "
+            "use https:// or pass allow_insecure_http=True",
+        )
+    return url.rstrip("/")

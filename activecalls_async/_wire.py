@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import attrs
 
@@ -31,9 +31,8 @@ __all__ = [
     "decode_response",
     "error_from_response",
     "parse_retry_after",
+    "status_error",
 ]
-
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 @attrs.frozen
@@ -56,27 +55,11 @@ class Request:
         return redact_url(self.url)
 
 
-def _is_loopback(host: str) -> bool:
-    return host in _LOOPBACK_HOSTS or host.startswith("127.")
-
-
 def api_prefix(base_url: str, account_id: Any, *, allow_insecure_http: bool = False) -> str:
     """Return ``{base_url}/api/v1/admin/accounts/{accountId}/activeCalls/``, checked."""
-    if not isinstance(base_url, str):
-        raise ValidationError("base_url", f"expected a URL string; got {base_url!r}")
-    parts = urlsplit(base_url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError("base_url", f"expected an http(s) URL; got {redact_url(base_url)!r}")
-    if parts.query or parts.fragment:
-        raise ValidationError("base_url", "must not carry a query string or fragment")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname) and not allow_insecure_http:
-        raise ValidationError(
-            "base_url",
-            "plain http:// to a non-loopback host would send credentials in clear text; "
-            "use https:// or pass allow_insecure_http=True",
-        )
+    root = v.base_url("base_url", base_url, allow_insecure_http=allow_insecure_http)
     account = v.path_segment("account_id", account_id)
-    return f"{base_url.strip().rstrip('/')}/api/v1/admin/accounts/{account}/activeCalls/"
+    return f"{root}/api/v1/admin/accounts/{account}/activeCalls/"
 
 
 def build_request(endpoint: Endpoint, prefix: str, args: Mapping[str, Any]) -> Request:
@@ -101,20 +84,27 @@ def build_request(endpoint: Endpoint, prefix: str, args: Mapping[str, Any]) -> R
     return Request(endpoint, endpoint.method, url, uii)
 
 
-def _decode_error(request: Request, status: int, body: bytes, why: str) -> ResponseDecodeError:
+def _decode_error(
+    request: Request, status: int, body: bytes, why: str, secrets: Iterable[str]
+) -> ResponseDecodeError:
     return ResponseDecodeError(
         f"{request.operation} answered a body that is not {request.endpoint.response.value}: {why}",
         operation=request.operation,
         method=request.method,
         url=request.safe_url,
         status=status,
-        body_excerpt=excerpt(body),
+        body_excerpt=excerpt(body, secrets=secrets),
     )
 
 
-def decode_response(request: Request, status: int, body: bytes) -> Any:
+def decode_response(
+    request: Request, status: int, body: bytes, *, secrets: Iterable[str] = ()
+) -> Any:
     """Decode a 2xx body into the endpoint's result; raise ResponseDecodeError or
-    ActionRejectedError."""
+    ActionRejectedError.
+
+    ``secrets`` are the credential values the request carried, masked in any excerpt.
+    """
     kind = request.endpoint.response
     if kind is ResponseKind.ACTION:
         answer = body.strip().strip(b'"').lower()
@@ -128,18 +118,18 @@ def decode_response(request: Request, status: int, body: bytes) -> Any:
                 url=request.safe_url,
                 uii=request.uii,
             )
-        raise _decode_error(request, status, body, "expected true or false")
+        raise _decode_error(request, status, body, "expected true or false", secrets)
     try:
         data = json.loads(body)
     # JSONDecodeError and UnicodeDecodeError are ValueErrors; absurd nesting is a RecursionError.
     except (ValueError, RecursionError) as exc:
-        raise _decode_error(request, status, body, f"invalid JSON ({exc})") from None
+        raise _decode_error(request, status, body, f"invalid JSON ({exc})", secrets) from None
     try:
         if kind is ResponseKind.CALL_LIST:
             return structure_calls(data)
         return structure_queue_check(data)
     except ValueError as exc:
-        raise _decode_error(request, status, body, str(exc)) from None
+        raise _decode_error(request, status, body, str(exc), secrets) from None
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -162,52 +152,104 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, seconds)
 
 
-def _field_errors(raw: Any) -> list[FieldError]:
-    if not isinstance(raw, list):
-        return []
-    return [
-        FieldError(
-            _text(item.get("attributeName")), _text(item.get("message")), _text(item.get("value"))
-        )
-        for item in raw
-        if isinstance(item, dict)
-    ]
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
 def error_from_response(
-    request: Request, status: int, body: bytes, headers: Mapping[str, str]
+    request: Request,
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    secrets: Iterable[str] = (),
 ) -> APIStatusError:
-    """Map an error response to the exception for its status, with the server's words."""
+    """Map a non-2xx response to the exception for its status, with the server's words.
+
+    ``secrets`` are the credential values the request carried: a server that echoes
+    one back (``Invalid token <token>``) never gets it into the exception.
+    """
+    return status_error(
+        status,
+        body,
+        headers,
+        operation=request.operation,
+        method=request.method,
+        url=request.safe_url,
+        secrets=secrets,
+    )
+
+
+def status_error(
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    operation: str,
+    method: str,
+    url: str,
+    secrets: Iterable[str] = (),
+    refusal: type[APIStatusError] | None = None,
+) -> APIStatusError:
+    """The exception for any non-2xx answer (API or login); ``refusal`` replaces the
+    class of a 4xx other than 429, as a login's refusals are all authentication errors.
+    """
+    secrets = tuple(secrets)
+
+    def clean(value: Any, limit: int = 300) -> str | None:
+        return None if value is None else excerpt(str(value), limit, secrets)
+
     text = body.decode("utf-8", "replace").strip()
     message, code, details, fields = None, None, None, []
     try:
         data = json.loads(text) if text[:1] in ("{", "[") else None
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError):  # not JSON, or absurdly nested
         data = None
     if isinstance(data, dict):
-        code = _text(data.get("errorCode") or data.get("error"))
-        message = _text(data.get("generalMessage") or data.get("message"))
-        details = _text(data.get("details") or data.get("developerMessage"))
-        fields = _field_errors(data.get("validationErrors"))
+        code = clean(data.get("errorCode") or data.get("error"))
+        message = clean(
+            data.get("generalMessage") or data.get("message") or data.get("error_description")
+        )
+        details = clean(data.get("details") or data.get("developerMessage"))
+        raw_fields = data.get("validationErrors")
+        if isinstance(raw_fields, list):
+            fields = [
+                FieldError(
+                    clean(item.get("attributeName")),
+                    clean(item.get("message")),
+                    clean(item.get("value")),
+                )
+                for item in raw_fields
+                if isinstance(item, dict)
+            ]
     elif text and text[:1] != "<":
-        message = text.splitlines()[0]
+        message = clean(text.splitlines()[0])
+    if 300 <= status < 400:
+        # Redirects are never followed: a login page or another host is not the API.
+        message = clean(f"redirected to {_redirect_target(headers.get('Location'))}; not followed")
     cls = status_error_class(status)
+    if refusal is not None and 400 <= status < 500 and status != 429:
+        cls = refusal
     return cls(
-        excerpt(message, 300) if message else _REASONS.get(status, "error status"),
+        message or _REASONS.get(status, "error status"),
         status=status,
-        operation=request.operation,
-        method=request.method,
-        url=request.safe_url,
+        operation=operation,
+        method=method,
+        url=url,
         error_code=code,
-        details=excerpt(details, 300) if details else None,
+        details=details,
         field_errors=fields,
-        body_excerpt=excerpt(body),
+        body_excerpt=excerpt(body, secrets=secrets),
         retry_after=parse_retry_after(headers.get("Retry-After")),
     )
+
+
+def _redirect_target(location: str | None) -> str:
+    """Where a redirect pointed, without credentials, query or fragment."""
+    if not location:
+        return "an unnamed location"
+    try:
+        parts = urlsplit(location.strip())
+    except ValueError:
+        return "an unparsable location"
+    netloc = parts.netloc.rpartition("@")[2]
+    return redact_url(urlunsplit((parts.scheme, netloc, parts.path, "", ""))) or "/"
 
 
 _REASONS = {

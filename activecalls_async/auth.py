@@ -11,26 +11,23 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeGuard
-from urllib.parse import urlsplit
+from typing import Any
 
 import aiohttp
 from yarl import URL
 
-from ._redact import excerpt, redact, redact_url
-from ._wire import _is_loopback, parse_retry_after
+from . import _validators as v
+from ._transport import post_form
 from .errors import (
     APIConnectionError,
     APIStatusError,
-    APITimeoutError,
     AuthenticationError,
+    ClientClosedError,
     ResponseDecodeError,
     ValidationError,
-    status_error_class,
 )
 from .ratelimit import Limiter, RateLimit
 
@@ -56,39 +53,23 @@ _JWT_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _RC_TOKEN_LIFETIME = 3600.0
 
 
-def _check_token(name: str, token: object) -> str:
+def _clean_token(token: object) -> str | None:
+    """``token`` stripped, if it can go in a header: non-blank text on one line."""
     if not isinstance(token, str) or not token.strip() or any(c in token for c in "\r\n"):
-        raise ValidationError(name, "expected a non-empty token string on one line")
+        return None
     return token.strip()
 
 
-def _is_seconds(value: object) -> TypeGuard[float]:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and value > 0
+def _check_token(name: str, token: object) -> str:
+    clean = _clean_token(token)
+    if clean is None:
+        raise ValidationError(name, "expected a non-empty token string on one line")
+    return clean
 
 
 def _check_seconds(name: str, value: object, *, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if not _is_seconds(value):
-        raise ValidationError(name, f"expected seconds > 0; got {value!r}")
-
-
-def _check_url(name: str, url: object, *, allow_insecure_http: bool) -> str:
-    """A base URL without trailing slash; plain http only to loopback unless allowed."""
-    if not isinstance(url, str):
-        raise ValidationError(name, f"expected a URL string; got {type(url).__name__}")
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(name, f"expected an http(s) URL; got {redact_url(url)!r}")
-    if parts.query or parts.fragment or "@" in parts.netloc:
-        raise ValidationError(name, "must not carry credentials, a query string or a fragment")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname) and not allow_insecure_http:
-        raise ValidationError(
-            name,
-            "plain http:// to a non-loopback host would send credentials in clear text; "
-            "use https:// or pass allow_insecure_http=True",
-        )
-    return url.strip().rstrip("/")
+    if not (value is None and allow_none):
+        v.seconds(name, value)
 
 
 class Auth(abc.ABC):
@@ -107,7 +88,11 @@ class Auth(abc.ABC):
         return False
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, deliberately empty
-        """Release anything the credentials hold (nothing, by default)."""
+        """Release anything the credentials hold (nothing, by default).
+
+        A client calls this only for credentials it made itself (from a token string,
+        or in ``from_env``); credentials passed in are their owner's to close.
+        """
 
 
 class BearerToken(Auth):
@@ -138,86 +123,11 @@ class ApiToken(Auth):
         return self._headers
 
 
-async def _post_form(
-    session: aiohttp.ClientSession,
-    operation: str,
-    url: URL,
-    form: Mapping[str, str],
-    *,
-    timeout: float | None,
-    basic: aiohttp.BasicAuth | None = None,
-) -> dict[str, Any]:
-    """POST a login form and return its JSON object; failures become SDK errors."""
-    where: dict[str, Any] = {"operation": operation, "method": "POST", "url": redact_url(str(url))}
-    try:
-        async with session.post(
-            url,
-            data=dict(form),
-            auth=basic,
-            headers={"Accept": "application/json"},
-            timeout=aiohttp.ClientTimeout(total=timeout),
-            allow_redirects=False,
-        ) as response:
-            status, headers, body = response.status, response.headers, await response.read()
-    except asyncio.TimeoutError as exc:
-        raise APITimeoutError(f"{operation}: no answer within {timeout}s", **where) from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise APIConnectionError(
-            redact(f"{operation} failed: {type(exc).__name__}: {exc}".rstrip(": ")),
-            request_sent=not isinstance(exc, aiohttp.ClientConnectorError),
-            **where,
-        ) from exc
-    if status >= 400:
-        raise _login_error(status, body, headers, where)
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):  # not JSON, or absurdly nested
-        data = None
-    if not isinstance(data, dict):
-        # No excerpt: a half-broken login answer may still carry a token.
-        raise ResponseDecodeError(
-            f"{operation} answered a body that is not a JSON object", status=status, **where
-        )
-    return data
-
-
-def _login_error(
-    status: int, body: bytes, headers: Mapping[str, str], where: dict[str, Any]
-) -> APIStatusError:
-    """The error for a refused login request: a refusal (4xx but 429) is an AuthenticationError."""
-    text = body.decode("utf-8", "replace").strip()
-    code = message = None
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):  # not JSON, or absurdly nested
-        data = None
-    if isinstance(data, dict):
-        raw_code = data.get("errorCode") or data.get("error")
-        raw_message = (
-            data.get("error_description") or data.get("generalMessage") or data.get("message")
-        )
-        code = None if raw_code is None else str(raw_code)
-        message = None if raw_message is None else str(raw_message)
-    elif text and not text.startswith("<"):
-        message = text.splitlines()[0]
-    cls = status_error_class(status)
-    if 400 <= status < 500 and status != 429:
-        cls = AuthenticationError
-    return cls(
-        excerpt(message or f"{where['operation']} refused", 300),
-        status=status,
-        error_code=code,
-        body_excerpt=excerpt(body),
-        retry_after=parse_retry_after(headers.get("Retry-After")),
-        **where,
-    )
-
-
 def _access_token(answer: Mapping[str, Any], key: str, where: dict[str, Any]) -> str:
-    token = answer.get(key)
-    if not isinstance(token, str) or not token.strip() or any(c in token for c in "\r\n"):
+    token = _clean_token(answer.get(key))
+    if token is None:
         raise ResponseDecodeError(f"{where['operation']} answered no usable {key}", **where)
-    return token.strip()
+    return token
 
 
 class _JwtGrant:
@@ -236,8 +146,11 @@ class _JwtGrant:
         client_id = _check_token("client_id", client_id)
         if ":" in client_id:
             raise ValidationError("client_id", "must not contain ':'")
-        self._basic = aiohttp.BasicAuth(client_id, _check_token("client_secret", client_secret))
-        self._form = {"grant_type": _JWT_GRANT_TYPE, "assertion": _check_token("jwt", jwt)}
+        secret = _check_token("client_secret", client_secret)
+        assertion = _check_token("jwt", jwt)
+        self._basic = aiohttp.BasicAuth(client_id, secret)
+        self._form = {"grant_type": _JWT_GRANT_TYPE, "assertion": assertion}
+        self._secrets = (secret, assertion)
         self._url = URL(f"{rc_server}/restapi/oauth/token")
         self._timeout = timeout
         self._clock = clock
@@ -248,13 +161,19 @@ class _JwtGrant:
         """A live RingCentral access token, granted anew when the cached one is near expiry."""
         if self._token is None or self._clock() >= self._renew_at:
             started = self._clock()
-            answer = await _post_form(
-                session, "auth.jwt", self._url, self._form, timeout=self._timeout, basic=self._basic
+            answer = await post_form(
+                session,
+                "auth.jwt",
+                self._url,
+                self._form,
+                timeout=self._timeout,
+                basic=self._basic,
+                secrets=self._secrets,
             )
             where = {"operation": "auth.jwt", "method": "POST", "url": str(self._url)}
             token = _access_token(answer, "access_token", where)
-            expires_in = answer.get("expires_in")
-            lifetime = float(expires_in) if _is_seconds(expires_in) else _RC_TOKEN_LIFETIME
+            expires_in = v.finite_number(answer.get("expires_in"))
+            lifetime = expires_in if expires_in and expires_in > 0 else _RC_TOKEN_LIFETIME
             # Renew with a tenth of the lifetime to spare, so an exchange never meets a
             # token that expires on its way.
             self._token, self._renew_at = token, started + 0.9 * lifetime
@@ -276,6 +195,10 @@ class RingCentralAuth(Auth):
     ``RateLimit(5, per=60)``, the endpoint's documented limit; pass one instance to
     several objects that share a login). Login requests go over the client's session
     with their own ``timeout``, outside the client's rate limiter.
+
+    A client never closes a ``RingCentralAuth`` passed to it, so one object can serve
+    several clients; ``aclose()`` it when done with all of them (optional: no request
+    waiting means nothing left running).
     """
 
     def __init__(
@@ -333,7 +256,7 @@ class RingCentralAuth(Auth):
             client_id=client_id,
             client_secret=client_secret,
             jwt=jwt,
-            rc_server=_check_url("rc_server", rc_server, allow_insecure_http=allow_insecure_http),
+            rc_server=v.base_url("rc_server", rc_server, allow_insecure_http=allow_insecure_http),
             timeout=timeout,
             clock=clock,
         )
@@ -363,16 +286,13 @@ class RingCentralAuth(Auth):
         clock: Callable[[], float],
     ) -> None:
         _check_seconds("token_lifetime", token_lifetime)
-        if (
-            isinstance(refresh_margin, bool)
-            or not isinstance(refresh_margin, (int, float))
-            or not 0 <= refresh_margin < token_lifetime
-        ):
+        margin = v.finite_number(refresh_margin)
+        if margin is None or not 0 <= margin < token_lifetime:
             raise ValidationError("refresh_margin", "expected seconds >= 0 and < token_lifetime")
         _check_seconds("timeout", timeout, allow_none=True)
         if exchange_limit is not None and not isinstance(exchange_limit, Limiter):
             raise ValidationError("exchange_limit", "expected a RateLimit (or other Limiter)")
-        self.auth_url = _check_url("auth_url", auth_url, allow_insecure_http=allow_insecure_http)
+        self.auth_url = v.base_url("auth_url", auth_url, allow_insecure_http=allow_insecure_http)
         self.token_lifetime = float(token_lifetime)
         self.refresh_margin = float(refresh_margin)
         self.timeout = timeout
@@ -388,7 +308,7 @@ class RingCentralAuth(Auth):
         self._headers: Mapping[str, str] = {}
         self._renew_at = 0.0
         self._expires_at = 0.0
-        self._renewal: asyncio.Task[None] | None = None
+        self._renewal: _Renewal | None = None
 
     def __repr__(self) -> str:
         kind = "from_jwt" if isinstance(self._source, _JwtGrant) else "rc_access_token"
@@ -410,11 +330,17 @@ class RingCentralAuth(Auth):
         return bearer != self._headers.get("Authorization")
 
     async def aclose(self) -> None:
-        """Stop a renewal in flight."""
-        task, self._renewal = self._renewal, None
-        if task is not None and not task.done():
-            task.cancel()
-            await asyncio.wait({task})
+        """Stop a renewal in flight; requests waiting for it raise ``ClientClosedError``.
+
+        A client closes only the credentials it made itself (from a token string, or in
+        ``from_env``): a ``RingCentralAuth`` passed in, perhaps shared by several
+        clients, is the caller's to close. Closing is optional: nothing runs in the
+        background once no request waits. The object stays usable afterwards.
+        """
+        renewal, self._renewal = self._renewal, None
+        if renewal is not None and not renewal.task.done():
+            renewal.task.cancel()
+            await asyncio.wait({renewal.task})
 
     async def _renew(self, session: aiohttp.ClientSession) -> None:
         """Renew the token, or join the renewal already in flight.
@@ -422,14 +348,40 @@ class RingCentralAuth(Auth):
         Callers decide that the token is stale with no ``await`` between that check and
         this call, so a renewal that completed meanwhile cannot be repeated by mistake.
         """
-        task = self._renewal
-        if task is None or task.done():
-            task = asyncio.get_running_loop().create_task(self._renew_now(session))
-            task.add_done_callback(_retrieve)
-            self._renewal = task
-        # Shielded: a caller that is cancelled leaves the renewal running for the
-        # others, so a rotated refresh token is never lost halfway.
-        await asyncio.shield(task)
+        while True:
+            renewal = self._renewal
+            if renewal is None or renewal.task.done():
+                task = asyncio.get_running_loop().create_task(self._renew_now(session))
+                task.add_done_callback(_retrieve)
+                renewal = self._renewal = _Renewal(task, session)
+            renewal.waiters += 1
+            try:
+                # asyncio.wait() raises only when this caller is cancelled, never because
+                # the renewal was: the two must not be confused (see below).
+                await asyncio.wait({renewal.task})
+            finally:
+                renewal.waiters -= 1
+                if not renewal.waiters and not renewal.task.done():
+                    # Every request that wanted it was cancelled: stop it rather than
+                    # leave it running unowned. A caller cancelled while others wait
+                    # leaves it to them, so a rotated refresh token is not lost halfway.
+                    renewal.task.cancel()
+            if renewal.task.cancelled():  # by aclose(), not by this caller
+                raise ClientClosedError(
+                    "the credentials were closed while this request waited for a token renewal"
+                )
+            error = renewal.task.exception()
+            if error is None:
+                return
+            if (
+                isinstance(error, ClientClosedError)
+                and renewal.session is not session
+                and not session.closed
+            ):
+                # The client whose session carried the renewal was closed; this request's
+                # client is still open, so renew over its own session instead.
+                continue
+            raise error
 
     async def _renew_now(self, session: aiohttp.ClientSession) -> None:
         """Renew now; a transient failure is ridden out while the token has time left."""
@@ -454,12 +406,13 @@ class RingCentralAuth(Auth):
         refresh_token, self._refresh_token = self._refresh_token, None  # single use
         if refresh_token is not None:
             try:
-                answer = await _post_form(
+                answer = await post_form(
                     session,
                     "auth.refresh",
                     self._refresh_url,
                     {"refresh_token": refresh_token},
                     timeout=self.timeout,
+                    secrets=(refresh_token,),
                 )
             except AuthenticationError as exc:
                 logger.info(
@@ -480,12 +433,13 @@ class RingCentralAuth(Auth):
             rc_token = await self._rc_token(session)
             await self.exchange_limit.acquire()
             try:
-                return await _post_form(
+                return await post_form(
                     session,
                     "auth.exchange",
                     self._exchange_url,
                     {"rcAccessToken": rc_token, "rcTokenType": "Bearer"},
                     timeout=self.timeout,
+                    secrets=(rc_token,),
                 )
             except AuthenticationError:
                 if last or isinstance(self._source, str):
@@ -501,10 +455,10 @@ class RingCentralAuth(Auth):
             return source
         if isinstance(source, _JwtGrant):
             return await source.token(session)
-        token = await source()
-        if not isinstance(token, str) or not token.strip() or any(c in token for c in "\r\n"):
+        token = _clean_token(await source())
+        if token is None:
             raise ValidationError("rc_access_token", "the callable returned no usable token")
-        return token.strip()
+        return token
 
     def _store(self, operation: str, answer: Mapping[str, Any], started: float) -> None:
         url = self._refresh_url if operation == "auth.refresh" else self._exchange_url
@@ -517,6 +471,17 @@ class RingCentralAuth(Auth):
         # Timed from before the request, so the estimate errs on the early side.
         self._expires_at = started + self.token_lifetime
         self._renew_at = self._expires_at - self.refresh_margin
+
+
+class _Renewal:
+    """One token renewal in flight: its task, the session it uses, the requests waiting."""
+
+    __slots__ = ("session", "task", "waiters")
+
+    def __init__(self, task: asyncio.Task[None], session: aiohttp.ClientSession) -> None:
+        self.task = task
+        self.session = session
+        self.waiters = 0
 
 
 def _retrieve(task: asyncio.Task[None]) -> None:

@@ -7,7 +7,7 @@ Every exception the SDK raises on purpose derives from ``ActiveCallsError``::
     ├── ClientClosedError (RuntimeError)   the client was used after ``aclose()``
     ├── APIConnectionError                 no HTTP response was received
     │   └── APITimeoutError (TimeoutError) the attempt ran out of time
-    ├── APIStatusError                     the server answered with an error status
+    ├── APIStatusError                     an error status, or a 3xx (never followed)
     │   ├── BadRequestError                400
     │   ├── AuthenticationError            401
     │   ├── PermissionDeniedError          403
@@ -79,9 +79,13 @@ class _RequestError(ActiveCallsError):
         super().__init__(message)
 
     def __str__(self) -> str:
+        return f"{self.message}{self._context()}"
+
+    def _context(self) -> str:
+        """The tail every request error's text ends with: the request, and the retries."""
         where = f" ({self.method} {self.url})" if self.method else ""
         tries = f" after {self.retries} retries" if self.retries else ""
-        return f"{self.message}{where}{tries}"
+        return f"{where}{tries}"
 
 
 class APIConnectionError(_RequestError):
@@ -116,7 +120,7 @@ class FieldError:
 
 
 class APIStatusError(_RequestError):
-    """The server answered with an HTTP error status."""
+    """The server answered with an HTTP error status, or a redirect (never followed)."""
 
     def __init__(
         self,
@@ -144,9 +148,7 @@ class APIStatusError(_RequestError):
         code = f" [{self.error_code}]" if self.error_code else ""
         details = f": {self.details}" if self.details and self.details != self.message else ""
         fields = "".join(f"; {f.attribute}: {f.message}" for f in self.field_errors)
-        where = f" ({self.method} {self.url})" if self.method else ""
-        tries = f" after {self.retries} retries" if self.retries else ""
-        return f"HTTP {self.status}{code}: {self.message}{details}{fields}{where}{tries}"
+        return f"HTTP {self.status}{code}: {self.message}{details}{fields}{self._context()}"
 
 
 class BadRequestError(APIStatusError):

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import random
 import ssl
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 
 import aiohttp
 import attrs
-from attrs import validators as av
 
+from . import _validators as v
 from ._endpoints import RetryClass
 from .errors import (
     APIConnectionError,
     APIStatusError,
     RateLimitError,
     ResponseDecodeError,
+    ValidationError,
 )
 
 __all__ = ["RetryPolicy"]
@@ -23,8 +24,27 @@ __all__ = ["RetryPolicy"]
 _TLS_ERRORS = (ssl.SSLError, aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError)
 
 
+def _attempts(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(attribute.name, f"expected an int >= 1; got {value!r}")
+
+
+def _at_least(minimum: float) -> Callable[[object, attrs.Attribute[float], object], None]:
+    def check(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
+        v.seconds(attribute.name, value, minimum=minimum, inclusive=True)
+
+    return check
+
+
 def _statuses(value: Iterable[int]) -> frozenset[int]:
-    return frozenset(value)
+    try:
+        statuses = frozenset(value)
+    except TypeError:
+        raise ValidationError("retry_statuses", f"expected HTTP statuses; got {value!r}") from None
+    for status in statuses:
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            raise ValidationError("retry_statuses", f"expected HTTP statuses; got {status!r}")
+    return statuses
 
 
 @attrs.frozen(kw_only=True)
@@ -38,13 +58,15 @@ class RetryPolicy:
     (from 0) is uniform in ``[0, min(max_delay, initial_delay * multiplier**n)]``,
     unless the server sent ``Retry-After``: that is waited for exactly, and one
     longer than ``max_retry_after`` is not waited for: the error is raised at once.
+    Options are checked when the policy is made: a bad one raises ``ValidationError``
+    naming it (bools and non-finite numbers included).
     """
 
-    max_attempts: int = attrs.field(default=4, validator=[av.instance_of(int), av.ge(1)])
-    initial_delay: float = attrs.field(default=0.5, validator=av.ge(0.0))
-    max_delay: float = attrs.field(default=8.0, validator=av.ge(0.0))
-    multiplier: float = attrs.field(default=2.0, validator=av.ge(1.0))
-    max_retry_after: float = attrs.field(default=60.0, validator=av.ge(0.0))
+    max_attempts: int = attrs.field(default=4, validator=_attempts)
+    initial_delay: float = attrs.field(default=0.5, validator=_at_least(0.0))
+    max_delay: float = attrs.field(default=8.0, validator=_at_least(0.0))
+    multiplier: float = attrs.field(default=2.0, validator=_at_least(1.0))
+    max_retry_after: float = attrs.field(default=60.0, validator=_at_least(0.0))
     retry_statuses: frozenset[int] = attrs.field(
         default=frozenset({429, 502, 503, 504}), converter=_statuses
     )

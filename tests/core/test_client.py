@@ -21,12 +21,17 @@ from activecalls_async import (
     ActionRejectedError,
     ActiveCall,
     ActiveCallsClient,
+    APIStatusError,
     ApiToken,
+    Auth,
     BearerToken,
     ClientClosedError,
     NotFoundError,
     Product,
     QueueCheck,
+    ResponseDecodeError,
+    RetryPolicy,
+    RingCentralAuth,
     SessionType,
     ValidationError,
     __version__,
@@ -193,6 +198,80 @@ async def test_stale_uii_raises_not_found(client: ActiveCallsClient, mocked: aio
     mocked.post(EVERYTHING, status=404, payload={"generalMessage": "Call not found"})
     with pytest.raises(NotFoundError, match="Call not found"):
         await client.hangup_call("U1")
+
+
+NO_WAIT = RetryPolicy(initial_delay=0, max_delay=0)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+async def test_a_redirect_is_an_error_neither_followed_nor_retried(
+    mocked: aioresponses, status: int
+) -> None:
+    location = "https://bob:pw-SECRET@sso.example/login?session=sess-SECRET#frag"
+    mocked.get(EVERYTHING, status=status, headers={"Location": location}, repeat=True)
+    mocked.post(EVERYTHING, status=status, headers={"Location": location}, repeat=True)
+    async with ActiveCallsClient(account_id=1, auth=TOKEN, retry=NO_WAIT) as client:
+        with pytest.raises(APIStatusError) as listed:
+            await client.list_active_calls("ACD", 5)
+        with pytest.raises(APIStatusError) as hung_up:
+            await client.hangup_call("U1")
+    for caught in (listed, hung_up):
+        error = caught.value
+        assert type(error) is APIStatusError  # not a ResponseDecodeError, not a subclass
+        assert error.status == status
+        assert error.retries == 0
+        assert "redirected to https://sso.example/login; not followed" in str(error)
+        assert "SECRET" not in str(error) + repr(error) + error.body_excerpt
+    assert sum(len(calls) for calls in mocked.requests.values()) == 2  # one each, no retry
+
+
+async def test_a_redirect_without_location_is_still_an_error(mocked: aioresponses) -> None:
+    mocked.get(EVERYTHING, status=304)
+    async with ActiveCallsClient(account_id=1, auth=TOKEN, retry=None) as client:
+        with pytest.raises(APIStatusError, match="HTTP 304: redirected to an unnamed location"):
+            await client.list_active_calls("ACD", 5)
+
+
+OPAQUE = "opaque-SECRET-token-123"  # nothing about it looks like a token
+
+
+@pytest.mark.parametrize(
+    ("auth", "status", "body"),
+    [
+        (OPAQUE, 401, f"Invalid token {OPAQUE}"),
+        (OPAQUE, 401, f"Invalid token Bearer {OPAQUE}"),
+        (OPAQUE, 403, f'{{"generalMessage": "no", "details": "token {OPAQUE} may not"}}'),
+        (
+            ApiToken(OPAQUE),
+            400,
+            f'{{"validationErrors": [{{"attributeName": "t", "message": "bad {OPAQUE}",'
+            f' "value": "{OPAQUE}"}}], "errorCode": "{OPAQUE}"}}',
+        ),
+        (OPAQUE, 500, f"<html>the token was {OPAQUE}</html>"),
+        (OPAQUE, 200, f"[not json {OPAQUE}"),  # a garbled success, echoing it
+    ],
+)
+async def test_a_credential_echoed_by_the_server_never_reaches_the_error(
+    mocked: aioresponses, auth: str | Auth, status: int, body: str
+) -> None:
+    mocked.get(EVERYTHING, status=status, body=body)
+    async with ActiveCallsClient(account_id=1, auth=auth, retry=None) as client:
+        with pytest.raises((APIStatusError, ResponseDecodeError)) as caught:
+            await client.list_active_calls("ACD", 5)
+    error = caught.value
+    texts = [str(error), repr(error), error.message, error.body_excerpt]
+    if isinstance(error, APIStatusError):
+        texts += [str(error.details), str(error.error_code), repr(error.field_errors)]
+    for text in texts:
+        assert "SECRET" not in text
+    assert "***" in error.body_excerpt
+
+
+async def test_short_credentials_are_not_masked_in_ordinary_words(mocked: aioresponses) -> None:
+    mocked.get(EVERYTHING, status=401, body="Invalid token for this account")
+    async with ActiveCallsClient(account_id=1, auth="token", retry=None) as client:
+        with pytest.raises(APIStatusError, match="Invalid token for this account"):
+            await client.list_active_calls("ACD", 5)
 
 
 async def test_api_token_goes_in_x_auth_token(mocked: aioresponses) -> None:
@@ -423,6 +502,9 @@ def test_reprs_never_show_a_secret() -> None:
         ({"auth": ""}, "token"),
         ({"auth": "a\nb"}, "token"),
         ({"timeout": 0}, "timeout"),
+        ({"timeout": float("nan")}, "timeout"),
+        ({"timeout": float("inf")}, "timeout"),
+        ({"timeout": True}, "timeout"),
         ({"max_concurrency": 0}, "max_concurrency"),
         ({"max_concurrency": 2.5}, "max_concurrency"),
         ({"page_size": 0}, "page_size"),
@@ -438,6 +520,46 @@ def test_bad_client_options(options: dict[str, Any], parameter: str) -> None:
     with pytest.raises(ValidationError) as info:
         ActiveCallsClient(**kwargs)
     assert info.value.parameter == parameter
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), -1.0, 0])
+async def test_a_per_call_timeout_must_be_finite_and_positive(
+    client: ActiveCallsClient, mocked: aioresponses, timeout: float
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        await client.list_active_calls("ACD", 5, timeout=timeout)
+    assert caught.value.parameter == "timeout"
+    assert mocked.requests == {}
+
+
+class ClosingSpy(Auth):
+    """Credentials that count how often they were closed."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    async def headers(self, session: aiohttp.ClientSession) -> dict[str, str]:
+        return {"Authorization": "Bearer spy-token"}
+
+    async def aclose(self) -> None:
+        self.closed += 1
+
+
+async def test_a_client_closes_only_the_credentials_it_made(mocked: aioresponses) -> None:
+    spy = ClosingSpy()
+    async with ActiveCallsClient(account_id=1, auth=spy):
+        pass
+    assert spy.closed == 0  # passed in: the caller's to close (it may be shared)
+    assert ActiveCallsClient(account_id=1, auth=TOKEN)._transport.owns_auth
+    env = {"ACTIVECALLS_ACCOUNT_ID": "1", "ACTIVECALLS_RC_ACCESS_TOKEN": "rc-token"}
+    from_env = ActiveCallsClient.from_env(env)
+    assert isinstance(from_env._transport.auth, RingCentralAuth)
+    assert from_env._transport.owns_auth  # built from the environment: the client's own
+    assert not ActiveCallsClient.from_env(env, auth=spy)._transport.owns_auth
+    owned = ActiveCallsClient(account_id=1, auth=spy)
+    owned._transport.owns_auth = True
+    await owned.aclose()
+    assert spy.closed == 1
 
 
 def test_options_are_keyword_only() -> None:

@@ -206,6 +206,53 @@ def test_bad_base_urls(base: object, problem: str) -> None:
         api_prefix(base, "1")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("base", "problem"),
+    [
+        ("https://bob:pw-SECRET@h.example/voice", "credentials"),
+        ("https://bob@h.example/voice", "credentials"),
+        ("https://h.example/voice?", "query"),  # even empty: paths would land in the query
+        ("https://h.example/voice#", "fragment"),
+        ("https://h.example/voice#top", "fragment"),
+        ("https://h.example/vo ice", "whitespace"),
+        ("https://h.example/vo\tice", "whitespace"),
+        ("https://h.example/voice\r\nX-Evil: 1", "whitespace"),
+        ("https://h.example/v\x00", "control"),
+        ("https://h.example/vöice", "non-ASCII"),
+        ("https://h.example/vo%ice", "%XX"),
+        ("https://h.example/voice%2", "%XX"),
+        ("https://h.example:port/voice", "port"),
+        ("https://[::1/voice", "host"),
+        ("file:///etc/passwd", "http"),
+        ("javascript:alert(1)", "http"),
+        ("", "http"),
+        ("http://127.attacker.example/voice", "clear text"),  # a name, not loopback
+        ("http://localhost.attacker.example/voice", "clear text"),
+    ],
+)
+def test_base_urls_that_cannot_take_a_path_or_leak_are_refused(base: str, problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem) as caught:
+        api_prefix(base, "1")
+    assert caught.value.parameter == "base_url"
+    assert "SECRET" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "http://127.0.0.2:8080/voice",
+        "http://[::1]:8080/voice",
+        "http://LOCALHOST/voice",
+        "https://h.example/vo%20ice/",
+        "https://h.example:8443",
+        "  https://h.example/voice  ",
+    ],
+)
+def test_good_base_urls_are_kept(base: str) -> None:
+    root = base.strip().rstrip("/")
+    assert api_prefix(base, "1") == f"{root}/api/v1/admin/accounts/1/activeCalls/"
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1:8080", "localhost", "[::1]:9"])
 def test_plain_http_is_fine_on_loopback(host: str) -> None:
     assert api_prefix(f"http://{host}", "1").startswith(f"http://{host}/api/v1/")

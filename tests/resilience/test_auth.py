@@ -15,6 +15,7 @@ from activecalls_async import (
     ApiToken,
     AuthenticationError,
     BearerToken,
+    ClientClosedError,
     RateLimit,
     RingCentralAuth,
     ServerError,
@@ -383,9 +384,94 @@ async def test_closing_the_client_stops_a_renewal_in_flight(sim: Simulator) -> N
     started = asyncio.get_running_loop().time()
     await client.aclose()
     assert asyncio.get_running_loop().time() - started < 1.0
-    with pytest.raises(asyncio.CancelledError):
+    with pytest.raises(ClientClosedError):  # not a CancelledError: nobody cancelled it
+        await waiting
+    assert not waiting.cancelled()
+    assert client_side_tasks() == set()
+
+
+async def test_closing_one_client_leaves_a_shared_auth_to_the_other(sim: Simulator) -> None:
+    auth = jwt_auth(sim)
+    sim.faults = Faults(latency=0.3, operations={"auth.exchange"})
+    first, second = client_for(sim, auth), client_for(sim, auth)
+    async with second:
+        waiting = asyncio.create_task(list_some(second, sim))
+        await asyncio.sleep(0.1)  # the second client's login is in flight
+        await first.aclose()
+        await waiting  # not cancelled: the first client does not own the credentials
+        await list_some(second, sim)
+    assert [op for op, _ in trail(sim)] == ["auth.jwt", "auth.exchange", "list", "list"]
+    assert client_side_tasks() == set()
+
+
+async def test_a_renewal_over_a_closed_clients_session_is_taken_over(sim: Simulator) -> None:
+    auth = jwt_auth(sim)
+    sim.faults = Faults(latency=0.3, operations={"auth.exchange"})
+    first, second = client_for(sim, auth), client_for(sim, auth)
+    async with second:
+        mine = asyncio.create_task(list_some(first, sim))  # starts the login, over its session
+        await asyncio.sleep(0.05)
+        theirs = asyncio.create_task(list_some(second, sim))  # joins that login
+        await asyncio.sleep(0.05)
+        await first.aclose()
+        with pytest.raises(ClientClosedError):
+            await mine
+        await theirs  # logged in again over its own, open session
+    assert trail(sim)[-1] == ("list", 200)
+    assert not mine.cancelled()
+    assert client_side_tasks() == set()
+
+
+async def test_closing_the_auth_fails_its_waiters_with_client_closed_error(
+    sim: Simulator,
+) -> None:
+    auth = jwt_auth(sim)
+    sim.faults = Faults(latency=5.0, operations={"auth.jwt"})
+    async with client_for(sim, auth) as client:
+        waiting = [asyncio.create_task(list_some(client, sim)) for _ in range(3)]
+        await asyncio.sleep(0.1)
+        await auth.aclose()
+        for task in waiting:
+            with pytest.raises(ClientClosedError, match="credentials were closed"):
+                await task
+    assert client_side_tasks() == set()
+
+
+async def test_a_client_made_from_the_environment_closes_its_login(sim: Simulator) -> None:
+    sim.faults = Faults(latency=5.0, operations={"auth.jwt"})
+    env = {
+        "ACTIVECALLS_ACCOUNT_ID": sim.account_id,
+        "ACTIVECALLS_BASE_URL": sim.base_url,
+        "ACTIVECALLS_RC_CLIENT_ID": sim.rc_client_id,
+        "ACTIVECALLS_RC_CLIENT_SECRET": sim.rc_client_secret,
+        "ACTIVECALLS_RC_JWT": sim.rc_jwt,
+        "ACTIVECALLS_RC_SERVER": sim.root_url,
+        "ACTIVECALLS_AUTH_URL": sim.root_url,
+    }
+    client = ActiveCallsClient.from_env(env, rate_limit=None)
+    waiting = asyncio.create_task(list_some(client, sim))
+    await asyncio.sleep(0.1)
+    await client.aclose()
+    with pytest.raises(ClientClosedError):
         await waiting
     assert client_side_tasks() == set()
+
+
+async def test_a_renewal_nobody_waits_for_any_more_stops(sim: Simulator) -> None:
+    auth = jwt_auth(sim)  # never closed: it must not leave work behind
+    sim.faults = Faults(latency=5.0, operations={"auth.jwt"})
+    async with client_for(sim, auth) as client:
+        lone = asyncio.create_task(list_some(client, sim))
+        await asyncio.sleep(0.1)
+        lone.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await lone
+        for _ in range(5):  # the renewal's own cancellation takes a turn or two of the loop
+            await asyncio.sleep(0)
+        assert client_side_tasks() == set()
+        sim.faults = Faults()
+        await list_some(client, sim)  # and the next request logs in afresh
+    assert trail(sim)[-1] == ("list", 200)
 
 
 @pytest.mark.parametrize("auth", ["bearer", "api-token"])

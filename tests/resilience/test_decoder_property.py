@@ -113,9 +113,15 @@ def test_any_error_body_maps_to_a_status_error(status: int, body: bytes) -> None
 
 @pytest.mark.parametrize("name", sorted(REQUESTS))
 def test_the_documented_success_bodies_decode(name: str) -> None:
-    body = {
-        ResponseKind.CALL_LIST: b'[{"uii": "202005081440470100000000001", "callState": "ACTIVE"}]',
-        ResponseKind.QUEUE_CHECK: b'{"status": true, "reason": "ok"}',
-        ResponseKind.ACTION: b"true",
-    }[REQUESTS[name].endpoint.response]
-    check_outcome(name, body)
+    # decode_response directly, not check_outcome: that one accepts a decode error.
+    kind = REQUESTS[name].endpoint.response
+    if kind is ResponseKind.CALL_LIST:
+        body = b'[{"uii": "202005081440470100000000001", "callState": "ACTIVE"}]'
+        (call,) = decode_response(REQUESTS[name], 200, body)
+        assert isinstance(call, ActiveCall)
+        assert (call.uii, call.call_state) == ("202005081440470100000000001", "ACTIVE")
+    elif kind is ResponseKind.QUEUE_CHECK:
+        body = b'{"status": true, "reason": "ok"}'
+        assert decode_response(REQUESTS[name], 200, body) == QueueCheck(True, "ok")
+    else:
+        assert decode_response(REQUESTS[name], 200, b"true") is None

@@ -129,9 +129,36 @@ def test_many_attempts_do_not_overflow() -> None:
 
 
 @pytest.mark.parametrize(
-    "options",
-    [{"max_attempts": 0}, {"max_attempts": 1.5}, {"initial_delay": -1}, {"multiplier": 0.5}],
+    ("options", "parameter"),
+    [
+        ({"max_attempts": 0}, "max_attempts"),
+        ({"max_attempts": 1.5}, "max_attempts"),
+        ({"max_attempts": True}, "max_attempts"),
+        ({"max_attempts": "3"}, "max_attempts"),
+        ({"initial_delay": -1}, "initial_delay"),
+        ({"initial_delay": float("nan")}, "initial_delay"),
+        ({"initial_delay": "0.5"}, "initial_delay"),
+        ({"max_delay": float("inf")}, "max_delay"),
+        ({"max_delay": False}, "max_delay"),
+        ({"multiplier": 0.5}, "multiplier"),
+        ({"multiplier": float("nan")}, "multiplier"),
+        ({"max_retry_after": -1}, "max_retry_after"),
+        ({"max_retry_after": float("nan")}, "max_retry_after"),
+        ({"retry_statuses": 503}, "retry_statuses"),
+        ({"retry_statuses": {"503"}}, "retry_statuses"),
+        ({"retry_statuses": {True}}, "retry_statuses"),
+        ({"retry_statuses": {42}}, "retry_statuses"),
+    ],
 )
-def test_bad_policies_are_refused(options: dict[str, object]) -> None:
-    with pytest.raises((ValueError, TypeError)):
+def test_bad_policies_are_refused(options: dict[str, object], parameter: str) -> None:
+    with pytest.raises(ValidationError) as caught:
         RetryPolicy(**options)  # type: ignore[arg-type]
+    assert caught.value.parameter == parameter
+
+
+def test_edge_policies_are_fine() -> None:
+    policy = RetryPolicy(
+        max_attempts=1, initial_delay=0, max_delay=0, multiplier=1, max_retry_after=0
+    )
+    assert policy.max_attempts == 1
+    assert RetryPolicy(retry_statuses=[500, 503]).retry_statuses == frozenset({500, 503})

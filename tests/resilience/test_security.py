@@ -23,8 +23,10 @@ from activecalls_async import (
     ActiveCallsClient,
     ActiveCallsError,
     APIConnectionError,
+    APIStatusError,
     APITimeoutError,
     ApiToken,
+    AuthenticationError,
     BearerToken,
     ResponseDecodeError,
     RetryPolicy,
@@ -209,6 +211,72 @@ async def test_garbled_or_echoing_login_answers_are_reported_without_their_token
                 assert "SECRET" not in text
 
 
+async def test_a_login_refusal_echoing_an_opaque_credential_is_masked() -> None:
+    """Opaque values have no token shape: only the exact values sent can be masked."""
+
+    async def refuse(request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        if request.path.endswith("/restapi/oauth/token"):
+            echoed = f"client plain-SECRET-secret and {form['assertion']} refused"
+            return web.json_response(
+                {"error": "invalid_client", "error_description": echoed}, status=400
+            )
+        return web.Response(text=f"unknown RingCentral token {form['rcAccessToken']}", status=401)
+
+    async with serve(refuse) as root:
+        by_token = RingCentralAuth("plain-SECRET-rc-token", auth_url=root)
+        by_jwt = RingCentralAuth.from_jwt(
+            client_id="app",
+            client_secret="plain-SECRET-secret",
+            jwt="plain-SECRET-jwt",
+            rc_server=root,
+            auth_url=root,
+        )
+        for auth in (by_token, by_jwt):
+            async with ActiveCallsClient(
+                account_id=ACCOUNT, auth=auth, base_url=root, retry=None
+            ) as client:
+                with pytest.raises(AuthenticationError) as caught:
+                    await client.list_active_calls("ACD", 55)
+            assert "***" in str(caught.value)
+            for text in [*texts_of(caught.value), caught.value.body_excerpt]:
+                assert "SECRET" not in text
+
+
+async def test_a_login_redirect_is_an_error_not_a_garbled_success() -> None:
+    async def redirect(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound("https://sso.example/login?ticket=t-SECRET")
+
+    async with serve(redirect) as root:
+        auth = RingCentralAuth("rc-SECRET-7", auth_url=root)
+        async with ActiveCallsClient(
+            account_id=ACCOUNT, auth=auth, base_url=root, retry=FAST
+        ) as client:
+            with pytest.raises(APIStatusError) as caught:
+                await client.list_active_calls("ACD", 55)
+    assert caught.value.status == 302
+    assert caught.value.operation == "auth.exchange"
+    assert caught.value.retries == 0
+    assert "redirected to https://sso.example/login" in str(caught.value)
+    assert "SECRET" not in str(caught.value)
+
+
+async def test_a_login_that_never_connects_was_not_sent() -> None:
+    async def unused(request: web.Request) -> web.StreamResponse:
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async with serve(unused) as root:
+        pass  # the port is free again: connecting is refused
+    auth = RingCentralAuth("rc-SECRET-8", auth_url=root)
+    async with ActiveCallsClient(
+        account_id=ACCOUNT, auth=auth, base_url=root, retry=None
+    ) as client:
+        with pytest.raises(APIConnectionError) as caught:
+            await client.list_active_calls("ACD", 55)
+    assert caught.value.operation == "auth.exchange"
+    assert caught.value.request_sent is False
+
+
 async def test_a_login_answer_without_a_token_or_in_time_is_an_error() -> None:
     async def login(request: web.Request) -> web.StreamResponse:
         if request.path.startswith("/slow/"):
@@ -295,6 +363,34 @@ def test_clear_text_http_to_another_host_is_refused_unless_allowed(url: str) -> 
         RingCentralAuth("rc-token", auth_url=url)
     assert caught.value.parameter == "auth_url"
     RingCentralAuth("rc-token", auth_url=url, allow_insecure_http=True)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://bob:pw-SECRET@h.example/voice",
+        "https://h.example/voice?",
+        "https://h.example/voice#",
+        "https://h.example/vo ice",
+        "https://h.example/vo%ice",
+        "ftp://h.example",
+        "http://127.attacker.example",
+    ],
+)
+def test_base_url_auth_url_and_rc_server_share_one_check(url: str) -> None:
+    with pytest.raises(ValidationError) as for_api:
+        ActiveCallsClient(account_id=ACCOUNT, auth="tok", base_url=url)
+    with pytest.raises(ValidationError) as for_login:
+        RingCentralAuth("rc-token", auth_url=url)
+    with pytest.raises(ValidationError) as for_grant:
+        RingCentralAuth.from_jwt(client_id="id", client_secret="secret", jwt="a.b.c", rc_server=url)
+    assert (for_api.value.parameter, for_login.value.parameter, for_grant.value.parameter) == (
+        "base_url",
+        "auth_url",
+        "rc_server",
+    )
+    assert for_api.value.problem == for_login.value.problem == for_grant.value.problem
+    assert "SECRET" not in str(for_api.value)
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080/voice", "http://localhost/voice"])

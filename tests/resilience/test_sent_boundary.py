@@ -18,6 +18,7 @@ from activecalls_async import (
     APIConnectionError,
     APITimeoutError,
     RetryPolicy,
+    RingCentralAuth,
 )
 
 from .support import ACCOUNT, FAST, serve, silent_tcp
@@ -107,6 +108,22 @@ async def test_an_action_timing_out_after_it_was_sent_is_not_repeated() -> None:
     assert caught.value.retries == 0
     assert len(received) == 1
     assert b"POST " in received[0]
+
+
+async def test_a_login_timing_out_in_the_tls_handshake_was_not_sent() -> None:
+    # Login requests go through the same path as API calls, trace included.
+    async with silent_tcp() as (port, received):
+        root = f"https://127.0.0.1:{port}"
+        auth = RingCentralAuth("rc-token-1", auth_url=root, timeout=0.2)
+        async with ActiveCallsClient(
+            account_id=ACCOUNT, auth=auth, base_url=root, retry=None, rate_limit=None
+        ) as client:
+            with pytest.raises(APITimeoutError) as caught:
+                await client.list_active_calls("ACD", 55)
+    assert caught.value.operation == "auth.exchange"
+    assert not caught.value.request_sent
+    assert "connection" in str(caught.value)
+    assert not any(b"accesstoken" in data for data in received)
 
 
 async def test_a_borrowed_session_counts_every_failure_as_possibly_sent() -> None:
