@@ -14,6 +14,7 @@ from typing import Any, Final, Literal
 
 import aiohttp
 
+from . import _validators as v
 from ._endpoints import ENDPOINTS
 from ._transport import USER_AGENT, Transport
 from ._wire import api_prefix, build_request
@@ -26,7 +27,7 @@ from .auth import (
     RingCentralAuth,
     coerce_auth,
 )
-from .errors import ValidationError
+from .errors import ClientClosedError, ValidationError
 from .models import ActiveCall, Product, QueueCheck, SessionType
 from .pagination import CallWalk, FanOut, PageWalk, PagingMemo, Target, check_count
 from .ratelimit import Limiter, RateLimit
@@ -52,10 +53,8 @@ DEFAULT: Final = _Default.DEFAULT
 
 
 def _positive(name: str, value: Any, *, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ValidationError(name, f"expected a number > 0; got {value!r}")
+    if not (value is None and allow_none):
+        v.seconds(name, value)  # finite and > 0: NaN and inf are refused too
 
 
 class ActiveCallsClient:
@@ -82,9 +81,9 @@ class ActiveCallsClient:
         ssl_context: ssl.SSLContext | None = None,
         user_agent: str | None = None,
     ) -> None:
-        self._prefix = api_prefix(base_url, account_id, allow_insecure_http=allow_insecure_http)
+        self.base_url = v.base_url("base_url", base_url, allow_insecure_http=allow_insecure_http)
+        self._prefix = api_prefix(self.base_url, account_id, allow_insecure_http=True)
         self.account_id = str(account_id)
-        self.base_url = base_url.strip().rstrip("/")
         _positive("timeout", timeout, allow_none=True)
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ValidationError("retry", "expected a RetryPolicy or None")
@@ -112,6 +111,9 @@ class ActiveCallsClient:
         self.page_size = page_size
         self._transport = Transport(
             auth=coerce_auth(auth),
+            # A token string becomes credentials of this client's own, closed with it;
+            # an auth object passed in (maybe shared) is the caller's to close.
+            owns_auth=isinstance(auth, str),
             session=session,
             timeout=timeout,
             retry=retry,
@@ -169,7 +171,10 @@ class ActiveCallsClient:
             raise ValidationError(
                 "ACTIVECALLS_TOKEN", "is not set (nor ACTIVECALLS_API_TOKEN, nor ACTIVECALLS_RC_*)"
             )
-        return cls(**options)
+        client = cls(**options)
+        # The credentials built here from the environment belong to this client.
+        client._transport.owns_auth = "auth" not in overrides
+        return client
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -190,7 +195,11 @@ class ActiveCallsClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the client; a session passed in by the caller is left open."""
+        """Close the client; a session or auth object passed in by the caller is left open.
+
+        Requests still in flight raise ``ClientClosedError``. A ``RingCentralAuth`` passed
+        in (perhaps shared by several clients) is the caller's to ``aclose()``.
+        """
         await self._transport.aclose()
 
     @property
@@ -208,7 +217,7 @@ class ActiveCallsClient:
         """Check the arguments, build the request and send it (the one path every method takes)."""
         transport = self._transport
         if transport.closed:
-            transport.session  # noqa: B018 - raises ClientClosedError
+            raise ClientClosedError("this ActiveCallsClient is closed; create a new one")
         request = build_request(ENDPOINTS[operation], self._prefix, args)
         if timeout is DEFAULT:
             timeout = transport.timeout
@@ -370,6 +379,16 @@ class ActiveCallsClient:
         """What this client's walks have learnt about the server's page sizes."""
         return PagingMemo()
 
+    @staticmethod
+    def _check_request_options(
+        timeout: float | _Default | None, retry: RetryPolicy | _Default | None
+    ) -> None:
+        """Raise ValidationError for a ``timeout`` or ``retry`` that ``_call`` would refuse."""
+        if timeout is not DEFAULT:
+            _positive("timeout", timeout, allow_none=True)
+        if retry is not DEFAULT and retry is not None and not isinstance(retry, RetryPolicy):
+            raise ValidationError("retry", "expected a RetryPolicy or None")
+
     def _page_walk(
         self,
         product: Product | str | None,
@@ -385,10 +404,7 @@ class ActiveCallsClient:
         """A walk over one listing, every argument checked now rather than at page 0."""
         args = {"product": product, "product_id": product_id, "external_id": external_id}
         build_request(ENDPOINTS["list"], self._prefix, args)  # raises ValidationError
-        if timeout is not DEFAULT:
-            _positive("timeout", timeout, allow_none=True)
-        if retry is not DEFAULT and retry is not None and not isinstance(retry, RetryPolicy):
-            raise ValidationError("retry", "expected a RetryPolicy or None")
+        self._check_request_options(timeout, retry)
 
         async def fetch(page: int, max_rows: int) -> list[ActiveCall]:
             return await self.list_active_calls(
@@ -453,7 +469,7 @@ class ActiveCallsClient:
         ``page_size`` defaults to the client's; ``max_items`` stops after that many calls;
         ``prefetch`` pages are kept in flight and still yielded in order. A short first
         page is checked for a silent ``maxRows`` cap before it is taken as the end, and
-        a page bringing nothing new (a server ignoring ``page``) stops the walk with a
+        a page repeating page 0 (a server ignoring ``page``) stops the walk with a
         warning.
 
         Guarantees while calls come and go: no uii is yielded twice. A call in flight
@@ -469,13 +485,13 @@ class ActiveCallsClient:
         cancellation also cancels every request in flight.
         """
         return CallWalk(
-            self._page_walk(
+            self.iter_active_call_pages(
                 product,
                 product_id,
-                external_id,
+                external_id=external_id,
                 page_size=page_size,
-                prefetch=prefetch,
                 max_items=max_items,
+                prefetch=prefetch,
                 timeout=timeout,
                 retry=retry,
             )
@@ -506,6 +522,8 @@ class ActiveCallsClient:
             concurrency = self._transport.max_concurrency
         check_count("page_size", page_size, minimum=1, allow_none=True)
         check_count("prefetch", prefetch, minimum=1)
+        # Checked now: a walk opened later, in a worker, must not be the first to refuse.
+        self._check_request_options(timeout, retry)
 
         def open_walk(target: Target) -> PageWalk:
             return self._page_walk(
@@ -535,7 +553,16 @@ class ActiveCallsClient:
     ) -> CallWatch:
         """Poll a listing every ``interval`` seconds and yield ``CallEvent``s: ``started``
         (every call of the first snapshot, then new ones), ``changed`` (with ``previous``)
-        and ``ended``. A failed poll is logged and tried again on the next tick."""
+        and ``ended``.
+
+        A listing read in one page ends a call as soon as a poll misses it; a listing
+        taking several pages ends it only when two polls in a row miss it (so ``ended``
+        may come one ``interval`` late), because a call can slip between pages while
+        calls ahead of it end. A transient failure (connection, timeout, 429, 5xx, a
+        malformed body) is logged and the poll tried again on the next tick; a failure
+        waiting cannot heal (a rejected token, 403, 400, a ``ValidationError``) or a
+        closed client ends the stream by raising. See ``CallWatch`` for the details.
+        """
 
         def open_walk() -> PageWalk:
             return self._page_walk(

@@ -8,9 +8,15 @@ How a walk reads one listing (``page`` is zero-based, ``maxRows`` is the page si
   silently. Page 1 is then asked with the number of rows page 0 brought: if it comes
   back full of new calls, the server caps pages at that size and the walk carries on
   with it. A client remembers what its walks learnt, so later walks skip the check.
-* After that, a short page or an empty one ends the walk. So does a page that brings
-  no call the walk has not already yielded (a server that ignores ``page`` sends page
-  0 again): the walk stops rather than spin, with one warning per client.
+* After that, a short page or an empty one ends the walk: the walk is ``complete``.
+* A full page past page 0 that repeats page 0 means the server ignores ``page``: the
+  walk yields that page's new calls, if any, and stops rather than spin, with one
+  warning per client, and is not ``complete``. Such a page is one that brings nothing
+  new, starts with page 0's first call, or brings at least half its rows already seen.
+  (Calls ending between requests move unseen rows into a repeated page 0, so "nothing
+  new" alone is not enough; a genuine page repeats a row only when a call arrived
+  ahead of it since the previous page was asked, so half a page of repeats would take
+  half a page of arrivals within one request.)
 
 Each ``uii`` is yielded at most once per walk. Calls that start during a walk push
 later rows onto the next page; those rows are read twice and yielded once. Calls that
@@ -72,16 +78,22 @@ def _product(value: Any) -> Product:
     return v.enum_member("product", value, Product)
 
 
-def _product_id(value: Any) -> int | None:
-    return None if value is None else int(v.identifier("product_id", value))
+def _product_id(value: Any) -> str | None:
+    # The digit string list_active_calls sends: "0123456789" keeps its leading zero, and
+    # 55 and "55" make the same target.
+    return None if value is None else v.identifier("product_id", value)
 
 
 @attrs.frozen
 class Target:
-    """One listing to walk: a product and its id (``Target("ACD", 55)``)."""
+    """One listing to walk: a product and its id (``Target("ACD", 55)``).
+
+    ``product_id`` is kept as the digit string sent on the wire, so ``Target("ACD", 55)``
+    and ``Target("ACD", "55")`` are the same target.
+    """
 
     product: Product = attrs.field(converter=_product)
-    product_id: int | None = attrs.field(default=None, converter=_product_id)
+    product_id: str | None = attrs.field(default=None, converter=_product_id)
 
     def __str__(self) -> str:
         if self.product_id is None:
@@ -208,6 +220,13 @@ class PageWalk(_Closing[ActiveCallPage]):
         self._max_rows = self._memo.start_size(page_size)
         self._remaining = max_items
         self._seen: set[str] = set()
+        self._first_uii: str | None = None
+        #: Pages answered so far (a walk that ended on page 0 read the listing at once).
+        self.pages_read = 0
+        #: Whether the walk read the listing to its end (an empty page, or a short one at
+        #: a size the server honours). False while walking and after an early stop: a
+        #: server ignoring ``page``, ``max_items``, an error or ``aclose()``.
+        self.complete = False
         self._in_flight: deque[tuple[int, int, asyncio.Future[Sequence[ActiveCall]]]] = deque()
         self._next_number = 0
         self._size_known = False
@@ -276,22 +295,32 @@ class PageWalk(_Closing[ActiveCallPage]):
         number, max_rows, task = self._in_flight[0]
         rows = await task
         self._in_flight.popleft()
+        self.pages_read += 1
         received = len(rows)
         last = False
         memo = self._memo
         memo.saw_page(max_rows, received)
         if received == 0:
+            self.complete = True
             return None, True
+        if number == 0:
+            self._first_uii = rows[0].uii
         seen = self._seen
         fresh = []
         for call in rows:
             if call.uii not in seen:
                 seen.add(call.uii)
                 fresh.append(call)
-        if not fresh:
-            self._report_ignored_page(number)
-            return None, True
-        if received >= max_rows:
+        repeats = received - len(fresh)
+        if (
+            number > 0
+            and received >= max_rows
+            and (not fresh or rows[0].uii == self._first_uii or 2 * repeats >= received)
+        ):
+            # Page 0 again (see the module docstring). Its new calls are real: keep them.
+            self._report_ignored_page(number, repeats, received)
+            last = True
+        elif received >= max_rows:
             if self._probing:
                 # Page 0 was short, yet page 1 is full of new calls: the server caps.
                 self._probing = False
@@ -314,23 +343,29 @@ class PageWalk(_Closing[ActiveCallPage]):
             self._max_rows = received
             self._probing = True
         else:
-            last = True  # a short page at a size the server honours: the end
+            # A short page at a size the server honours: the end. (Even from a server
+            # ignoring ``page``, a short page 0 is the whole listing at that moment.)
+            last = self.complete = True
         if self._remaining is not None:
             fresh = fresh[: self._remaining]
             self._remaining -= len(fresh)
             last = last or self._remaining == 0
+        if not fresh:
+            return None, True
         return ActiveCallPage(number, tuple(fresh), received, max_rows), last
 
-    def _report_ignored_page(self, number: int) -> None:
+    def _report_ignored_page(self, number: int, repeats: int, received: int) -> None:
         memo = self._memo
         level = logging.INFO if memo.warned_ignored_page else logging.WARNING
         memo.warned_ignored_page = True
         logger.log(
             level,
-            "%s: page %d brought only calls already seen; the server seems to ignore "
-            "'page', so the walk stops here (%d calls)",
+            "%s: page %d repeated page 0 (%d of %d rows already seen); the server seems to "
+            "ignore 'page', so the walk stops here (%d calls)",
             self.label,
             number,
+            repeats,
+            received,
             len(self._seen),
         )
 
@@ -370,6 +405,11 @@ class _FanOutState:
     failure: BaseException | None = None
     workers_left: int = 0
 
+    def fail(self, exc: Exception) -> None:
+        """Record the fan-out's failure; the first one recorded is the one raised."""
+        if self.failure is None:
+            self.failure = exc
+
     def wake(self) -> None:
         """Wake a consumer waiting on an empty queue (a full queue needs no wake-up)."""
         if not self.queue.full():
@@ -377,29 +417,40 @@ class _FanOutState:
 
 
 async def _walk_targets(state: _FanOutState) -> None:
-    """Worker: walk targets one after another until none is left or the fan-out fails."""
+    """Worker: walk targets one after another until none is left or the fan-out fails.
+
+    A worker never dies silently: anything it raises, other than being cancelled, is
+    recorded as the fan-out's failure, which the consumer raises.
+    """
     try:
         while state.todo and state.failure is None:
-            target = state.todo.popleft()
-            walk = state.open_walk(target)
-            try:
-                async for page in walk:
-                    await state.queue.put((target, page))
-            except ActiveCallsError as exc:
-                state.errors[target] = exc
-                if state.on_error == "raise":
-                    state.failure = exc
-                    return
-                logger.warning("%s: listing failed, carrying on without it: %s", target, exc)
-            except Exception as exc:  # a bug is never collected: it fails the fan-out
-                state.errors[target] = exc
-                state.failure = exc
-                return
-            finally:
-                await walk.aclose()
+            await _walk_target(state, state.todo.popleft())
+    except Exception as exc:  # a bug in the worker itself: fail the fan-out with it
+        state.fail(exc)
     finally:
         state.workers_left -= 1
         state.wake()
+
+
+async def _walk_target(state: _FanOutState, target: Target) -> None:
+    """Walk one target into the queue; record its failure as ``on_error`` says."""
+    walk: PageWalk | None = None
+    try:
+        walk = state.open_walk(target)
+        async for page in walk:
+            await state.queue.put((target, page))
+    except ActiveCallsError as exc:
+        state.errors[target] = exc
+        if state.on_error == "raise":
+            state.fail(exc)
+        else:
+            logger.warning("%s: listing failed, carrying on without it: %s", target, exc)
+    except Exception as exc:  # a bug is never collected: it fails the fan-out
+        state.errors[target] = exc
+        state.fail(exc)
+    finally:
+        if walk is not None:
+            await walk.aclose()
 
 
 class FanOut(_Closing[ActiveCall]):

@@ -1,4 +1,17 @@
-"""Poll a listing and turn the differences between snapshots into call events."""
+"""Poll a listing and turn the differences between snapshots into call events.
+
+The API has no snapshot: a walk over several pages reads them one after another, and a
+call ending ahead of others moves every later row up one place, so a call in flight
+throughout can slip from a page not yet read onto one already read and be missed by
+that walk. A watch therefore trusts a missing call only as far as its snapshot allows:
+
+* a snapshot read in one page (the walk ended on page 0) is atomic: a call missing from
+  it has ended;
+* a call missing from a snapshot of several pages is ``ended`` only when the next
+  snapshot misses it too (so ``ended`` may come one interval late for such listings);
+  if it reappears, it was never gone: no ``ended``, no ``started``, at most ``changed``;
+* a snapshot whose walk stopped early (a server ignoring ``page``) ends no call.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +19,15 @@ import asyncio
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from typing import Any
 
-from .errors import ActiveCallsError, ClientClosedError, ValidationError
+from .errors import (
+    ActiveCallsError,
+    APIStatusError,
+    ClientClosedError,
+    ValidationError,
+)
 from .models import ActiveCall, CallEvent, CallEventType
 from .pagination import PageWalk, _Closing
 
@@ -19,10 +37,14 @@ logger = logging.getLogger("activecalls_async")
 
 
 def diff_snapshots(
-    previous: Mapping[str, ActiveCall], current: Mapping[str, ActiveCall]
+    previous: Mapping[str, ActiveCall],
+    current: Mapping[str, ActiveCall],
+    *,
+    may_end: Container[str] | None = None,
 ) -> list[CallEvent]:
     """Events turning ``previous`` into ``current`` (both keyed by uii): ``started`` and
-    ``changed`` in the current listing order, then ``ended`` in the previous one."""
+    ``changed`` in the current listing order, then ``ended`` in the previous one for the
+    calls missing from ``current`` (only those in ``may_end``, when it is given)."""
     events = []
     for uii, call in current.items():
         before = previous.get(uii)
@@ -31,7 +53,9 @@ def diff_snapshots(
         elif before != call:
             events.append(CallEvent(CallEventType.CHANGED, call, before))
     events.extend(
-        CallEvent(CallEventType.ENDED, call) for uii, call in previous.items() if uii not in current
+        CallEvent(CallEventType.ENDED, call)
+        for uii, call in previous.items()
+        if uii not in current and (may_end is None or uii in may_end)
     )
     return events
 
@@ -47,15 +71,33 @@ def _check_interval(value: Any) -> float:
     return float(value)
 
 
+def _cannot_heal(exc: ActiveCallsError) -> bool:
+    """Whether a failed poll would fail the same way on every later tick."""
+    if isinstance(exc, APIStatusError):
+        # The transport has already renewed an expired token where the credentials can
+        # be renewed, so any 401 that gets here, like any other 4xx but 429 (and a
+        # redirect), comes back on every tick.
+        return exc.status < 500 and exc.status != 429
+    return isinstance(exc, (ValidationError, ClientClosedError))
+
+
 class CallWatch(_Closing[CallEvent]):
     """Call events for one listing, from a full walk every ``interval`` seconds.
 
     The first snapshot yields ``started`` for every call in flight. A later one yields
     ``started`` for new calls, ``changed`` (with ``previous``) for calls whose fields
-    changed, and ``ended`` (with the last state seen) for calls gone. A failed poll is
-    logged and tried again on the next tick, never reported as calls ending; only a
-    closed client ends the stream. Polls start ``interval`` seconds apart (at once when
-    the last poll and its events took longer). Cancelling the consumer stops it cleanly.
+    changed, and ``ended`` (with the last state seen) for calls gone: at once when the
+    listing was read in one page, one poll late when it took several pages (a call
+    missed by one walk of several pages and seen by the next was never gone, and yields
+    no event), never from a walk that stopped early (a server ignoring ``page``).
+
+    A poll failing in a way that may heal (no connection, a timeout, 429, 5xx, a
+    malformed body) is logged and tried again on the next tick, never reported as calls
+    ending. One that cannot heal by waiting (any other 4xx, a 401 included: credentials
+    that can renew themselves already did so; a redirect; a ``ValidationError``) or a
+    closed client ends the stream: the error is raised and iteration stops. Polls start
+    ``interval`` seconds apart (at once when the last poll and its events took longer).
+    Cancelling the consumer stops it cleanly.
     """
 
     def __init__(
@@ -64,7 +106,10 @@ class CallWatch(_Closing[CallEvent]):
         self.interval = _check_interval(interval)
         self.label = label
         self._open_walk = open_walk
+        #: The calls believed in flight (their last state seen), None before the first poll.
         self._previous: dict[str, ActiveCall] | None = None
+        #: Calls believed in flight that the last complete walk of several pages missed.
+        self._unconfirmed: set[str] = set()
         self._events: deque[CallEvent] = deque()
         self._next_poll: float | None = None
         self._closed = False
@@ -95,14 +140,43 @@ class CallWatch(_Closing[CallEvent]):
         try:
             async with self._open_walk() as walk:
                 current = {call.uii: call async for page in walk for call in page.calls}
-        except ClientClosedError:
-            self._closed = True
-            raise
         except ActiveCallsError as exc:
+            if _cannot_heal(exc):
+                self._closed = True
+                raise
             # A partial snapshot would report calls as ended: keep the last good one.
             logger.warning(
                 "%s: poll failed, trying again in %gs: %s", self.label, self.interval, exc
             )
             return
-        self._events.extend(diff_snapshots(self._previous or {}, current))
-        self._previous = current
+        atomic = walk.complete and walk.pages_read == 1
+        self._events.extend(self._advance(current, atomic=atomic, complete=walk.complete))
+
+    def _advance(
+        self, current: dict[str, ActiveCall], *, atomic: bool, complete: bool
+    ) -> list[CallEvent]:
+        """Take in a snapshot and return its events (pure bookkeeping, no I/O).
+
+        ``atomic``: read in one response, so whatever it misses has ended. ``complete``:
+        the walk reached the end of the listing (an early stop proves no call ended).
+        """
+        previous = self._previous or {}
+        missing = [uii for uii in previous if uii not in current]
+        if not complete:
+            ending: set[str] = set()
+            unconfirmed = self._unconfirmed.intersection(missing)
+        elif atomic:
+            ending = set(missing)
+            unconfirmed = set()
+        else:
+            # Missed by two complete walks in a row: ended. Missed once: wait and see.
+            ending = self._unconfirmed.intersection(missing)
+            unconfirmed = set(missing) - ending
+        events = diff_snapshots(previous, current, may_end=ending)
+        # Calls not (yet) ended stay believed in flight, with the last state seen, so
+        # that seeing one again yields no ``started`` (only ``changed`` if it changed).
+        believed = dict(current)
+        believed.update((uii, previous[uii]) for uii in missing if uii not in ending)
+        self._previous = believed
+        self._unconfirmed = unconfirmed
+        return events

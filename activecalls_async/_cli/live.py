@@ -154,8 +154,9 @@ async def run_watch(args: argparse.Namespace, environ: Mapping[str, str]) -> int
     """Watch one listing until ``--duration`` runs out or Ctrl-C."""
     async with open_client(args, environ, live=True) as client:
         product, product_id = args.target or default_target(client)
-        # A watch retries failed polls for ever; one request first makes a bad token,
-        # account or product fail now, with its own message and exit status.
+        # A watch polls again after a failure that may heal, an unreachable server among
+        # them; one request first makes a wrong address, token, account or product fail
+        # now, with its own message and exit status.
         await client.list_active_calls(product, product_id, page=0, max_rows=1)
         label = product.value if product_id is None else f"{product.value}:{product_id}"
         out = stdout()

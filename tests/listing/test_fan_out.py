@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Literal
 
 import pytest
 
@@ -34,7 +35,8 @@ async def sim() -> AsyncIterator[Simulator]:
 def expected_sources(sim: Simulator, targets: list[Target]) -> dict[str, tuple[Target, ...]]:
     sources: dict[str, tuple[Target, ...]] = {}
     for target in targets:
-        for row in sim.calls(target.product.value, target.product_id):
+        product_id = None if target.product_id is None else int(target.product_id)
+        for row in sim.calls(target.product.value, product_id):
             sources[row["uii"]] = (*sources.get(row["uii"], ()), target)
     return sources
 
@@ -238,3 +240,72 @@ def test_a_fan_out_has_a_readable_repr() -> None:
     assert repr(fan_out) == "<FanOut 1 targets concurrency=1 on_error='raise' errors=0>"
     assert str(Target("ACD", 55)) == "ACD 55"
     assert str(Target("ACCOUNT")) == "ACCOUNT"
+
+
+@pytest.mark.parametrize(
+    ("options", "parameter"),
+    [
+        ({"timeout": -1}, "timeout"),
+        ({"timeout": "x"}, "timeout"),
+        ({"retry": "nope"}, "retry"),
+    ],
+)
+async def test_bad_request_options_are_refused_when_the_fan_out_is_made(
+    sim: Simulator, options: dict[str, object], parameter: str
+) -> None:
+    async with client_for(sim) as client:
+        with pytest.raises(ValidationError) as raised:
+            client.iter_active_calls_many(sim.targets()[1:3], **options)  # type: ignore[arg-type]
+    assert raised.value.parameter == parameter
+    assert sim.requests == []
+
+
+@pytest.mark.parametrize("on_error", ["raise", "collect"])
+async def test_a_walk_that_cannot_be_opened_is_never_silent(
+    on_error: Literal["raise", "collect"],
+) -> None:
+    def open_walk(target: Target) -> PageWalk:
+        if target.product_id == "2":
+            raise ValidationError("timeout", "refused")
+        return PageWalk(FakeListing(make_calls(10)).fetch, page_size=5)
+
+    fan_out = FanOut(open_walk, [("ACD", 1), ("ACD", 2)], concurrency=2, on_error=on_error)
+    if on_error == "raise":
+        with pytest.raises(ValidationError):
+            await drain(fan_out)
+    else:
+        async with fan_out:
+            assert len([call async for call in fan_out]) == 10
+    assert list(fan_out.errors) == [Target("ACD", 2)]
+    await assert_no_tasks_left()
+
+
+@pytest.mark.parametrize("on_error", ["raise", "collect"])
+async def test_a_bug_opening_a_walk_is_raised(on_error: Literal["raise", "collect"]) -> None:
+    def open_walk(target: Target) -> PageWalk:
+        raise KeyError("bug")
+
+    fan_out = FanOut(open_walk, [("ACD", 1), ("ACD", 2)], concurrency=2, on_error=on_error)
+    with pytest.raises(KeyError):
+        await drain(fan_out)
+    await assert_no_tasks_left()
+
+
+def test_a_target_keeps_its_id_as_sent_and_equal_ids_make_one_target() -> None:
+    dnis = Target("DNIS", "0123456789")
+    assert dnis.product_id == "0123456789"
+    assert str(dnis) == "DNIS 0123456789"
+    assert Target("ACD", 55) == Target("ACD", "55") == Target("acd", " 55 ")
+    assert hash(Target("ACD", 55)) == hash(Target("ACD", "55"))
+    assert Target("DNIS", 123456789) != dnis
+
+
+async def test_a_fan_out_asks_for_the_id_exactly_as_list_active_calls_does(
+    sim: Simulator,
+) -> None:
+    async with client_for(sim) as client:
+        await client.list_active_calls("DNIS", "0123456789")
+        await drain(client.iter_active_calls_many([("DNIS", "0123456789")]))
+    sent = [r.param("productId") for r in sim.requests]
+    assert len(sent) == 2
+    assert set(sent) == {"0123456789"}

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from activecalls_async import ActiveCall, ServerError, ValidationError
-from activecalls_async.pagination import CallWalk, PageWalk, PagingMemo
+from activecalls_async.pagination import ActiveCallPage, CallWalk, PageWalk, PagingMemo
 
 from .helpers import FakeListing, assert_no_tasks_left, make_call, make_calls, wait_until
 
@@ -328,3 +328,112 @@ def test_bad_options_are_refused_before_any_request(option: str, value: object) 
         PageWalk(listing.fetch, **options)  # type: ignore[arg-type]
     assert raised.value.parameter == option
     assert listing.requests == []
+
+
+@pytest.mark.parametrize("prefetch", [1, 3])
+@pytest.mark.parametrize("ending_per_page", [1, 5])
+async def test_a_server_ignoring_page_while_calls_end_still_stops(
+    prefetch: int, ending_per_page: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Each call ending moves one unseen row into the repeated page 0, so every "page"
+    # brings something new: the walk must see page 0 again, not a fresh page.
+    listing = FakeListing(make_calls(2000), ignore_page=True)
+
+    def oldest_calls_end(page: int) -> None:
+        if page > 0:
+            del listing.calls[:ending_per_page]
+
+    listing.before_page = oldest_calls_end
+    walk = PageWalk(listing.fetch, page_size=20, prefetch=prefetch)
+    async with walk:
+        pages = await asyncio.wait_for(_all_pages(walk), 5)
+    assert len(listing.requests) <= 2 + prefetch
+    assert not walk.complete
+    got = [call.uii for page in pages for call in page.calls]
+    assert len(got) == len(set(got))
+    # The rows that moved into page 0 are real calls: they are yielded, not dropped.
+    assert got == [c.uii for c in make_calls(20 + ending_per_page)]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "ignore 'page'" in warnings[0].getMessage()
+    await assert_no_tasks_left()
+
+
+async def test_a_repeated_page_zero_is_known_by_its_first_call() -> None:
+    # Many calls sorting just after page 0's first call: fewer than half the rows are
+    # repeats, but a genuine page 1 cannot start with page 0's first call.
+    listing = FakeListing(make_calls(100), ignore_page=True)
+    arrivals = iter(make_calls(1000, tag="9"))
+
+    def arrive_after_the_first_call(page: int) -> None:
+        if page > 0:
+            for _ in range(15):
+                listing.calls.insert(1, next(arrivals))
+
+    listing.before_page = arrive_after_the_first_call
+    walk = PageWalk(listing.fetch, page_size=20)
+    async with walk:
+        await asyncio.wait_for(_all_pages(walk), 5)
+    assert listing.requests == [(0, 20), (1, 20)]
+    assert not walk.complete
+
+
+async def test_a_genuine_page_with_fewer_than_half_repeats_is_walked_on() -> None:
+    original = make_calls(200)
+    arrivals = iter(make_calls(1000, tag="9"))
+
+    def nine_arrive_at_the_front(page: int) -> None:
+        for _ in range(9):  # 9 of 20 rows of every page are repeats: still pages
+            listing.calls.insert(0, next(arrivals))
+
+    listing = FakeListing(original, before_page=nine_arrive_at_the_front)
+    walk = PageWalk(listing.fetch, page_size=20)
+    async with walk:
+        pages = await _all_pages(walk)
+    got = {call.uii for page in pages for call in page.calls}
+    assert {c.uii for c in original} <= got
+    assert walk.complete
+
+
+async def _all_pages(walk: PageWalk) -> list[ActiveCallPage]:
+    return [page async for page in walk]
+
+
+@pytest.mark.parametrize(
+    ("total", "options", "complete", "pages_read"),
+    [
+        (0, {}, True, 1),  # an empty page 0
+        (5, {"memo": "seen-10"}, True, 1),  # a short page 0 at a size proven honoured
+        (5, {}, True, 2),  # a short page 0, checked for a cap by page 1
+        (25, {}, True, 3),
+        (20, {}, True, 3),  # full, full, empty
+        (25, {"max_items": 12}, False, 2),  # stopped by max_items before the end
+        (25, {"max_items": 25}, True, 3),  # max_items met on the last page
+    ],
+)
+async def test_a_walk_says_whether_it_read_the_listing_to_its_end(
+    total: int, options: dict[str, object], complete: bool, pages_read: int
+) -> None:
+    memo = PagingMemo()
+    if options.pop("memo", None) == "seen-10":
+        memo.saw_page(10, 10)
+    listing = FakeListing(make_calls(total))
+    walk = PageWalk(listing.fetch, page_size=10, memo=memo, **options)  # type: ignore[arg-type]
+    assert (walk.complete, walk.pages_read) == (False, 0)
+    async with walk:
+        await _all_pages(walk)
+    assert (walk.complete, walk.pages_read) == (complete, pages_read)
+
+
+async def test_a_walk_closed_or_failed_early_is_not_complete() -> None:
+    listing = FakeListing(make_calls(50))
+    walk = PageWalk(listing.fetch, page_size=10)
+    async with walk:
+        await walk.__anext__()
+    assert not walk.complete
+
+    failing = FakeListing(make_calls(50), fail_page=1, fail_with=ServerError("x", status=500))
+    walk = PageWalk(failing.fetch, page_size=10)
+    with pytest.raises(ServerError):
+        await _all_pages(walk)
+    assert not walk.complete

@@ -3,24 +3,45 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import attrs
 import pytest
 
 from activecalls_async import (
     ActiveCallsClient,
+    ActiveCallsError,
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
     CallEvent,
     CallEventType,
     ClientClosedError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseDecodeError,
+    ServerError,
     ValidationError,
 )
+from activecalls_async.pagination import PageWalk, PagingMemo
 from activecalls_async.testing import Faults, Simulator
 from activecalls_async.watch import CallWatch, diff_snapshots
 
-from .helpers import assert_no_tasks_left, client_for, make_call, wait_until
+from .helpers import (
+    FakeListing,
+    assert_no_tasks_left,
+    client_for,
+    make_call,
+    make_calls,
+    wait_until,
+)
 
 STARTED, CHANGED, ENDED = CallEventType.STARTED, CallEventType.CHANGED, CallEventType.ENDED
 INTERVAL = 0.02
@@ -149,3 +170,243 @@ async def test_a_bad_interval_is_refused_before_any_request(
         client.watch_active_calls("ACCOUNT", sim.account_id, interval=interval)  # type: ignore[arg-type]
     assert raised.value.parameter == "interval"
     assert sim.requests == []
+
+
+# -- which missing calls have ended ------------------------------------------------------
+
+
+def polls_started(listing: FakeListing) -> int:
+    return sum(page == 0 for page, _ in listing.requests)
+
+
+def watch_listing(
+    listing: FakeListing, *, page_size: int = 10, memo: PagingMemo | None = None
+) -> CallWatch:
+    shared = PagingMemo() if memo is None else memo
+    return CallWatch(
+        lambda: PageWalk(listing.fetch, page_size=page_size, memo=shared),
+        interval=0.001,
+        label="fake",
+    )
+
+
+async def events_by_poll(
+    watch: CallWatch, listing: FakeListing, polls: int
+) -> list[tuple[int, CallEvent]]:
+    """Every event of the first ``polls`` polls, with the poll that produced it.
+
+    A watch polls only once the events of the last poll are taken, so once poll
+    ``polls + 1`` has started, every event of the polls before it has been taken.
+    """
+    got: list[tuple[int, CallEvent]] = []
+
+    async def consume() -> None:
+        async for event in watch:
+            got.append((polls_started(listing), event))
+
+    task = asyncio.create_task(consume())
+    try:
+        await wait_until(lambda: polls_started(listing) > polls)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    return got
+
+
+def summary(events: list[tuple[int, CallEvent]]) -> list[tuple[int, CallEventType, str]]:
+    return [(poll, event.type, event.call.uii) for poll, event in events]
+
+
+async def test_a_call_missed_by_one_walk_of_several_pages_is_not_ended() -> None:
+    calls = make_calls(30)
+    listing = FakeListing(calls)
+    changed = attrs.evolve(calls[20], call_state="HOLD")
+
+    def churn(page: int) -> None:
+        poll = polls_started(listing)
+        if poll == 2 and page == 2:
+            # calls[0] ends while the walk reads page 2: calls[20] moves up onto page 1,
+            # already read, so this walk misses it although it is still in flight.
+            listing.calls.remove(calls[0])
+        if poll == 3 and page == 0:
+            listing.calls[listing.calls.index(calls[20])] = changed
+
+    listing.before_page = churn
+    got = await events_by_poll(watch_listing(listing), listing, 4)
+    assert summary(got[:30]) == [(1, STARTED, call.uii) for call in calls]
+    # calls[20]: missed by poll 2 only, so never ended nor started again; its change
+    # since poll 1 is reported. calls[0] (read by poll 2 before it ended): missed by
+    # polls 3 and 4, so ended at poll 4, one poll late.
+    assert summary(got[30:]) == [(3, CHANGED, calls[20].uii), (4, ENDED, calls[0].uii)]
+    assert got[30][1].previous == calls[20]
+    assert got[31][1].call == calls[0]
+
+
+async def test_a_call_missing_from_a_listing_read_in_one_page_ends_at_once() -> None:
+    memo = PagingMemo()
+    memo.saw_page(10, 10)  # the server is known to send pages of 10: 5 rows are the end
+    calls = make_calls(5)
+    listing = FakeListing(calls)
+
+    def end_one(page: int) -> None:
+        if polls_started(listing) == 2:
+            listing.calls.remove(calls[2])
+
+    listing.before_page = end_one
+    got = await events_by_poll(watch_listing(listing, memo=memo), listing, 3)
+    assert summary(got) == [
+        *[(1, STARTED, call.uii) for call in calls],
+        (2, ENDED, calls[2].uii),
+    ]
+    assert set(listing.requests) == {(0, 10)}  # one page per poll
+
+
+async def test_a_walk_stopped_early_ends_no_call() -> None:
+    # The server ignores ``page``: each walk reads page 0 and stops, short of the end.
+    calls = make_calls(30)
+    listing = FakeListing(calls, ignore_page=True)
+
+    def end_one(page: int) -> None:
+        if polls_started(listing) == 2 and page == 0:
+            listing.calls.remove(calls[0])
+
+    listing.before_page = end_one
+    got = await events_by_poll(watch_listing(listing), listing, 4)
+    assert summary(got) == [
+        *[(1, STARTED, call.uii) for call in calls[:10]],
+        (2, STARTED, calls[10].uii),
+    ]
+
+
+async def test_a_walk_stopped_early_neither_confirms_nor_clears_a_miss() -> None:
+    calls = make_calls(30)
+    listing = FakeListing(calls)
+
+    def churn(page: int) -> None:
+        poll = polls_started(listing)
+        if poll == 2 and page == 0:
+            listing.calls.remove(calls[25])  # ends: missed by poll 2
+        if poll == 2 and page == 2:
+            listing.calls.remove(calls[5])  # ends after poll 2 read it; calls[20] moves
+            # up onto page 1, already read: poll 2 misses it too
+        listing.ignore_page = poll == 3  # poll 3 reads page 0 twice and stops early
+
+    listing.before_page = churn
+    got = await events_by_poll(watch_listing(listing), listing, 5)
+    assert summary(got[:30]) == [(1, STARTED, call.uii) for call in calls]
+    # Poll 3 misses everything past page 0 but proves nothing. calls[25]: missed by the
+    # whole polls 2 and 4, ended at poll 4; calls[5]: missed by polls 4 and 5; calls[20]
+    # was never gone.
+    assert summary(got[30:]) == [(4, ENDED, calls[25].uii), (5, ENDED, calls[5].uii)]
+
+
+async def test_under_churn_no_call_in_flight_is_ended_or_started_twice() -> None:
+    async with (
+        Simulator(
+            calls=300,
+            seed=5,
+            live=True,
+            arrival_rate=40,
+            mean_call_seconds=8,
+            rate_limit=None,
+            latency=0.005,
+        ) as sim,
+        client_for(sim, rate_limit=None) as client,
+    ):
+        ended: set[str] = set()
+        false_ends: list[str] = []
+        restarted: list[str] = []
+
+        async def consume() -> None:
+            async with client.watch_active_calls(
+                "ACCOUNT", sim.account_id, interval=0.05, page_size=25
+            ) as watch:
+                async for event in watch:
+                    uii = event.call.uii
+                    if event.type is ENDED:
+                        ended.add(uii)
+                        if sim.call(uii) is not None:
+                            false_ends.append(uii)
+                    elif event.type is STARTED and uii in ended:
+                        restarted.append(uii)
+
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(consume(), 2.0)
+    assert len(ended) > 20  # calls really ended during multi-page walks
+    assert false_ends == []
+    assert restarted == []
+
+
+# -- failures that heal, and failures that do not ---------------------------------------
+
+PERMANENT: list[ActiveCallsError] = [
+    AuthenticationError("Invalid token", status=401),
+    # The transport renews a token that can be renewed; one still expired here cannot.
+    AuthenticationError("Jwt is expired", status=401),
+    PermissionDeniedError("Forbidden", status=403),
+    BadRequestError("Bad Request", status=400),
+    NotFoundError("Not Found", status=404),
+    APIStatusError("redirected", status=302),
+    ValidationError("product_id", "expected a numeric id"),
+]
+TRANSIENT: list[ActiveCallsError] = [
+    ServerError("Service Unavailable", status=503),
+    RateLimitError("Too Many Requests", status=429),
+    APIConnectionError("connection reset"),
+    APITimeoutError("timed out"),
+    ResponseDecodeError("not a list"),
+]
+
+
+def _name(error: object) -> str:
+    return f"{type(error).__name__}-{error}"
+
+
+@pytest.mark.parametrize("error", PERMANENT, ids=_name)
+async def test_a_failure_waiting_cannot_heal_ends_the_watch(error: ActiveCallsError) -> None:
+    listing = FakeListing(make_calls(5), fail_page=0, fail_with=error)
+    watch = watch_listing(listing)
+    with pytest.raises(type(error)) as raised:
+        await asyncio.wait_for(watch.__anext__(), 5)
+    assert raised.value is error
+    with pytest.raises(StopAsyncIteration):
+        await watch.__anext__()
+    assert len(listing.requests) == 1
+
+
+@pytest.mark.parametrize("error", TRANSIENT, ids=_name)
+async def test_a_failure_that_may_heal_is_logged_and_polled_again(
+    error: ActiveCallsError, caplog: pytest.LogCaptureFixture
+) -> None:
+    listing = FakeListing(make_calls(5), fail_page=0, fail_with=error)
+    async with watch_listing(listing) as watch:
+        next_event = asyncio.ensure_future(watch.__anext__())
+        await wait_until(lambda: len(listing.requests) >= 3)
+        assert not next_event.done()
+        listing.fail_page = None
+        event = await asyncio.wait_for(next_event, 5)
+        assert event.type is STARTED
+    failures = [r for r in caplog.records if "poll failed" in r.getMessage()]
+    assert len(failures) >= 2
+
+
+@pytest.mark.parametrize("problem", ["bad token", "other account"])
+async def test_rejected_credentials_end_the_watch_at_once(sim: Simulator, problem: str) -> None:
+    options: dict[str, object] = (
+        {"auth": "not-a-valid-token"} if problem == "bad token" else {"account_id": "999"}
+    )
+    expected = AuthenticationError if problem == "bad token" else PermissionDeniedError
+    settings: dict[str, Any] = {
+        "account_id": sim.account_id,
+        "auth": sim.token,
+        "base_url": sim.base_url,
+        **options,
+    }
+    async with ActiveCallsClient(**settings) as client:
+        watch = client.watch_active_calls("ACCOUNT", sim.account_id, interval=INTERVAL)
+        with pytest.raises(expected):
+            await asyncio.wait_for(watch.__anext__(), 5)
+        with pytest.raises(StopAsyncIteration):
+            await watch.__anext__()
+    assert len(sim.requests) == 1
