@@ -15,7 +15,7 @@ import aiohttp
 import backoff
 from yarl import URL
 
-from ._endpoints import RetryClass
+from ._endpoints import Endpoint, RetryClass
 from ._redact import redact, redact_url, sent_secrets
 from ._version import __version__
 from ._wire import Request, decode_response, error_from_response, status_error
@@ -43,6 +43,11 @@ USER_AGENT = (
     f"python/{platform.python_version()}"
 )
 _ACCEPT = "application/json, text/plain;q=0.9"
+
+#: Retry wrappers a transport keeps before it starts over (see ``Transport._sender``).
+_MAX_SENDERS = 64
+
+Attempt = Callable[[Request, "float | None"], Awaitable[Any]]
 
 #: Failures that happen while connecting, before a byte of the request is written.
 _CONNECT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
@@ -84,7 +89,7 @@ async def _request_once(
     method: str,
     url: URL,
     *,
-    where: Mapping[str, str],
+    where: Callable[[], Mapping[str, str]],
     headers: Mapping[str, str],
     timeout: float | None,
     secrets: Iterable[str] = (),
@@ -95,7 +100,8 @@ async def _request_once(
     """Send once and read the whole answer; map transport failures to SDK errors.
 
     Every request of the SDK, API call or login, goes through here. ``where`` names the
-    request for its errors; ``closed`` tells whether its client was closed meanwhile.
+    request for its errors (called only on failure: redacting a URL costs more than a
+    request's own bookkeeping); ``closed`` tells whether its client was closed meanwhile.
     """
     progress: dict[str, bool] = {}  # filled in by _progress_tracer's hooks
     try:
@@ -115,7 +121,7 @@ async def _request_once(
         sent = _request_sent(exc, progress)
         when = "answer" if sent else "connection"
         raise APITimeoutError(
-            f"no complete {when} within {timeout}s", request_sent=sent, **where
+            f"no complete {when} within {timeout}s", request_sent=sent, **where()
         ) from exc
     except (aiohttp.ClientError, OSError) as exc:
         if closed() or session.closed:
@@ -124,7 +130,7 @@ async def _request_once(
         raise APIConnectionError(
             redact(f"{what}: {type(exc).__name__}: {exc}".rstrip(": "), secrets),
             request_sent=_request_sent(exc, progress),
-            **where,
+            **where(),
         ) from exc
     except RuntimeError as exc:  # aiohttp's "Session is closed"
         if closed() or session.closed:
@@ -155,7 +161,7 @@ async def post_form(
         session,
         "POST",
         url,
-        where=where,
+        where=lambda: where,
         headers={"Accept": "application/json"},
         timeout=timeout,
         secrets=masked,
@@ -213,6 +219,7 @@ class Transport:
         self._slots = asyncio.Semaphore(max_concurrency)
         self._base_headers = {"User-Agent": user_agent, "Accept": _ACCEPT}
         self._closed = False
+        self._senders: dict[tuple[RetryPolicy, str], Attempt] = {}
 
     @property
     def closed(self) -> bool:
@@ -264,13 +271,24 @@ class Transport:
         """Send ``request`` under the retry policy and return its decoded result."""
         if retry is None or retry.max_attempts == 1:
             return await self._attempt(request, timeout)
-        policy = retry
+        return await self._sender(retry, request.endpoint)(request, timeout)
+
+    def _sender(self, policy: RetryPolicy, endpoint: Endpoint) -> Attempt:
+        """``_attempt`` wrapped in the policy's backoff for this operation, built once.
+
+        Building a ``backoff`` wrapper costs more than a request's own Python work, so
+        wrappers are kept per (policy, operation).
+        """
+        key = (policy, endpoint.operation)
+        sender = self._senders.get(key)
+        if sender is not None:
+            return sender
 
         def giveup(exc: Exception) -> bool:
             # An error naming another operation came from obtaining credentials, before
             # this request was sent, so repeating cannot make the server act twice.
-            own = getattr(exc, "operation", None) == request.operation
-            retry_class = request.endpoint.retry if own else RetryClass.IDEMPOTENT
+            own = getattr(exc, "operation", None) == endpoint.operation
+            retry_class = endpoint.retry if own else RetryClass.IDEMPOTENT
             return not policy.should_retry(exc, retry_class)
 
         sender = backoff.on_exception(
@@ -283,7 +301,10 @@ class Transport:
             on_giveup=_count_retries,
             logger=None,
         )(self._attempt)
-        return await sender(request, timeout)
+        if len(self._senders) >= _MAX_SENDERS:
+            self._senders.clear()  # a caller building a new policy for every request
+        self._senders[key] = sender
+        return sender
 
     async def _attempt(self, request: Request, timeout: float | None) -> Any:
         """One attempt, repeated once at most after renewing an expired token."""
@@ -317,7 +338,14 @@ class Transport:
         timeout: float | None,
     ) -> tuple[int, Mapping[str, str], bytes]:
         """Send once under the concurrency slots and the rate limiter; read the answer."""
-        where = {"operation": request.operation, "method": request.method, "url": request.safe_url}
+
+        def where() -> dict[str, str]:
+            return {
+                "operation": request.operation,
+                "method": request.method,
+                "url": request.safe_url,
+            }
+
         async with self._slots:
             if self.limiter is not None:
                 await self.limiter.acquire()

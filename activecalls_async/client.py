@@ -502,7 +502,7 @@ class ActiveCallsClient:
         targets: Iterable[Target | tuple[Product | str, int | str | None]],
         *,
         page_size: int | None = None,
-        prefetch: int = 1,
+        prefetch: int | None = None,
         concurrency: int | None = None,
         on_error: Literal["raise", "collect"] = "raise",
         timeout: float | _Default | None = DEFAULT,
@@ -513,7 +513,11 @@ class ActiveCallsClient:
 
         ``concurrency`` listings are walked at once (default: the client's
         ``max_concurrency``, at most one per target); every request still shares the
-        client's concurrency limit and rate limiter. ``on_error="raise"`` (default)
+        client's concurrency limit and rate limiter. ``prefetch`` fixes how many pages
+        each listing keeps in flight; by default (``None``) the client's
+        ``max_concurrency`` is shared among the listings still being walked, so that a
+        long listing speeds up as the short ones finish (at the cost of up to that many
+        requests past the end of a listing). ``on_error="raise"`` (default)
         cancels the other listings and raises the first failure; ``"collect"`` records
         failures in ``.errors`` by target and carries on. ``.sources`` maps each uii to
         the targets that listed it.
@@ -521,7 +525,7 @@ class ActiveCallsClient:
         if concurrency is None:
             concurrency = self._transport.max_concurrency
         check_count("page_size", page_size, minimum=1, allow_none=True)
-        check_count("prefetch", prefetch, minimum=1)
+        check_count("prefetch", prefetch, minimum=1, allow_none=True)
         # Checked now: a walk opened later, in a worker, must not be the first to refuse.
         self._check_request_options(timeout, retry)
 
@@ -531,13 +535,14 @@ class ActiveCallsClient:
                 target.product_id,
                 None,
                 page_size=page_size,
-                prefetch=prefetch,
+                prefetch=1 if prefetch is None else prefetch,
                 max_items=None,
                 timeout=timeout,
                 retry=retry,
             )
 
-        return FanOut(open_walk, targets, concurrency=concurrency, on_error=on_error)
+        slots = self._transport.max_concurrency if prefetch is None else 0
+        return FanOut(open_walk, targets, concurrency=concurrency, on_error=on_error, slots=slots)
 
     def watch_active_calls(
         self,

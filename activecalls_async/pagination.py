@@ -233,6 +233,9 @@ class PageWalk(_Closing[ActiveCallPage]):
         self._probing = False
         self._finished = max_items == 0
         self._busy = False
+        #: When set (by a fan-out sharing its request slots), asked for the prefetch
+        #: window each time requests are scheduled.
+        self.window: Callable[[], int] | None = None
 
     def __repr__(self) -> str:
         state = "finished" if self._finished else f"next page {self._next_number}"
@@ -276,7 +279,8 @@ class PageWalk(_Closing[ActiveCallPage]):
 
     def _schedule(self) -> None:
         """Keep enough page requests in flight: one until the page size is known."""
-        window = self._prefetch if self._size_known else 1
+        prefetch = self._prefetch if self.window is None else self.window()
+        window = prefetch if self._size_known else 1
         if self._remaining is not None:
             # No point asking for pages beyond what ``max_items`` can still take.
             window = min(window, -(-self._remaining // self._max_rows))
@@ -404,6 +408,14 @@ class _FanOutState:
     errors: dict[Target, Exception] = attrs.field(factory=dict)
     failure: BaseException | None = None
     workers_left: int = 0
+    #: Request slots shared among the walks in progress (0: each keeps its own prefetch).
+    slots: int = 0
+    walking: int = 0
+
+    def share(self) -> int:
+        """Each walk's fair share of the request slots, so that a long listing speeds up
+        as the short ones finish."""
+        return max(1, -(-self.slots // max(1, self.walking)))
 
     def fail(self, exc: Exception) -> None:
         """Record the fan-out's failure; the first one recorded is the one raised."""
@@ -435,8 +447,11 @@ async def _walk_targets(state: _FanOutState) -> None:
 async def _walk_target(state: _FanOutState, target: Target) -> None:
     """Walk one target into the queue; record its failure as ``on_error`` says."""
     walk: PageWalk | None = None
+    state.walking += 1
     try:
         walk = state.open_walk(target)
+        if state.slots:
+            walk.window = state.share
         async for page in walk:
             await state.queue.put((target, page))
     except ActiveCallsError as exc:
@@ -449,6 +464,7 @@ async def _walk_target(state: _FanOutState, target: Target) -> None:
         state.errors[target] = exc
         state.fail(exc)
     finally:
+        state.walking -= 1
         if walk is not None:
             await walk.aclose()
 
@@ -469,8 +485,10 @@ class FanOut(_Closing[ActiveCall]):
         *,
         concurrency: int,
         on_error: Literal["raise", "collect"] = "raise",
+        slots: int = 0,
     ) -> None:
         check_count("concurrency", concurrency, minimum=1)
+        check_count("slots", slots, minimum=0)
         if on_error not in ("raise", "collect"):
             raise ValidationError("on_error", f"expected 'raise' or 'collect'; got {on_error!r}")
         if isinstance(targets, (str, bytes, Target)) or not isinstance(targets, Iterable):
@@ -483,6 +501,7 @@ class FanOut(_Closing[ActiveCall]):
             open_walk,
             on_error,
             asyncio.Queue(maxsize=self.concurrency),
+            slots=slots,
         )
         self._sources: dict[str, tuple[Target, ...]] = {}
         self._buffer: deque[ActiveCall] = deque()

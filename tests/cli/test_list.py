@@ -124,15 +124,16 @@ async def test_default_target_is_the_whole_account_every_page(
 async def test_progress_shows_on_stderr_while_pages_load(
     cli: Cli, activecalls_simulator: Simulator
 ) -> None:
-    activecalls_simulator.faults.latency = 0.12  # 11 pages in order take over a second
-    result = await cli.run("list", "-f", "json", "--page-size", "30")
+    # 31 pages, ten in flight after page 0: four rounds of latency, well over a second.
+    activecalls_simulator.faults.latency = 0.45
+    result = await cli.run("list", "-f", "json", "--page-size", "10")
     assert result.status == 0, result.err
     assert len(json.loads(result.out)) == 300  # stdout is nothing but the document
     progress, summary = result.err.splitlines()[0], result.err.splitlines()[-1]
     assert re.fullmatch(r"Listing ACCOUNT:12440001: [0-9,]+ calls \([0-9.]+ s\)", progress)
     assert re.fullmatch(r"300 calls from 1 listing in [0-9.]+ s", summary)
     activecalls_simulator.faults.latency = 0.0
-    quiet = await cli.run("list", "-f", "json", "--page-size", "30", "--no-progress")
+    quiet = await cli.run("list", "-f", "json", "--page-size", "10", "--no-progress")
     assert quiet.out == result.out
     assert quiet.err.splitlines() == [quiet.err.splitlines()[-1]]  # the summary alone
 

@@ -10,6 +10,7 @@ from typing import Literal
 import pytest
 
 from activecalls_async import (
+    ActiveCallsClient,
     BadRequestError,
     FanOut,
     RateLimit,
@@ -309,3 +310,40 @@ async def test_a_fan_out_asks_for_the_id_exactly_as_list_active_calls_does(
     sent = [r.param("productId") for r in sim.requests]
     assert len(sent) == 2
     assert set(sent) == {"0123456789"}
+
+
+def _max_overlap(spans: list[tuple[float, float]]) -> int:
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    level = peak = 0
+    for _, step in edges:
+        level += step
+        peak = max(peak, level)
+    return peak
+
+
+@pytest.mark.parametrize(("prefetch", "shares"), [(None, True), (1, False)])
+async def test_by_default_a_long_listing_takes_the_slots_short_ones_leave(
+    prefetch: int | None, shares: bool
+) -> None:
+    async with (
+        Simulator(calls=300, seed=3, rate_limit=None, latency=0.03) as sim,
+        ActiveCallsClient(
+            account_id=sim.account_id,
+            auth=sim.token,
+            base_url=sim.base_url,
+            rate_limit=None,
+            max_concurrency=6,
+        ) as client,
+    ):
+        fan_out = client.iter_active_calls_many(
+            [("ACCOUNT", sim.account_id), ("ACD", 55)], page_size=10, prefetch=prefetch
+        )
+        async with fan_out:
+            calls = [call async for call in fan_out]
+    assert len(calls) == len(sim.calls())
+    account_pages = [
+        (r.started, r.finished)
+        for r in sim.requests
+        if r.operation == "list" and r.param("product") == "ACCOUNT"
+    ]
+    assert (_max_overlap(account_pages) > 1) is shares
