@@ -95,7 +95,6 @@ async def _request_once(
     secrets: Iterable[str] = (),
     closed: Callable[[], bool] = lambda: False,
     data: Mapping[str, str] | None = None,
-    basic: aiohttp.BasicAuth | None = None,
 ) -> tuple[int, Mapping[str, str], bytes]:
     """Send once and read the whole answer; map transport failures to SDK errors.
 
@@ -110,7 +109,6 @@ async def _request_once(
             url,
             headers=headers,
             data=data,
-            auth=basic,
             timeout=aiohttp.ClientTimeout(total=timeout),
             allow_redirects=False,
             trace_request_ctx=progress,
@@ -146,27 +144,26 @@ async def post_form(
     *,
     timeout: float | None,
     secrets: Iterable[str],
-    basic: aiohttp.BasicAuth | None = None,
+    credentials: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """POST a login form and return its JSON object; failures become SDK errors.
 
     ``secrets`` are the form's credential values: an answer echoing one never gets it
-    into an exception. A refusal (a 4xx but 429) is an ``AuthenticationError``.
+    into an exception; ``credentials`` are headers such as HTTP Basic client
+    credentials. A refusal (a 4xx but 429) is an ``AuthenticationError``.
     """
     where = {"operation": operation, "method": "POST", "url": redact_url(str(url))}
-    if basic is not None:
-        secrets = (*secrets, basic.password, basic.encode())
-    masked = sent_secrets({}, *secrets)
+    credentials = credentials or {}
+    masked = sent_secrets(credentials, *secrets)
     status, headers, body = await _request_once(
         session,
         "POST",
         url,
         where=lambda: where,
-        headers={"Accept": "application/json"},
+        headers={"Accept": "application/json", **credentials},
         timeout=timeout,
         secrets=masked,
         data=form,
-        basic=basic,
     )
     if not 200 <= status < 300:
         raise status_error(

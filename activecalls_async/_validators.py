@@ -38,7 +38,7 @@ __all__ = [
 _E = TypeVar("_E", bound=enum.Enum)
 _PHONE = re.compile(r"\+?[0-9]{3,15}")
 _DIGITS = re.compile(r"[0-9]{1,19}")
-_USERNAME = re.compile(r"[^\s/?#]{1,254}")
+_USERNAME = re.compile(r"[^\s\x00-\x1f\x7f]{1,254}")
 _SEGMENT = re.compile(r"[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}")
 _DTS = re.compile(r"[0-9]{14}")
 # Printable ASCII but space: anything else in a base URL is sent raw or mangled.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import base64
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -148,7 +149,9 @@ class _JwtGrant:
             raise ValidationError("client_id", "must not contain ':'")
         secret = _check_token("client_secret", client_secret)
         assertion = _check_token("jwt", jwt)
-        self._basic = aiohttp.BasicAuth(client_id, secret)
+        # Built by hand: aiohttp 3.14 deprecates BasicAuth.
+        basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode("ascii")
+        self._credentials = {"Authorization": f"Basic {basic}"}
         self._form = {"grant_type": _JWT_GRANT_TYPE, "assertion": assertion}
         self._secrets = (secret, assertion)
         self._url = URL(f"{rc_server}/restapi/oauth/token")
@@ -167,7 +170,7 @@ class _JwtGrant:
                 self._url,
                 self._form,
                 timeout=self._timeout,
-                basic=self._basic,
+                credentials=self._credentials,
                 secrets=self._secrets,
             )
             where = {"operation": "auth.jwt", "method": "POST", "url": str(self._url)}

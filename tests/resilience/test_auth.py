@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -83,12 +84,17 @@ async def list_some(client: ActiveCallsClient, sim: Simulator) -> None:
     assert await client.list_active_calls("ACCOUNT", sim.account_id, max_rows=5)
 
 
+def basic_auth(login: str, password: str) -> dict[str, str]:
+    """An HTTP Basic header, built by hand (aiohttp 3.14 deprecates BasicAuth)."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()}
+
+
 async def grant_rc_token(sim: Simulator) -> str:
     async with (
         aiohttp.ClientSession() as session,
         session.post(
             f"{sim.root_url}/restapi/oauth/token",
-            auth=aiohttp.BasicAuth(sim.rc_client_id, sim.rc_client_secret),
+            headers=basic_auth(sim.rc_client_id, sim.rc_client_secret),
             data={
                 "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
                 "assertion": sim.rc_jwt,
