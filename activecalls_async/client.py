@@ -219,15 +219,12 @@ class ActiveCallsClient:
         if transport.closed:
             raise ClientClosedError("this ActiveCallsClient is closed; create a new one")
         request = build_request(ENDPOINTS[operation], self._prefix, args)
-        if timeout is DEFAULT:
-            timeout = transport.timeout
-        else:
-            _positive("timeout", timeout, allow_none=True)
-        if retry is DEFAULT:
-            retry = transport.retry
-        elif retry is not None and not isinstance(retry, RetryPolicy):
-            raise ValidationError("retry", "expected a RetryPolicy or None")
-        return await transport.send(request, timeout=timeout, retry=retry)
+        self._check_request_options(timeout, retry)
+        return await transport.send(
+            request,
+            timeout=transport.timeout if timeout is DEFAULT else timeout,
+            retry=transport.retry if retry is DEFAULT else retry,
+        )
 
     async def list_active_calls(
         self,
@@ -383,7 +380,7 @@ class ActiveCallsClient:
     def _check_request_options(
         timeout: float | _Default | None, retry: RetryPolicy | _Default | None
     ) -> None:
-        """Raise ValidationError for a ``timeout`` or ``retry`` that ``_call`` would refuse."""
+        """Raise ValidationError for a per-call ``timeout`` or ``retry`` that is not one."""
         if timeout is not DEFAULT:
             _positive("timeout", timeout, allow_none=True)
         if retry is not DEFAULT and retry is not None and not isinstance(retry, RetryPolicy):
