@@ -331,7 +331,8 @@ async def test_under_churn_no_call_in_flight_is_ended_or_started_twice() -> None
                     elif event.type is STARTED and uii in ended:
                         restarted.append(uii)
 
-        with contextlib.suppress(TimeoutError):
+        # asyncio.TimeoutError: on Python 3.10 it is not the builtin TimeoutError.
+        with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(consume(), 2.0)
     assert len(ended) > 20  # calls really ended during multi-page walks
     assert false_ends == []
