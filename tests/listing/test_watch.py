@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import statistics
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -103,8 +104,11 @@ async def test_first_snapshot_then_arrivals_changes_and_departures(
         (departure,) = await take(watch, 1)
         assert (departure.type, departure.call.uii) == (ENDED, new)
     polls = [r for r in sim.requests if r.operation == "list"]
-    gaps = [b.started - a.started for a, b in itertools.pairwise(polls) if b.param("page") == "0"]
-    assert all(gap >= INTERVAL * 0.9 for gap in gaps)
+    starts = [r.started for r in polls if r.param("page") == "0"]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    # The median, not every gap: a poll slowed past the interval by a loaded machine is
+    # rightly followed by the next at once, while polling in a tight loop moves the median.
+    assert statistics.median(gaps) >= INTERVAL * 0.9
 
 
 async def test_a_failed_poll_is_logged_and_retried_without_false_endings(
