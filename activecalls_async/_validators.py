@@ -18,12 +18,14 @@ __all__ = [
     "base_url",
     "boolean",
     "callback_time",
+    "count",
     "enum_member",
     "finite_number",
     "identifier",
     "integer",
     "is_loopback",
     "non_negative_int",
+    "optional_seconds",
     "path_segment",
     "phone_number",
     "positive_int",
@@ -178,6 +180,19 @@ def finite_number(value: Any) -> float | None:
     except OverflowError:  # an int beyond float range
         return None
     return number if math.isfinite(number) else None
+
+
+def count(name: str, value: Any, *, minimum: int, allow_none: bool = False) -> None:
+    """Raise ValidationError unless ``value`` is an int >= ``minimum`` (or an allowed None)."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValidationError(name, f"expected an int >= {minimum}; got {value!r}")
+
+
+def optional_seconds(name: str, value: Any) -> float | None:
+    """None (no limit), or a finite number of seconds > 0."""
+    return None if value is None else seconds(name, value)
 
 
 def seconds(name: str, value: Any, *, minimum: float = 0.0, inclusive: bool = False) -> float:

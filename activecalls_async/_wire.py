@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -227,7 +228,7 @@ def status_error(
     if refusal is not None and 400 <= status < 500 and status != 429:
         cls = refusal
     return cls(
-        message or _REASONS.get(status, "error status"),
+        message or _reason_phrase(status),
         status=status,
         operation=operation,
         method=method,
@@ -252,14 +253,9 @@ def _redirect_target(location: str | None) -> str:
     return redact_url(urlunsplit((parts.scheme, netloc, parts.path, "", ""))) or "/"
 
 
-_REASONS = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
+def _reason_phrase(status: int) -> str:
+    """The standard reason phrase of ``status`` ("Not Found"), for a body that says nothing."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "error status"

@@ -68,11 +68,6 @@ def _check_token(name: str, token: object) -> str:
     return clean
 
 
-def _check_seconds(name: str, value: object, *, allow_none: bool = False) -> None:
-    if not (value is None and allow_none):
-        v.seconds(name, value)
-
-
 class Auth(abc.ABC):
     """A source of request headers that authorise one account's API calls."""
 
@@ -254,7 +249,7 @@ class RingCentralAuth(Auth):
         clock: Callable[[], float] = time.monotonic,
     ) -> RingCentralAuth:
         """Log in with a RingCentral JWT credential (JWT grant first, then the exchange)."""
-        _check_seconds("timeout", timeout, allow_none=True)
+        v.optional_seconds("timeout", timeout)
         grant = _JwtGrant(
             client_id=client_id,
             client_secret=client_secret,
@@ -288,11 +283,11 @@ class RingCentralAuth(Auth):
         allow_insecure_http: bool,
         clock: Callable[[], float],
     ) -> None:
-        _check_seconds("token_lifetime", token_lifetime)
+        v.seconds("token_lifetime", token_lifetime)
         margin = v.finite_number(refresh_margin)
         if margin is None or not 0 <= margin < token_lifetime:
             raise ValidationError("refresh_margin", "expected seconds >= 0 and < token_lifetime")
-        _check_seconds("timeout", timeout, allow_none=True)
+        v.optional_seconds("timeout", timeout)
         if exchange_limit is not None and not isinstance(exchange_limit, Limiter):
             raise ValidationError("exchange_limit", "expected a RateLimit (or other Limiter)")
         self.auth_url = v.base_url("auth_url", auth_url, allow_insecure_http=allow_insecure_http)

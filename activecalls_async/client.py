@@ -29,7 +29,7 @@ from .auth import (
 )
 from .errors import ClientClosedError, ValidationError
 from .models import ActiveCall, Product, QueueCheck, SessionType
-from .pagination import CallWalk, FanOut, PageWalk, PagingMemo, Target, check_count
+from .pagination import CallWalk, FanOut, PageWalk, PagingMemo, Target
 from .ratelimit import Limiter, RateLimit
 from .retry import RetryPolicy
 from .watch import CallWatch
@@ -50,11 +50,6 @@ class _Default(enum.Enum):
 
 #: "Use the client's setting": distinct from ``None``, which means "none at all".
 DEFAULT: Final = _Default.DEFAULT
-
-
-def _positive(name: str, value: Any, *, allow_none: bool = False) -> None:
-    if not (value is None and allow_none):
-        v.seconds(name, value)  # finite and > 0: NaN and inf are refused too
 
 
 class ActiveCallsClient:
@@ -84,14 +79,9 @@ class ActiveCallsClient:
         self.base_url = v.base_url("base_url", base_url, allow_insecure_http=allow_insecure_http)
         self._prefix = api_prefix(self.base_url, account_id, allow_insecure_http=True)
         self.account_id = str(account_id)
-        _positive("timeout", timeout, allow_none=True)
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise ValidationError("retry", "expected a RetryPolicy or None")
-        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
-            raise ValidationError("max_concurrency", "expected an int >= 1")
-        _positive("max_concurrency", max_concurrency)
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-            raise ValidationError("page_size", f"expected an int >= 1; got {page_size!r}")
+        self._check_request_options(timeout, retry)
+        v.count("max_concurrency", max_concurrency, minimum=1)
+        v.count("page_size", page_size, minimum=1)
         if rate_limit is DEFAULT:
             rate_limit = RateLimit(120, per=60.0)
         elif rate_limit is not None and not isinstance(rate_limit, Limiter):
@@ -382,7 +372,7 @@ class ActiveCallsClient:
     ) -> None:
         """Raise ValidationError for a per-call ``timeout`` or ``retry`` that is not one."""
         if timeout is not DEFAULT:
-            _positive("timeout", timeout, allow_none=True)
+            v.optional_seconds("timeout", timeout)
         if retry is not DEFAULT and retry is not None and not isinstance(retry, RetryPolicy):
             raise ValidationError("retry", "expected a RetryPolicy or None")
 
@@ -521,8 +511,8 @@ class ActiveCallsClient:
         """
         if concurrency is None:
             concurrency = self._transport.max_concurrency
-        check_count("page_size", page_size, minimum=1, allow_none=True)
-        check_count("prefetch", prefetch, minimum=1, allow_none=True)
+        v.count("page_size", page_size, minimum=1, allow_none=True)
+        v.count("prefetch", prefetch, minimum=1, allow_none=True)
         # Checked now: a walk opened later, in a worker, must not be the first to refuse.
         self._check_request_options(timeout, retry)
 

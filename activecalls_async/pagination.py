@@ -54,7 +54,6 @@ __all__ = [
     "PagingMemo",
     "Target",
     "as_target",
-    "check_count",
 ]
 
 logger = logging.getLogger("activecalls_async")
@@ -64,14 +63,6 @@ logger = logging.getLogger("activecalls_async")
 Fetch = Callable[[int, int], Awaitable[Sequence[ActiveCall]]]
 
 _T = TypeVar("_T")
-
-
-def check_count(name: str, value: Any, *, minimum: int, allow_none: bool = False) -> None:
-    """Raise ValidationError unless ``value`` is an int >= ``minimum`` (or an allowed None)."""
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationError(name, f"expected an int >= {minimum}; got {value!r}")
 
 
 def _product(value: Any) -> Product:
@@ -210,9 +201,9 @@ class PageWalk(_Closing[ActiveCallPage]):
         memo: PagingMemo | None = None,
         label: str = "listing",
     ) -> None:
-        check_count("page_size", page_size, minimum=1)
-        check_count("prefetch", prefetch, minimum=1)
-        check_count("max_items", max_items, minimum=0, allow_none=True)
+        v.count("page_size", page_size, minimum=1)
+        v.count("prefetch", prefetch, minimum=1)
+        v.count("max_items", max_items, minimum=0, allow_none=True)
         self.label = label
         self._fetch = fetch
         self._prefetch = prefetch
@@ -487,8 +478,8 @@ class FanOut(_Closing[ActiveCall]):
         on_error: Literal["raise", "collect"] = "raise",
         slots: int = 0,
     ) -> None:
-        check_count("concurrency", concurrency, minimum=1)
-        check_count("slots", slots, minimum=0)
+        v.count("concurrency", concurrency, minimum=1)
+        v.count("slots", slots, minimum=0)
         if on_error not in ("raise", "collect"):
             raise ValidationError("on_error", f"expected 'raise' or 'collect'; got {on_error!r}")
         if isinstance(targets, (str, bytes, Target)) or not isinstance(targets, Iterable):

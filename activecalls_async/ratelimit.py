@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from .errors import ValidationError
+from . import _validators as v
 
 __all__ = ["Limiter", "RateLimit"]
 
@@ -47,15 +47,10 @@ class RateLimit:
         margin: float = 0.05,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if isinstance(requests, bool) or not isinstance(requests, int) or requests < 1:
-            raise ValidationError("requests", f"expected an int >= 1; got {requests!r}")
-        if not isinstance(per, (int, float)) or isinstance(per, bool) or per <= 0:
-            raise ValidationError("per", f"expected seconds > 0; got {per!r}")
-        if not isinstance(margin, (int, float)) or margin < 0:
-            raise ValidationError("margin", f"expected seconds >= 0; got {margin!r}")
+        v.count("requests", requests, minimum=1)
         self.requests = requests
-        self.per = float(per)
-        self.margin = float(margin)
+        self.per = v.seconds("per", per)
+        self.margin = v.seconds("margin", margin, inclusive=True)
         self._clock = clock
         self._starts: deque[float] = deque()
         self._lock = asyncio.Lock()

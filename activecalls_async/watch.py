@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections import deque
 from collections.abc import Callable, Container, Mapping
-from typing import Any
 
+from . import _validators as v
 from .errors import (
     ActiveCallsError,
     APIStatusError,
@@ -60,17 +59,6 @@ def diff_snapshots(
     return events
 
 
-def _check_interval(value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ValidationError("interval", f"expected seconds > 0; got {value!r}")
-    return float(value)
-
-
 def _cannot_heal(exc: ActiveCallsError) -> bool:
     """Whether a failed poll would fail the same way on every later tick."""
     if isinstance(exc, APIStatusError):
@@ -103,7 +91,7 @@ class CallWatch(_Closing[CallEvent]):
     def __init__(
         self, open_walk: Callable[[], PageWalk], *, interval: float, label: str = "listing"
     ) -> None:
-        self.interval = _check_interval(interval)
+        self.interval = v.seconds("interval", interval)
         self.label = label
         self._open_walk = open_walk
         #: The calls believed in flight (their last state seen), None before the first poll.
