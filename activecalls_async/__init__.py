@@ -30,6 +30,7 @@ from .models import (
     SessionType,
 )
 from .pagination import ActiveCallPage, CallWalk, FanOut, PageWalk, Target
+from .priority import Priority
 from .ratelimit import Limiter, RateLimit
 from .retry import RetryPolicy
 from .watch import CallWatch
@@ -62,6 +63,7 @@ __all__ = [
     "NotFoundError",
     "PageWalk",
     "PermissionDeniedError",
+    "Priority",
     "Product",
     "QueueCheck",
     "RateLimit",

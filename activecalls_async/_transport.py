@@ -28,6 +28,7 @@ from .errors import (
     ClientClosedError,
     ResponseDecodeError,
 )
+from .priority import Priority
 from .ratelimit import Limiter
 from .retry import RetryPolicy
 
@@ -344,18 +345,34 @@ class Transport:
             }
 
         async with self._slots:
-            if self.limiter is not None:
-                await self.limiter.acquire()
-            return await _request_once(
-                session,
-                request.method,
-                URL(request.url, encoded=True),
-                where=where,
-                headers={**self._base_headers, **credentials},
-                timeout=timeout,
-                secrets=secrets,
-                closed=lambda: self._closed,
-            )
+            limiter = self.limiter
+            if limiter is None:
+                return await self._send_once(session, request, credentials, secrets, timeout, where)
+            await limiter.acquire(Priority.READ)
+            try:
+                return await self._send_once(session, request, credentials, secrets, timeout, where)
+            finally:
+                await limiter.release()
+
+    async def _send_once(
+        self,
+        session: aiohttp.ClientSession,
+        request: Request,
+        credentials: Mapping[str, str],
+        secrets: Iterable[str],
+        timeout: float | None,
+        where: Callable[[], Mapping[str, str]],
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        return await _request_once(
+            session,
+            request.method,
+            URL(request.url, encoded=True),
+            where=where,
+            headers={**self._base_headers, **credentials},
+            timeout=timeout,
+            secrets=secrets,
+            closed=lambda: self._closed,
+        )
 
 
 def _log_retry(details: Any) -> None:

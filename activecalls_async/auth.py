@@ -30,6 +30,7 @@ from .errors import (
     ResponseDecodeError,
     ValidationError,
 )
+from .priority import Priority
 from .ratelimit import Limiter, RateLimit
 
 __all__ = [
@@ -429,7 +430,7 @@ class RingCentralAuth(Auth):
         """Trade a RingCentral token for RingCX tokens, getting a new one once if refused."""
         for last in (False, True):
             rc_token = await self._rc_token(session)
-            await self.exchange_limit.acquire()
+            await self.exchange_limit.acquire(Priority.ACTION)
             try:
                 return await post_form(
                     session,
@@ -445,6 +446,8 @@ class RingCentralAuth(Auth):
                 if isinstance(self._source, _JwtGrant):
                     self._source.invalidate()
                 logger.info("RingCX refused the RingCentral token; getting a new one")
+            finally:
+                await self.exchange_limit.release()
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _rc_token(self, session: aiohttp.ClientSession) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from . import _validators as v
+from .priority import Priority
 
 __all__ = ["Limiter", "RateLimit"]
 
@@ -17,13 +18,18 @@ __all__ = ["Limiter", "RateLimit"]
 class Limiter(Protocol):
     """Something that decides when the next request may start.
 
-    The transport awaits ``acquire()`` immediately before each attempt, after taking
-    a concurrency slot and never while holding a connection. A limiter shared across
-    processes (for example one backed by Redis) only needs this method.
+    The transport awaits ``acquire(priority)`` before each attempt, never while holding
+    a connection, and ``release()`` once that attempt's answer has arrived (or it
+    failed or was cancelled): a request counts in the window until then, because the
+    server may see it at any moment in between. A limiter shared across processes (for
+    example one backed by Redis) implements the same two methods.
     """
 
-    async def acquire(self) -> None:
-        """Return when one more request may start."""
+    async def acquire(self, priority: Priority = Priority.READ) -> None:
+        """Return when one more request of ``priority`` may start."""
+
+    async def release(self) -> None:
+        """Record that one request this limiter let start has had its answer."""
 
 
 class RateLimit:
@@ -63,7 +69,10 @@ class RateLimit:
         """The limit in requests per second."""
         return self.requests / self.per
 
-    async def acquire(self) -> None:
+    async def release(self) -> None:
+        """Record that one request this limiter let start has had its answer."""
+
+    async def acquire(self, priority: Priority = Priority.READ) -> None:
         """Wait, in arrival order, until a start keeps the window within the limit."""
         # Holding the lock while sleeping is what makes the limiter fair: later
         # arrivals queue behind the waiter instead of racing it for the next slot.

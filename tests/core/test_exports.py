@@ -32,6 +32,7 @@ def test_all_is_pinned() -> None:
         "NotFoundError",
         "PageWalk",
         "PermissionDeniedError",
+        "Priority",
         "Product",
         "QueueCheck",
         "RateLimit",

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from activecalls_async import Limiter, RateLimit, ValidationError
+from activecalls_async.priority import Priority
 from activecalls_async.testing import Simulator
 
 from .helpers import client_for
@@ -111,8 +112,11 @@ async def test_any_limiter_can_replace_it_without_touching_the_transport() -> No
         def __init__(self) -> None:
             self.acquired = 0
 
-        async def acquire(self) -> None:
+        async def acquire(self, priority: Priority = Priority.READ) -> None:
             self.acquired += 1
+
+        async def release(self) -> None:
+            pass
 
     limiter = CountingLimiter()
     assert isinstance(limiter, Limiter)

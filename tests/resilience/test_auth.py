@@ -22,6 +22,7 @@ from activecalls_async import (
     ServerError,
     ValidationError,
 )
+from activecalls_async.priority import Priority
 from activecalls_async.testing import Faults, Simulator
 
 from .support import FAST, client_side_tasks
@@ -43,8 +44,11 @@ class CountingLimiter:
     def __init__(self) -> None:
         self.acquired = 0
 
-    async def acquire(self) -> None:
+    async def acquire(self, priority: Priority = Priority.READ) -> None:
         self.acquired += 1
+
+    async def release(self) -> None:
+        pass
 
 
 @pytest.fixture
