@@ -95,7 +95,7 @@ async def _request_once(
     timeout: float | None,
     secrets: Iterable[str] = (),
     closed: Callable[[], bool] = lambda: False,
-    data: Mapping[str, str] | None = None,
+    data: bytes | Mapping[str, str] | None = None,
 ) -> tuple[int, Mapping[str, str], bytes]:
     """Send once and read the whole answer; map transport failures to SDK errors.
 
@@ -363,15 +363,19 @@ class Transport:
         timeout: float | None,
         where: Callable[[], Mapping[str, str]],
     ) -> tuple[int, Mapping[str, str], bytes]:
+        headers = {**self._base_headers, **credentials}
+        if request.body is not None:  # only client.request sends a (JSON) body
+            headers["Content-Type"] = "application/json"
         return await _request_once(
             session,
             request.method,
             URL(request.url, encoded=True),
             where=where,
-            headers={**self._base_headers, **credentials},
+            headers=headers,
             timeout=timeout,
             secrets=secrets,
             closed=lambda: self._closed,
+            data=request.body,
         )
 
 

@@ -37,7 +37,7 @@ def default_target(client: ActiveCallsClient) -> Listing:
     """The whole account: ``ACCOUNT:<account id>``; the id must then be digits (a usage
     error, exit 2, names ``--account-id`` and ``ACTIVECALLS_ACCOUNT_ID`` otherwise)."""
     why = "the default --product ACCOUNT:<account id>"
-    return Product.ACCOUNT, check_account_id(client.account_id, why=why)
+    return Product.ACCOUNT, check_account_id(client.account_id or "", why=why)
 
 
 async def list_calls(
