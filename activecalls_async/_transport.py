@@ -217,7 +217,7 @@ class Transport:
         self._slots = asyncio.Semaphore(max_concurrency)
         self._base_headers = {"User-Agent": user_agent, "Accept": _ACCEPT}
         self._closed = False
-        self._senders: dict[tuple[RetryPolicy, str], Attempt] = {}
+        self._senders: dict[tuple[RetryPolicy, Endpoint], Attempt] = {}
 
     @property
     def closed(self) -> bool:
@@ -277,7 +277,9 @@ class Transport:
         Building a ``backoff`` wrapper costs more than a request's own Python work, so
         wrappers are kept per (policy, operation).
         """
-        key = (policy, endpoint.operation)
+        # Keyed by the whole descriptor: client.request's share an operation name (the
+        # path) across methods and retry classes.
+        key = (policy, endpoint)
         sender = self._senders.get(key)
         if sender is not None:
             return sender
