@@ -104,19 +104,25 @@ class Endpoint:
     #: Cross-parameter rule over the Python-named arguments, run before encoding.
     check: Callable[[Mapping[str, Any]], None] | None = None
     scope: Scope = Scope.ACTIVE_CALLS
+    #: The Python names ``build_request`` accepts for this operation (derived, kept once).
+    arguments: frozenset[str] = attrs.field(
+        init=False,
+        eq=False,
+        repr=False,
+        default=attrs.Factory(lambda self: _arguments(self.path, self.params), takes_self=True),
+    )
 
     @property
     def takes_uii(self) -> bool:
         """Whether the path carries a call's ``uii`` segment."""
         return "{uii}" in self.path
 
-    @property
-    def arguments(self) -> frozenset[str]:
-        """The Python names ``build_request`` accepts for this operation."""
-        names = {param.name for param in self.params}
-        if self.takes_uii:
-            names.add("uii")
-        return frozenset(names)
+
+def _arguments(path: str, params: tuple[Param, ...]) -> frozenset[str]:
+    names = {param.name for param in params}
+    if "{uii}" in path:
+        names.add("uii")
+    return frozenset(names)
 
 
 def _list_check(args: Mapping[str, Any]) -> None:

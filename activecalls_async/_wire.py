@@ -93,8 +93,8 @@ def build_request(endpoint: Endpoint, prefix: str, args: Mapping[str, Any]) -> R
     ``admin_root``). A name the descriptor does not declare raises ``TypeError``: a
     misspelt argument must not be dropped silently.
     """
-    unknown = set(args) - endpoint.arguments
-    if unknown:
+    if not endpoint.arguments.issuperset(args):
+        unknown = set(args) - endpoint.arguments
         raise TypeError(
             f"{endpoint.operation} got unexpected argument(s): {', '.join(sorted(unknown))}"
         )

@@ -20,7 +20,7 @@ from . import _endpoints as endpoints
 from . import _validators as v
 from ._endpoints import Endpoint, RetryClass, Scope
 from ._transport import USER_AGENT, Transport
-from ._wire import admin_root, api_prefix, build_raw_request, build_request
+from ._wire import Request, admin_root, api_prefix, build_raw_request, build_request
 from .auth import (
     DEFAULT_AUTH_URL,
     DEFAULT_RC_SERVER,
@@ -279,7 +279,8 @@ class ActiveCallsClient:
             prefix = await self._account_prefix()
         return await self._send(build_request(endpoint, prefix, args), timeout, retry)
 
-    async def _send(self, request: Any, timeout: TimeoutOption, retry: RetryOption) -> Any:
+    async def _send(self, request: Request, timeout: TimeoutOption, retry: RetryOption) -> Any:
+        """Send under the per-call options (``DEFAULT``: the client's)."""
         transport = self._transport
         return await transport.send(
             request,
@@ -539,8 +540,8 @@ class ActiveCallsClient:
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
     ) -> None:
-        """Drop one session from the call by its id (the API does not return session ids:
-        they come from elsewhere, e.g. the agent or supervisor events of RingCX)."""
+        """Drop one session from the call by its id; the API never returns session ids (see
+        ``docs/concepts/operations.md``), so the id must come from elsewhere."""
         args = {"uii": uii, "session_id": session_id}
         await self._call(endpoints.HANGUP_SESSION_BY_ID, args, timeout, retry)
 

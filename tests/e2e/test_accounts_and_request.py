@@ -79,7 +79,8 @@ async def test_list_accounts(
 async def test_fifty_tasks_share_one_account_lookup(activecalls_simulator: Simulator) -> None:
     sim = activecalls_simulator
     async with unlocated(sim) as client:
-        assert client.account_id is None
+        before = client.account_id
+        assert before is None
         pages = await asyncio.gather(
             *(client.list_active_calls("ACCOUNT", max_rows=5) for _ in range(50))
         )
