@@ -250,7 +250,8 @@ class ActiveCallsClient:
         """
         lookup, self._lookup = self._lookup, None
         if lookup is not None:
-            lookup.cancel()
+            lookup.cancel()  # its waiters raise ClientClosedError (see _account_prefix)
+            await asyncio.wait([lookup])
         await self._transport.aclose()
 
     @property
@@ -296,8 +297,16 @@ class ActiveCallsClient:
         if lookup is None:
             lookup = self._lookup = asyncio.ensure_future(self._discover())
             lookup.add_done_callback(self._lookup_done)
-        # Shielded: one caller giving up must not cancel the lookup the others wait for.
-        return await asyncio.shield(lookup)
+        try:
+            # Shielded: one caller giving up must not cancel the lookup the others wait for.
+            return await asyncio.shield(lookup)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+            # Only aclose() cancels the lookup itself; a waiter's own cancel stands.
+            if lookup.cancelled() and not (cancelling and cancelling()):
+                raise ClientClosedError("the client was closed during the request") from None
+            raise
 
     def _lookup_done(self, lookup: asyncio.Future[str]) -> None:
         if self._lookup is lookup:
