@@ -173,13 +173,14 @@ async def test_a_timeout_after_sending_is_repeated_only_when_harmless(
 ) -> None:
     sim = activecalls_simulator
     uii = answered(sim)
-    sim.faults = Faults(latency=1.0, operations={operation})
+    # The answer comes long after the timeout; the request itself is sent at once.
+    sim.faults = Faults(latency=3.0, operations={operation})
     async with ActiveCallsClient(
         account_id=sim.account_id,
         auth=sim.token,
         base_url=sim.base_url,
         retry=FAST_RETRIES,
-        timeout=0.2,
+        timeout=0.4,
     ) as client:
         with pytest.raises(APITimeoutError) as info:
             await action(client, uii)
