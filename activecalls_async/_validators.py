@@ -29,6 +29,7 @@ __all__ = [
     "identifier",
     "integer",
     "is_loopback",
+    "is_utf8",
     "non_negative_int",
     "on_off",
     "optional_seconds",
@@ -57,12 +58,14 @@ _URL_CHARS = re.compile(r"[\x21-\x7e]+")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
+# Ints are bounded by the widest the API takes (int64): the server judges narrower
+# ranges, but a number beyond any of them (10**5000 cannot even be printed) is refused.
 def _is_int(value: Any, maximum: int = _INT64_MAX) -> bool:
     """An int (not a bool) no larger than ``maximum``: a huge one could not even be printed."""
     return isinstance(value, int) and not isinstance(value, bool) and value <= maximum
 
 
-def _encodable(value: str) -> bool:
+def is_utf8(value: str) -> bool:
     """Whether ``value`` can be sent as UTF-8 (a lone surrogate cannot)."""
     try:
         value.encode("utf-8")
@@ -101,10 +104,6 @@ def identifier(name: str, value: Any) -> str:
     if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
         return value.strip()
     raise ValidationError(name, f"expected a numeric id (int or digit string); got {_show(value)}")
-
-
-# Ints are bounded by the widest the API takes (int64): the server judges narrower
-# ranges, but a number beyond any of them (10**5000 cannot even be printed) is refused.
 
 
 def integer(name: str, value: Any) -> str:
@@ -168,7 +167,7 @@ def phone_number(name: str, value: Any) -> str:
 
 def username(name: str, value: Any) -> str:
     """A non-empty user name without whitespace, control characters or lone surrogates."""
-    if isinstance(value, str) and _USERNAME.fullmatch(value) and _encodable(value):
+    if isinstance(value, str) and _USERNAME.fullmatch(value) and is_utf8(value):
         return value
     raise ValidationError(
         name, f"expected a non-empty user name without spaces; got {_show(value)}"
@@ -178,7 +177,7 @@ def username(name: str, value: Any) -> str:
 def text(name: str, value: Any, *, max_length: int = 255) -> str:
     """Non-blank UTF-8 text of at most ``max_length`` characters (the length is an SDK rule)."""
     if isinstance(value, str) and value.strip() and len(value) <= max_length:
-        if _encodable(value):
+        if is_utf8(value):
             return value
         raise ValidationError(name, "is not valid text (it holds a lone surrogate)")
     raise ValidationError(name, f"expected non-blank text of at most {max_length} characters")

@@ -146,7 +146,7 @@ def build_raw_request(
     segments = [v.path_segment("path", segment) for segment in path.split("/")]
     query = []
     for key, value in (params or {}).items():
-        if not isinstance(key, str) or not key or not _is_text(key):
+        if not isinstance(key, str) or not key or not v.is_utf8(key):
             raise ValidationError("params", f"expected parameter names as text; got {key!r}")
         values = value if isinstance(value, (list, tuple)) else [value]
         for item in values:
@@ -169,23 +169,15 @@ def build_raw_request(
     return Request(endpoint, method, url, body=body)
 
 
-def _is_text(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _param_text(name: str, value: Any) -> str:
     """One ``params`` value as wire text."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int) and -(2**63) <= value < 2**63:
-        return str(value)
+    if isinstance(value, int):
+        return v.integer(name, value)
     if isinstance(value, float) and v.finite_number(value) is not None:
         return repr(value)
-    if isinstance(value, str) and _is_text(value):
+    if isinstance(value, str) and v.is_utf8(value):
         return value
     raise ValidationError(name, "expected text, a 64-bit int, a finite float, a bool or None")
 
