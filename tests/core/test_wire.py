@@ -6,6 +6,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from yarl import URL
 
 from activecalls_async import (
     Account,
@@ -562,3 +565,32 @@ def test_raw_requests_that_could_escape_or_not_encode_are_refused(
 def test_raw_answers_are_json_or_text(body: bytes, decoded: object) -> None:
     request = build_raw_request("GET", "users", ROOT)
     assert decode_response(request, 200, body) == decoded
+
+
+@settings(max_examples=400)
+@given(
+    path=st.text(
+        alphabet=st.sampled_from(list("ab1./?#%:-_ \\@~\x00")) | st.characters(), max_size=24
+    )
+)
+def test_no_accepted_path_leaves_the_admin_prefix(path: str) -> None:
+    try:
+        request = build_raw_request("GET", path, ROOT)
+    except ValidationError as exc:
+        refused: ValidationError | None = exc
+    else:
+        refused = None
+    if refused is not None:
+        assert refused.parameter == "path"
+        return
+    url = URL(request.url, encoded=True)
+    assert request.url == ROOT + path
+    assert (url.scheme, url.host, url.query_string, url.fragment) == (
+        "https",
+        "ringcx.ringcentral.com",
+        "",
+        "",
+    )
+    # What a server resolves (dot segments removed) is still under the admin prefix.
+    assert url.path.startswith("/voice/api/v1/admin/")
+    assert ".." not in url.path.split("/")
