@@ -1,8 +1,17 @@
 """Async-first client for the RingCX (Engage Voice) Active Calls API."""
 
+from ._endpoints import RetryClass
 from ._version import __version__
 from .auth import ApiToken, Auth, BearerToken, RingCentralAuth
-from .client import DEFAULT, DEFAULT_BASE_URL, ActiveCallsClient
+from .client import (
+    DEFAULT,
+    DEFAULT_BASE_URL,
+    ActiveCallsClient,
+    ClientOptions,
+    Default,
+    RetryOption,
+    TimeoutOption,
+)
 from .errors import (
     ActionRejectedError,
     ActiveCallsError,
@@ -22,6 +31,7 @@ from .errors import (
 )
 from .models import (
     RESULT_PRODUCTS,
+    Account,
     ActiveCall,
     CallEvent,
     CallEventType,
@@ -42,6 +52,7 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "Account",
     "ActionRejectedError",
     "ActiveCall",
     "ActiveCallPage",
@@ -57,6 +68,8 @@ __all__ = [
     "CallWalk",
     "CallWatch",
     "ClientClosedError",
+    "ClientOptions",
+    "Default",
     "FanOut",
     "FieldError",
     "Limiter",
@@ -69,11 +82,14 @@ __all__ = [
     "RateLimit",
     "RateLimitError",
     "ResponseDecodeError",
+    "RetryClass",
+    "RetryOption",
     "RetryPolicy",
     "RingCentralAuth",
     "ServerError",
     "SessionType",
     "Target",
+    "TimeoutOption",
     "ValidationError",
     "__version__",
 ]

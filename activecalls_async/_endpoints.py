@@ -1,10 +1,15 @@
-"""The endpoint registry: one descriptor per Active Calls operation.
+"""The endpoint registry: one descriptor per operation, each a module constant.
 
 A descriptor says everything the pure request builder and response decoder need:
-the HTTP method, the path under ``activeCalls/``, every query parameter (wire name,
+the HTTP method, the path (under ``accounts/{accountId}/activeCalls/`` or, for the
+``ADMIN`` scope, directly under ``api/v1/admin/``), every query parameter (wire name,
 Python name, type, whether required, and the check that turns a value into wire
 text), the response kind and the retry class. Adding an operation means adding one
-descriptor here and one thin client method.
+descriptor here and one thin client method; code refers to descriptors by constant
+(``DISPOSITION_CALL``), never by looking a name up.
+
+Checks that are the SDK's own (the API documents no such rule) are marked in
+``_validators``; ``docs/concepts/operations.md`` lists them.
 """
 
 from __future__ import annotations
@@ -21,7 +26,28 @@ from . import _validators as v
 from .errors import ValidationError
 from .models import Product, SessionType
 
-__all__ = ["ENDPOINTS", "Endpoint", "Param", "ResponseKind", "RetryClass"]
+__all__ = [
+    "ACCOUNTS",
+    "ADD_SESSION_TO_CALL",
+    "CHECK_QUEUE_STATUS",
+    "CHECK_QUEUE_THRESHOLD",
+    "CREATE_MANUAL_AGENT_CALL",
+    "DISPOSITION_CALL",
+    "ENDPOINTS",
+    "HANGUP_CALL",
+    "HANGUP_SESSION",
+    "HANGUP_SESSION_BY_ID",
+    "LIST",
+    "PING_CALL",
+    "REQUEUE_CALL",
+    "TOGGLE_CALL_HOLD",
+    "TOGGLE_CALL_RECORDING",
+    "Endpoint",
+    "Param",
+    "ResponseKind",
+    "RetryClass",
+    "Scope",
+]
 
 
 class ResponseKind(enum.Enum):
@@ -30,6 +56,9 @@ class ResponseKind(enum.Enum):
     CALL_LIST = "a JSON array of ActiveCall"
     ACTION = "text/plain true or false"
     QUEUE_CHECK = 'a JSON object {"status": bool, "reason": str}'
+    ACCOUNT_LIST = "a JSON array of accounts"
+    #: Whatever the server sends: JSON when it parses, else text (``client.request``).
+    ANY = "JSON or text"
 
 
 class RetryClass(enum.Enum):
@@ -40,6 +69,15 @@ class RetryClass(enum.Enum):
     #: A repeat could act twice, or report a success as a failure: retried only when
     #: the server cannot have acted on the first attempt.
     AT_MOST_ONCE = "at-most-once"
+
+
+class Scope(enum.Enum):
+    """Which URL a descriptor's path is relative to."""
+
+    #: ``{BASE_URL}/api/v1/admin/accounts/{accountId}/activeCalls/``: needs the account id.
+    ACTIVE_CALLS = "activeCalls"
+    #: ``{BASE_URL}/api/v1/admin/``: no account id needed.
+    ADMIN = "admin"
 
 
 @attrs.frozen
@@ -65,6 +103,14 @@ class Endpoint:
     retry: RetryClass
     #: Cross-parameter rule over the Python-named arguments, run before encoding.
     check: Callable[[Mapping[str, Any]], None] | None = None
+    scope: Scope = Scope.ACTIVE_CALLS
+    #: The Python names ``build_request`` accepts for this operation (derived, kept once).
+    arguments: frozenset[str] = attrs.field(
+        init=False,
+        eq=False,
+        repr=False,
+        default=attrs.Factory(lambda self: _arguments(self.path, self.params), takes_self=True),
+    )
 
     @property
     def takes_uii(self) -> bool:
@@ -72,9 +118,15 @@ class Endpoint:
         return "{uii}" in self.path
 
 
+def _arguments(path: str, params: tuple[Param, ...]) -> frozenset[str]:
+    names = {param.name for param in params}
+    if "{uii}" in path:
+        names.add("uii")
+    return frozenset(names)
+
+
 def _list_check(args: Mapping[str, Any]) -> None:
-    if args.get("product") is None and args.get("external_id") is None:
-        raise ValidationError("product", "give a product (with product_id) or an external_id")
+    # Neither product nor externalId is legal per the spec: the server decides.
     if args.get("product_id") is not None and args.get("product") is None:
         raise ValidationError("product", "product_id needs a product")
 
@@ -90,102 +142,149 @@ _E = RetryClass
 _R = ResponseKind
 _notes = partial(v.text, max_length=4000)
 
-_ALL = (
-    Endpoint(
-        "list",
-        "GET",
-        "list",
-        (
-            Param("product", "product", Product, v.product),
-            Param("productId", "product_id", int, v.identifier),
-            Param("externalId", "external_id", str, v.text),
-            Param("page", "page", int, v.non_negative_int),
-            Param("maxRows", "max_rows", int, v.positive_int),
-        ),
-        _R.CALL_LIST,
-        _E.IDEMPOTENT,
-        _list_check,
+LIST = Endpoint(
+    "list",
+    "GET",
+    "list",
+    (
+        Param("product", "product", Product, v.product),
+        Param("productId", "product_id", int, v.identifier),
+        Param("externalId", "external_id", str, v.text),
+        Param("page", "page", int, v.non_negative_int),
+        Param("maxRows", "max_rows", int, v.positive_int),
     ),
-    Endpoint(
-        "createManualAgentCall",
-        "POST",
-        "createManualAgentCall",
-        (
-            Param("username", "username", str, v.username, required=True),
-            Param("destination", "destination", str, v.phone_number, required=True),
-            Param("ringDuration", "ring_duration", int, v.ring_duration, required=True),
-            Param("callerId", "caller_id", str, v.phone_number, required=True),
-        ),
-        _R.ACTION,
-        _E.AT_MOST_ONCE,
+    _R.CALL_LIST,
+    _E.IDEMPOTENT,
+    _list_check,
+)
+CREATE_MANUAL_AGENT_CALL = Endpoint(
+    "createManualAgentCall",
+    "POST",
+    "createManualAgentCall",
+    (
+        Param("username", "username", str, v.username, required=True),
+        Param("destination", "destination", str, v.phone_number, required=True),
+        Param("ringDuration", "ring_duration", int, v.ring_duration, required=True),
+        Param("callerId", "caller_id", str, v.phone_number, required=True),
     ),
-    Endpoint(
-        "addSessionToCall",
-        "POST",
-        "{uii}/addSessionToCall",
-        (
-            Param("destination", "destination", str, v.phone_number, required=True),
-            Param("sessionType", "session_type", SessionType, v.session_type, required=True),
-        ),
-        _R.ACTION,
-        _E.AT_MOST_ONCE,
+    _R.ACTION,
+    _E.AT_MOST_ONCE,
+)
+ADD_SESSION_TO_CALL = Endpoint(
+    "addSessionToCall",
+    "POST",
+    "{uii}/addSessionToCall",
+    (
+        Param("destination", "destination", str, v.phone_number, required=True),
+        Param("sessionType", "session_type", SessionType, v.session_type, required=True),
     ),
-    Endpoint(
-        "dispositionCall",
-        "POST",
-        "{uii}/dispositionCall",
-        (
-            Param("disposition", "disposition", str, v.text, required=True),
-            Param("callback", "callback", bool, v.boolean, required=True),
-            Param("callBackDTS", "callback_at", datetime, v.callback_time),
-            Param("notes", "notes", str, _notes),
-        ),
-        _R.ACTION,
-        _E.AT_MOST_ONCE,
-        _disposition_check,
+    _R.ACTION,
+    _E.AT_MOST_ONCE,
+)
+DISPOSITION_CALL = Endpoint(
+    "dispositionCall",
+    "POST",
+    "{uii}/dispositionCall",
+    (
+        Param("disposition", "disposition", str, v.text, required=True),
+        Param("callback", "callback", bool, v.boolean, required=True),
+        Param("callBackDTS", "callback_at", datetime, v.callback_time),
+        Param("notes", "notes", str, _notes),
     ),
-    Endpoint("hangupCall", "POST", "{uii}/hangupCall", (), _R.ACTION, _E.AT_MOST_ONCE),
-    Endpoint(
-        "hangupSession",
-        "POST",
-        "{uii}/hangupSession",
-        (Param("phone", "phone", str, v.phone_number, required=True),),
-        _R.ACTION,
-        _E.AT_MOST_ONCE,
+    _R.ACTION,
+    _E.AT_MOST_ONCE,
+    _disposition_check,
+)
+HANGUP_CALL = Endpoint("hangupCall", "POST", "{uii}/hangupCall", (), _R.ACTION, _E.AT_MOST_ONCE)
+HANGUP_SESSION = Endpoint(
+    "hangupSession",
+    "POST",
+    "{uii}/hangupSession",
+    (Param("phone", "phone", str, v.phone_number, required=True),),
+    _R.ACTION,
+    _E.AT_MOST_ONCE,
+)
+TOGGLE_CALL_RECORDING = Endpoint(
+    "toggleCallRecording",
+    "POST",
+    "{uii}/toggleCallRecording",
+    (Param("record", "record", bool, v.boolean, required=True),),
+    _R.ACTION,
+    _E.IDEMPOTENT,
+)
+CHECK_QUEUE_STATUS = Endpoint(
+    "checkQueueStatus",
+    "GET",
+    "prerouteChecks/checkQueueStatus",
+    (
+        Param("destination_number", "destination_number", str, v.phone_number, required=True),
+        Param("maxq", "max_queued", int, v.integer, required=True),
+        Param("phoneNumbersI18nEnabled", "i18n_numbers", bool, v.boolean),
     ),
-    Endpoint(
-        "toggleCallRecording",
-        "POST",
-        "{uii}/toggleCallRecording",
-        (Param("record", "record", bool, v.boolean, required=True),),
-        _R.ACTION,
-        _E.IDEMPOTENT,
+    _R.QUEUE_CHECK,
+    _E.IDEMPOTENT,
+)
+CHECK_QUEUE_THRESHOLD = Endpoint(
+    "checkQueueThreshold",
+    "GET",
+    "prerouteChecks/checkQueueThreshold",
+    (
+        Param("destination_number", "destination_number", str, v.phone_number, required=True),
+        Param("maxCallsQueued", "max_calls_queued", int, v.non_negative_int),
+        Param("phoneNumbersI18nEnabled", "i18n_numbers", bool, v.boolean),
     ),
-    Endpoint(
-        "checkQueueStatus",
-        "GET",
-        "prerouteChecks/checkQueueStatus",
-        (
-            Param("destination_number", "destination_number", str, v.phone_number, required=True),
-            Param("maxq", "max_queued", int, v.integer, required=True),
-            Param("phoneNumbersI18nEnabled", "i18n_numbers", bool, v.boolean),
-        ),
-        _R.QUEUE_CHECK,
-        _E.IDEMPOTENT,
-    ),
-    Endpoint(
-        "checkQueueThreshold",
-        "GET",
-        "prerouteChecks/checkQueueThreshold",
-        (
-            Param("destination_number", "destination_number", str, v.phone_number, required=True),
-            Param("maxCallsQueued", "max_calls_queued", int, v.non_negative_int),
-            Param("phoneNumbersI18nEnabled", "i18n_numbers", bool, v.boolean),
-        ),
-        _R.QUEUE_CHECK,
-        _E.IDEMPOTENT,
-    ),
+    _R.QUEUE_CHECK,
+    _E.IDEMPOTENT,
+)
+#: Keeps the call from moving to the archived, read-only state; a repeat changes nothing.
+PING_CALL = Endpoint("pingCall", "POST", "{uii}/pingCall", (), _R.ACTION, _E.IDEMPOTENT)
+#: Sets (not flips) the hold state, so a repeat changes nothing.
+TOGGLE_CALL_HOLD = Endpoint(
+    "toggleCallHold",
+    "POST",
+    "{uii}/toggleCallHold",
+    (Param("state", "hold", bool, v.on_off, required=True),),
+    _R.ACTION,
+    _E.IDEMPOTENT,
+)
+REQUEUE_CALL = Endpoint(
+    "requeueCall",
+    "POST",
+    "{uii}/requeueCall",
+    (Param("gateId", "gate_id", int, v.identifier, required=True),),
+    _R.ACTION,
+    _E.AT_MOST_ONCE,
+)
+HANGUP_SESSION_BY_ID = Endpoint(
+    "hangupSessionById",
+    "POST",
+    "{uii}/hangupSessionById",
+    (Param("sessionId", "session_id", str, v.session_id, required=True),),
+    _R.ACTION,
+    _E.AT_MOST_ONCE,
+)
+#: The sub-accounts the credentials can see (outside ``activeCalls/``).
+ACCOUNTS = Endpoint(
+    "accounts", "GET", "accounts", (), _R.ACCOUNT_LIST, _E.IDEMPOTENT, scope=Scope.ADMIN
 )
 
 #: Every operation, by its wire name.
-ENDPOINTS: Mapping[str, Endpoint] = {e.operation: e for e in _ALL}
+ENDPOINTS: Mapping[str, Endpoint] = {
+    e.operation: e
+    for e in (
+        LIST,
+        CREATE_MANUAL_AGENT_CALL,
+        ADD_SESSION_TO_CALL,
+        DISPOSITION_CALL,
+        HANGUP_CALL,
+        HANGUP_SESSION,
+        TOGGLE_CALL_RECORDING,
+        CHECK_QUEUE_STATUS,
+        CHECK_QUEUE_THRESHOLD,
+        PING_CALL,
+        TOGGLE_CALL_HOLD,
+        REQUEUE_CALL,
+        HANGUP_SESSION_BY_ID,
+        ACCOUNTS,
+    )
+}

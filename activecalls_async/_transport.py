@@ -95,7 +95,7 @@ async def _request_once(
     timeout: float | None,
     secrets: Iterable[str] = (),
     closed: Callable[[], bool] = lambda: False,
-    data: Mapping[str, str] | None = None,
+    data: bytes | Mapping[str, str] | None = None,
 ) -> tuple[int, Mapping[str, str], bytes]:
     """Send once and read the whole answer; map transport failures to SDK errors.
 
@@ -217,7 +217,7 @@ class Transport:
         self._slots = asyncio.Semaphore(max_concurrency)
         self._base_headers = {"User-Agent": user_agent, "Accept": _ACCEPT}
         self._closed = False
-        self._senders: dict[tuple[RetryPolicy, str], Attempt] = {}
+        self._senders: dict[tuple[RetryPolicy, Endpoint], Attempt] = {}
 
     @property
     def closed(self) -> bool:
@@ -277,7 +277,9 @@ class Transport:
         Building a ``backoff`` wrapper costs more than a request's own Python work, so
         wrappers are kept per (policy, operation).
         """
-        key = (policy, endpoint.operation)
+        # Keyed by the whole descriptor: client.request's share an operation name (the
+        # path) across methods and retry classes.
+        key = (policy, endpoint)
         sender = self._senders.get(key)
         if sender is not None:
             return sender
@@ -363,15 +365,19 @@ class Transport:
         timeout: float | None,
         where: Callable[[], Mapping[str, str]],
     ) -> tuple[int, Mapping[str, str], bytes]:
+        headers = {**self._base_headers, **credentials}
+        if request.body is not None:  # only client.request sends a (JSON) body
+            headers["Content-Type"] = "application/json"
         return await _request_once(
             session,
             request.method,
             URL(request.url, encoded=True),
             where=where,
-            headers={**self._base_headers, **credentials},
+            headers=headers,
             timeout=timeout,
             secrets=secrets,
             closed=lambda: self._closed,
+            data=request.body,
         )
 
 

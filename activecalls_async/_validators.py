@@ -1,4 +1,9 @@
-"""Pure checks that turn one Python argument into its wire text or raise ValidationError."""
+"""Pure checks that turn one Python argument into its wire text or raise ValidationError.
+
+Most checks follow the API's documented types (int32/int64 numbers, enums, phone
+numbers, ``yyyyMMddHHmmss`` times). The SDK's own rules, which the API does not
+document, are each marked "SDK rule" below and listed in ``docs/concepts/operations.md``.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +29,9 @@ __all__ = [
     "identifier",
     "integer",
     "is_loopback",
+    "is_utf8",
     "non_negative_int",
+    "on_off",
     "optional_seconds",
     "path_segment",
     "phone_number",
@@ -32,6 +39,7 @@ __all__ = [
     "product",
     "ring_duration",
     "seconds",
+    "session_id",
     "session_type",
     "text",
     "username",
@@ -43,15 +51,27 @@ _DIGITS = re.compile(r"[0-9]{1,19}")
 _USERNAME = re.compile(r"[^\s\x00-\x1f\x7f]{1,254}")
 _SEGMENT = re.compile(r"[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}")
 _DTS = re.compile(r"[0-9]{14}")
+_INT32_MAX = 2**31 - 1
+_INT64_MAX = 2**63 - 1
 # Printable ASCII but space: anything else in a base URL is sent raw or mangled.
 _URL_CHARS = re.compile(r"[\x21-\x7e]+")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-#: Longest ring a manual call may ask for; longer is a mistake, not a ring.
-MAX_RING_SECONDS = 300
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+# Ints are bounded by the widest the API takes (int64): the server judges narrower
+# ranges, but a number beyond any of them (10**5000 cannot even be printed) is refused.
+def _is_int(value: Any, maximum: int = _INT64_MAX) -> bool:
+    """An int (not a bool) no larger than ``maximum``: a huge one could not even be printed."""
+    return isinstance(value, int) and not isinstance(value, bool) and value <= maximum
+
+
+def is_utf8(value: str) -> bool:
+    """Whether ``value`` can be sent as UTF-8 (a lone surrogate cannot)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def enum_member(name: str, value: Any, cls: type[_E]) -> _E:
@@ -64,7 +84,7 @@ def enum_member(name: str, value: Any, cls: type[_E]) -> _E:
         except KeyError:
             pass
     choices = ", ".join(m.name for m in cls)
-    raise ValidationError(name, f"expected one of {choices}; got {value!r}")
+    raise ValidationError(name, f"expected one of {choices}; got {_show(value)}")
 
 
 def product(name: str, value: Any) -> str:
@@ -78,49 +98,62 @@ def session_type(name: str, value: Any) -> str:
 
 
 def identifier(name: str, value: Any) -> str:
-    """A numeric id: a non-negative int or a string of digits."""
-    if _is_int(value) and value >= 0:
+    """A numeric id: a non-negative int64 or a string of digits."""
+    if _is_int(value, _INT64_MAX) and value >= 0:
         return str(value)
     if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
         return value.strip()
-    raise ValidationError(name, f"expected a numeric id (int or digit string); got {value!r}")
+    raise ValidationError(name, f"expected a numeric id (int or digit string); got {_show(value)}")
 
 
 def integer(name: str, value: Any) -> str:
-    """Any int (not a bool)."""
-    if _is_int(value):
+    """Any 64-bit int (not a bool)."""
+    if _is_int(value) and value >= -_INT64_MAX - 1:
         return str(value)
-    raise ValidationError(name, f"expected an int; got {value!r}")
+    raise ValidationError(name, f"expected a 64-bit int; got {_show(value)}")
 
 
 def non_negative_int(name: str, value: Any) -> str:
-    """An int of 0 or more."""
+    """A 64-bit int of 0 or more."""
     if _is_int(value) and value >= 0:
         return str(value)
-    raise ValidationError(name, f"expected an int >= 0; got {value!r}")
+    raise ValidationError(name, f"expected an int >= 0; got {_show(value)}")
 
 
 def positive_int(name: str, value: Any) -> str:
-    """An int of 1 or more."""
+    """A 64-bit int of 1 or more."""
     if _is_int(value) and value >= 1:
         return str(value)
-    raise ValidationError(name, f"expected an int >= 1; got {value!r}")
+    raise ValidationError(name, f"expected an int >= 1; got {_show(value)}")
 
 
 def ring_duration(name: str, value: Any) -> str:
-    """Seconds to ring: an int from 1 to ``MAX_RING_SECONDS``."""
-    if _is_int(value) and 1 <= value <= MAX_RING_SECONDS:
+    """Seconds to ring: a positive int32, as the spec types it (no ceiling of its own)."""
+    if _is_int(value, _INT32_MAX) and value >= 1:
         return str(value)
-    raise ValidationError(
-        name, f"expected whole seconds from 1 to {MAX_RING_SECONDS}; got {value!r}"
-    )
+    raise ValidationError(name, f"expected whole seconds >= 1 (32-bit); got {_show(value)}")
+
+
+def _show(value: Any) -> str:
+    """``repr(value)``, short, for a message: a huge int has no printable repr."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an int of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def boolean(name: str, value: Any) -> str:
     """A real ``bool``, sent as ``true``/``false`` (a truthy string is a mistake)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    raise ValidationError(name, f"expected True or False; got {value!r}")
+    raise ValidationError(name, f"expected True or False; got {_show(value)}")
+
+
+def on_off(name: str, value: Any) -> str:
+    """A real ``bool``, sent as ``ON``/``OFF`` (the hold state's enum)."""
+    if isinstance(value, bool):
+        return "ON" if value else "OFF"
+    raise ValidationError(name, f"expected True or False; got {_show(value)}")
 
 
 def phone_number(name: str, value: Any) -> str:
@@ -128,27 +161,40 @@ def phone_number(name: str, value: Any) -> str:
     if isinstance(value, str) and _PHONE.fullmatch(value):
         return value
     raise ValidationError(
-        name, f"expected a phone number of digits or E.164 (+15554150123); got {value!r}"
+        name, f"expected a phone number of digits or E.164 (+15554150123); got {_show(value)}"
     )
 
 
 def username(name: str, value: Any) -> str:
-    """A non-empty user name without whitespace."""
-    if isinstance(value, str) and _USERNAME.fullmatch(value):
+    """A non-empty user name without whitespace, control characters or lone surrogates."""
+    if isinstance(value, str) and _USERNAME.fullmatch(value) and is_utf8(value):
         return value
-    raise ValidationError(name, f"expected a non-empty user name without spaces; got {value!r}")
+    raise ValidationError(
+        name, f"expected a non-empty user name without spaces; got {_show(value)}"
+    )
 
 
 def text(name: str, value: Any, *, max_length: int = 255) -> str:
-    """Non-blank text of at most ``max_length`` characters."""
+    """Non-blank UTF-8 text of at most ``max_length`` characters (the length is an SDK rule)."""
     if isinstance(value, str) and value.strip() and len(value) <= max_length:
-        return value
+        if is_utf8(value):
+            return value
+        raise ValidationError(name, "is not valid text (it holds a lone surrogate)")
     raise ValidationError(name, f"expected non-blank text of at most {max_length} characters")
 
 
+def session_id(name: str, value: Any) -> str:
+    """A session id: a non-negative int64, or non-blank text of at most 128 characters."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return identifier(name, value)
+    return text(name, value, max_length=128)
+
+
 def callback_time(name: str, value: Any) -> str:
-    """A ``datetime`` (its wall-clock time) or a ``yyyyMMddHHmmss`` string."""
+    """A ``datetime`` (its wall-clock time, years 1000-9999) or a ``yyyyMMddHHmmss`` string."""
     if isinstance(value, datetime):
+        if value.year < 1000:  # %Y would print fewer than 4 digits
+            raise ValidationError(name, f"the year must have four digits; got {value.year}")
         return value.strftime("%Y%m%d%H%M%S")
     if isinstance(value, str) and _DTS.fullmatch(value):
         try:
@@ -157,17 +203,19 @@ def callback_time(name: str, value: Any) -> str:
             pass
         else:
             return value
-    raise ValidationError(name, f"expected a datetime or a yyyyMMddHHmmss string; got {value!r}")
+    raise ValidationError(
+        name, f"expected a datetime or a yyyyMMddHHmmss string; got {_show(value)}"
+    )
 
 
 def path_segment(name: str, value: Any) -> str:
     """Text that stays one URL path segment: no ``/ ? # %``, whitespace or ``..``."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if _is_int(value, _INT64_MAX) and value >= 0:
         value = str(value)
     if isinstance(value, str) and _SEGMENT.fullmatch(value) and ".." not in value:
         return value
     raise ValidationError(
-        name, f"expected an id of letters, digits, '-', '_', ':' or '.'; got {value!r}"
+        name, f"expected an id of letters, digits, '-', '_', ':' or '.'; got {_show(value)}"
     )
 
 
@@ -186,8 +234,8 @@ def count(name: str, value: Any, *, minimum: int, allow_none: bool = False) -> N
     """Raise ValidationError unless ``value`` is an int >= ``minimum`` (or an allowed None)."""
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationError(name, f"expected an int >= {minimum}; got {value!r}")
+    if not _is_int(value, _INT64_MAX) or value < minimum:
+        raise ValidationError(name, f"expected an int >= {minimum}; got {_show(value)}")
 
 
 def optional_seconds(name: str, value: Any) -> float | None:
@@ -200,7 +248,7 @@ def seconds(name: str, value: Any, *, minimum: float = 0.0, inclusive: bool = Fa
     number = finite_number(value)
     if number is None or number < minimum or (number == minimum and not inclusive):
         bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
-        raise ValidationError(name, f"expected a finite number {bound}; got {value!r}")
+        raise ValidationError(name, f"expected a finite number {bound}; got {_show(value)}")
     return number
 
 

@@ -1,4 +1,9 @@
-"""Pure request building and response decoding over endpoint descriptors (no I/O)."""
+"""Pure request building and response decoding over endpoint descriptors (no I/O).
+
+Actions answer ``true`` (done) or ``false`` (declined, ``ActionRejectedError``). A
+**201 Created** is also done, whatever its body says short of ``false``: an empty
+body, ``true`` or anything else is success, never a decode error, never a retry.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import attrs
 
 from . import _validators as v
 from ._convert import structure_calls, structure_queue_check
-from ._endpoints import Endpoint, ResponseKind
+from ._endpoints import Endpoint, ResponseKind, RetryClass, Scope
 from ._redact import excerpt, redact_url
 from .errors import (
     ActionRejectedError,
@@ -24,10 +29,14 @@ from .errors import (
     ValidationError,
     status_error_class,
 )
+from .models import Account
 
 __all__ = [
+    "METHODS",
     "Request",
+    "admin_root",
     "api_prefix",
+    "build_raw_request",
     "build_request",
     "decode_response",
     "error_from_response",
@@ -36,14 +45,22 @@ __all__ = [
 ]
 
 
+#: The methods ``client.request`` sends.
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+
+_ACCOUNT_KEYS = ("accountId", "accountName", "mainAccountId")
+
+
 @attrs.frozen
 class Request:
-    """A request ready to send: its descriptor, method and fully encoded URL."""
+    """A request ready to send: its descriptor, method, fully encoded URL and JSON body."""
 
     endpoint: Endpoint
     method: str
     url: str
     uii: str | None = None
+    #: A JSON body, already encoded (only ``client.request`` sends one).
+    body: bytes | None = None
 
     @property
     def operation(self) -> str:
@@ -56,15 +73,31 @@ class Request:
         return redact_url(self.url)
 
 
+def admin_root(base_url: str, *, allow_insecure_http: bool = False) -> str:
+    """Return ``{base_url}/api/v1/admin/``, checked: the root of ``ADMIN``-scope paths."""
+    root = v.base_url("base_url", base_url, allow_insecure_http=allow_insecure_http)
+    return f"{root}/api/v1/admin/"
+
+
 def api_prefix(base_url: str, account_id: Any, *, allow_insecure_http: bool = False) -> str:
     """Return ``{base_url}/api/v1/admin/accounts/{accountId}/activeCalls/``, checked."""
-    root = v.base_url("base_url", base_url, allow_insecure_http=allow_insecure_http)
+    root = admin_root(base_url, allow_insecure_http=allow_insecure_http)
     account = v.path_segment("account_id", account_id)
-    return f"{root}/api/v1/admin/accounts/{account}/activeCalls/"
+    return f"{root}accounts/{account}/activeCalls/"
 
 
 def build_request(endpoint: Endpoint, prefix: str, args: Mapping[str, Any]) -> Request:
-    """Check ``args`` (Python names) and build the request; raise ValidationError on bad input."""
+    """Check ``args`` (Python names) and build the request; raise ValidationError on bad input.
+
+    ``prefix`` is the URL the endpoint's scope is relative to (``api_prefix`` or
+    ``admin_root``). A name the descriptor does not declare raises ``TypeError``: a
+    misspelt argument must not be dropped silently.
+    """
+    if not endpoint.arguments.issuperset(args):
+        unknown = set(args) - endpoint.arguments
+        raise TypeError(
+            f"{endpoint.operation} got unexpected argument(s): {', '.join(sorted(unknown))}"
+        )
     if endpoint.check is not None:
         endpoint.check(args)
     uii: str | None = None
@@ -83,6 +116,83 @@ def build_request(endpoint: Endpoint, prefix: str, args: Mapping[str, Any]) -> R
         query.append(f"{param.wire}={quote(param.encode(param.name, value), safe='')}")
     url = prefix + path + ("?" + "&".join(query) if query else "")
     return Request(endpoint, endpoint.method, url, uii)
+
+
+def build_raw_request(
+    method: str,
+    path: str,
+    root: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    json_body: Any = None,
+    retry_class: RetryClass | str | None = None,
+) -> Request:
+    """Check and build a request to any admin API path (``client.request``).
+
+    ``path`` is relative to ``root`` (``admin_root``) and each of its ``/``-separated
+    segments must be a plain identifier, as a ``uii`` is: no ``..``, no leading ``/``,
+    no empty segment, no ``?``, ``#`` or ``%``. ``params`` values are text, ints,
+    finite floats, bools (``true``/``false``), ``None`` (left out) or lists of these
+    (the key repeated). The retry class defaults to idempotent for GET, at most once
+    for anything else.
+    """
+    if not isinstance(method, str) or method.upper() not in METHODS:
+        raise ValidationError("method", f"expected one of {', '.join(sorted(METHODS))}")
+    method = method.upper()
+    if not isinstance(path, str) or not path:
+        raise ValidationError("path", "expected a path relative to /api/v1/admin/")
+    if path.startswith("/"):
+        raise ValidationError("path", "must be relative to /api/v1/admin/ (no leading '/')")
+    segments = [v.path_segment("path", segment) for segment in path.split("/")]
+    query = []
+    for key, value in (params or {}).items():
+        if not isinstance(key, str) or not key or not v.is_utf8(key):
+            raise ValidationError("params", f"expected parameter names as text; got {key!r}")
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for item in values:
+            if item is not None:
+                text = quote(_param_text(f"params[{key!r}]", item), safe="")
+                query.append(f"{quote(key, safe='')}={text}")
+    body = None
+    if json_body is not None:
+        try:
+            body = json.dumps(json_body, allow_nan=False, separators=(",", ":")).encode()
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ValidationError("json", f"cannot be sent as JSON: {exc}") from None
+    if retry_class is None:
+        retry = RetryClass.IDEMPOTENT if method == "GET" else RetryClass.AT_MOST_ONCE
+    else:
+        retry = _retry_class(retry_class)
+    clean = "/".join(segments)
+    endpoint = Endpoint(clean, method, clean, (), ResponseKind.ANY, retry, scope=Scope.ADMIN)
+    url = root + clean + ("?" + "&".join(query) if query else "")
+    return Request(endpoint, method, url, body=body)
+
+
+def _param_text(name: str, value: Any) -> str:
+    """One ``params`` value as wire text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return v.integer(name, value)
+    if isinstance(value, float) and v.finite_number(value) is not None:
+        return repr(value)
+    if isinstance(value, str) and v.is_utf8(value):
+        return value
+    raise ValidationError(name, "expected text, a 64-bit int, a finite float, a bool or None")
+
+
+def _retry_class(value: RetryClass | str) -> RetryClass:
+    if isinstance(value, RetryClass):
+        return value
+    for member in RetryClass:
+        if isinstance(value, str) and value.strip().lower().replace("_", "-") in (
+            member.value,
+            member.name.lower().replace("_", "-"),
+        ):
+            return member
+    choices = ", ".join(repr(m.value) for m in RetryClass)
+    raise ValidationError("retry_class", f"expected a RetryClass or one of {choices}")
 
 
 def _decode_error(
@@ -109,8 +219,6 @@ def decode_response(
     kind = request.endpoint.response
     if kind is ResponseKind.ACTION:
         answer = body.strip().strip(b'"').lower()
-        if answer == b"true":
-            return None
         if answer == b"false":
             raise ActionRejectedError(
                 f"{request.operation} was declined by the server (it answered false)",
@@ -119,7 +227,11 @@ def decode_response(
                 url=request.safe_url,
                 uii=request.uii,
             )
+        if answer == b"true" or status == 201:  # 201 Created: done, whatever the body
+            return None
         raise _decode_error(request, status, body, "expected true or false", secrets)
+    if kind is ResponseKind.ANY:
+        return _any_body(body)
     try:
         data = json.loads(body)
     # JSONDecodeError and UnicodeDecodeError are ValueErrors; absurd nesting is a RecursionError.
@@ -128,9 +240,55 @@ def decode_response(
     try:
         if kind is ResponseKind.CALL_LIST:
             return structure_calls(data)
+        if kind is ResponseKind.ACCOUNT_LIST:
+            return structure_accounts(data)
         return structure_queue_check(data)
     except ValueError as exc:
         raise _decode_error(request, status, body, str(exc), secrets) from None
+
+
+def _any_body(body: bytes) -> Any:
+    """JSON when the body parses as JSON, else its text; None for an empty body."""
+    if not body.strip():
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return body.decode("utf-8", "replace")
+
+
+def _id_text(value: Any) -> str | None:
+    """An id sent as text or as a JSON number; None for anything else."""
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def structure_accounts(data: object) -> list[Account]:
+    """Structure a decoded ``accounts`` body; raise ``ValueError`` saying what is wrong."""
+    if not isinstance(data, list):
+        raise ValueError(f"expected a JSON array of accounts, got {type(data).__name__}")
+    accounts = []
+    for index, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise ValueError(f"body[{index}]: expected an object, got {type(item).__name__}")
+        account_id = _id_text(item.get("accountId"))
+        if account_id is None:
+            raise ValueError(f"body[{index}].accountId: expected a string or integer id")
+        name = item.get("accountName")
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"body[{index}].accountName: expected a string")
+        main = item.get("mainAccountId")
+        main_id = None if main is None else _id_text(main)
+        if main is not None and main_id is None:
+            raise ValueError(f"body[{index}].mainAccountId: expected a string or integer id")
+        extra = {key: value for key, value in item.items() if key not in _ACCOUNT_KEYS}
+        accounts.append(
+            Account(account_id=account_id, account_name=name, main_account_id=main_id, extra=extra)
+        )
+    return accounts
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

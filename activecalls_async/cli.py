@@ -24,6 +24,10 @@ def _command(name: str) -> Command:
         from ._cli.commands import run_list
 
         return run_list
+    if name == "accounts":
+        from ._cli.commands import run_accounts
+
+        return run_accounts
     if name == "queue-check":
         from ._cli.commands import run_queue_check
 

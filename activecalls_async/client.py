@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import functools
 import logging
 import os
 import ssl
+import zoneinfo
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from types import TracebackType
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, TypedDict
 
 import aiohttp
 
+from . import _endpoints as endpoints
 from . import _validators as v
-from ._endpoints import ENDPOINTS
+from ._endpoints import Endpoint, RetryClass, Scope
 from ._transport import USER_AGENT, Transport
-from ._wire import api_prefix, build_request
+from ._wire import Request, admin_root, api_prefix, build_raw_request, build_request
 from .auth import (
     DEFAULT_AUTH_URL,
     DEFAULT_RC_SERVER,
@@ -28,20 +31,33 @@ from .auth import (
     coerce_auth,
 )
 from .errors import ClientClosedError, ValidationError
-from .models import ActiveCall, Product, QueueCheck, SessionType
+from .models import Account, ActiveCall, Product, QueueCheck, SessionType
 from .pagination import CallWalk, FanOut, PageWalk, PagingMemo, Target
 from .ratelimit import Limiter, RateLimit
 from .retry import RetryPolicy
 from .watch import CallWatch
 
-__all__ = ["DEFAULT", "DEFAULT_BASE_URL", "ActiveCallsClient"]
+if TYPE_CHECKING:  # Unpack is in typing from Python 3.11; only type checkers need it
+    from typing_extensions import Unpack
+
+__all__ = [
+    "DEFAULT",
+    "DEFAULT_BASE_URL",
+    "ActiveCallsClient",
+    "ClientOptions",
+    "Default",
+    "RetryOption",
+    "TimeoutOption",
+]
 
 logger = logging.getLogger("activecalls_async")
 
 DEFAULT_BASE_URL: Final = "https://ringcx.ringcentral.com/voice"
 
 
-class _Default(enum.Enum):
+class Default(enum.Enum):
+    """The type of ``DEFAULT``, for annotating wrappers that pass per-call options on."""
+
     DEFAULT = "DEFAULT"
 
     def __repr__(self) -> str:
@@ -49,7 +65,30 @@ class _Default(enum.Enum):
 
 
 #: "Use the client's setting": distinct from ``None``, which means "none at all".
-DEFAULT: Final = _Default.DEFAULT
+DEFAULT: Final = Default.DEFAULT
+
+#: A per-call ``timeout=``: seconds per attempt, ``None`` for no limit, or ``DEFAULT``.
+TimeoutOption: TypeAlias = "float | Default | None"
+#: A per-call ``retry=``: a ``RetryPolicy``, ``None`` for one attempt, or ``DEFAULT``.
+RetryOption: TypeAlias = "RetryPolicy | Default | None"
+
+
+class ClientOptions(TypedDict, total=False):
+    """The keyword arguments of ``ActiveCallsClient``, as ``from_env`` takes them."""
+
+    account_id: str | int | None
+    auth: Auth | str
+    base_url: str
+    session: aiohttp.ClientSession | None
+    timeout: float | None
+    retry: RetryPolicy | None
+    rate_limit: Limiter | Default | None
+    max_concurrency: int
+    page_size: int
+    allow_insecure_http: bool
+    ssl_context: ssl.SSLContext | None
+    user_agent: str | None
+    account_timezone: str | tzinfo | None
 
 
 class ActiveCallsClient:
@@ -58,27 +97,44 @@ class ActiveCallsClient:
     Use it as ``async with ActiveCallsClient(...) as client`` or call ``aclose()``.
     One client is meant to be shared by every task of a program: requests share one
     connection pool, one concurrency limit and one rate limiter.
+
+    With ``account_id=None`` the first request that needs the account id looks it up
+    (``list_accounts``), once however many tasks start at the same time, and uses it
+    when the credentials see exactly one sub-account; with several it raises a
+    ``ValidationError`` naming them, with none a ``ValidationError`` saying so. A
+    failed lookup is tried again by the next request. ``account_timezone`` (a zoneinfo
+    name or a ``tzinfo``) is the time zone aware ``callback_at`` times are converted to.
     """
 
     def __init__(
         self,
         *,
-        account_id: str | int,
+        account_id: str | int | None = None,
         auth: Auth | str,
         base_url: str = DEFAULT_BASE_URL,
         session: aiohttp.ClientSession | None = None,
         timeout: float | None = 30.0,
         retry: RetryPolicy | None = RetryPolicy(),  # noqa: B008 - frozen, safe to share
-        rate_limit: Limiter | _Default | None = DEFAULT,
+        rate_limit: Limiter | Default | None = DEFAULT,
         max_concurrency: int = 10,
         page_size: int = 100,
         allow_insecure_http: bool = False,
         ssl_context: ssl.SSLContext | None = None,
         user_agent: str | None = None,
+        account_timezone: str | tzinfo | None = None,
     ) -> None:
         self.base_url = v.base_url("base_url", base_url, allow_insecure_http=allow_insecure_http)
-        self._prefix = api_prefix(self.base_url, account_id, allow_insecure_http=True)
-        self.account_id = str(account_id)
+        self._root = admin_root(self.base_url, allow_insecure_http=True)
+        #: The account requests act on; ``None`` until looked up when none was given.
+        self.account_id: str | None = None
+        self._prefix: str | None = None
+        if account_id is not None:
+            self._prefix = api_prefix(self.base_url, account_id, allow_insecure_http=True)
+            self.account_id = v.path_segment("account_id", account_id)
+        #: The account lookup in flight, shared by every request waiting for it.
+        self._lookup: asyncio.Future[str] | None = None
+        self.account_timezone = _timezone(account_timezone)
+        self._warned_wall_clock = False
         self._check_request_options(timeout, retry)
         v.count("max_concurrency", max_concurrency, minimum=1)
         v.count("page_size", page_size, minimum=1)
@@ -115,16 +171,16 @@ class ActiveCallsClient:
 
     @classmethod
     def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+        cls, environ: Mapping[str, str] | None = None, **overrides: Unpack[ClientOptions]
     ) -> ActiveCallsClient:
         """Build a client from ``ACTIVECALLS_*`` environment variables.
 
-        ``ACTIVECALLS_ACCOUNT_ID`` and one of ``ACTIVECALLS_TOKEN`` (bearer) or
-        ``ACTIVECALLS_API_TOKEN`` (legacy) or a RingCentral login (``ACTIVECALLS_RC_JWT``
-        with ``ACTIVECALLS_RC_CLIENT_ID`` and ``ACTIVECALLS_RC_CLIENT_SECRET``, or
-        ``ACTIVECALLS_RC_ACCESS_TOKEN``; ``ACTIVECALLS_RC_SERVER`` and
-        ``ACTIVECALLS_AUTH_URL`` optional) are required; ``ACTIVECALLS_BASE_URL`` and
-        ``ACTIVECALLS_TIMEOUT`` are optional. Keyword arguments override them.
+        Required: ``ACTIVECALLS_ACCOUNT_ID`` (or ``account_id=None`` to look it up), and
+        credentials: ``ACTIVECALLS_TOKEN`` (bearer), ``ACTIVECALLS_API_TOKEN`` (legacy)
+        or a RingCentral login (``ACTIVECALLS_RC_JWT`` with ``ACTIVECALLS_RC_CLIENT_ID``
+        and ``ACTIVECALLS_RC_CLIENT_SECRET``, or ``ACTIVECALLS_RC_ACCESS_TOKEN``;
+        ``ACTIVECALLS_RC_SERVER`` and ``ACTIVECALLS_AUTH_URL`` optional). Optional:
+        ``ACTIVECALLS_BASE_URL``, ``ACTIVECALLS_TIMEOUT``. Keyword arguments override them.
         """
         env = os.environ if environ is None else environ
         options: dict[str, Any] = {}
@@ -156,7 +212,9 @@ class ActiveCallsClient:
                 raise ValidationError("ACTIVECALLS_TIMEOUT", "expected seconds") from None
         options.update(overrides)
         if "account_id" not in options:
-            raise ValidationError("ACTIVECALLS_ACCOUNT_ID", "is not set")
+            raise ValidationError(
+                "ACTIVECALLS_ACCOUNT_ID", "is not set (pass account_id=None to look it up)"
+            )
         if "auth" not in options:
             raise ValidationError(
                 "ACTIVECALLS_TOKEN", "is not set (nor ACTIVECALLS_API_TOKEN, nor ACTIVECALLS_RC_*)"
@@ -190,6 +248,10 @@ class ActiveCallsClient:
         Requests still in flight raise ``ClientClosedError``. A ``RingCentralAuth`` passed
         in (perhaps shared by several clients) is the caller's to ``aclose()``.
         """
+        lookup, self._lookup = self._lookup, None
+        if lookup is not None:
+            lookup.cancel()  # its waiters raise ClientClosedError (see _account_prefix)
+            await asyncio.wait([lookup])
         await self._transport.aclose()
 
     @property
@@ -199,22 +261,120 @@ class ActiveCallsClient:
 
     async def _call(
         self,
-        operation: str,
+        endpoint: Endpoint,
         args: Mapping[str, Any],
-        timeout: float | _Default | None,
-        retry: RetryPolicy | _Default | None,
+        timeout: TimeoutOption,
+        retry: RetryOption,
     ) -> Any:
         """Check the arguments, build the request and send it (the one path every method takes)."""
         transport = self._transport
         if transport.closed:
             raise ClientClosedError("this ActiveCallsClient is closed; create a new one")
-        request = build_request(ENDPOINTS[operation], self._prefix, args)
         self._check_request_options(timeout, retry)
+        if endpoint.scope is Scope.ADMIN:
+            prefix = self._root
+        elif self._prefix is not None:
+            prefix = self._prefix
+        else:
+            build_request(endpoint, "", args)  # bad input fails before the lookup is sent
+            prefix = await self._account_prefix()
+        return await self._send(build_request(endpoint, prefix, args), timeout, retry)
+
+    async def _send(self, request: Request, timeout: TimeoutOption, retry: RetryOption) -> Any:
+        """Send under the per-call options (``DEFAULT``: the client's)."""
+        transport = self._transport
         return await transport.send(
             request,
             timeout=transport.timeout if timeout is DEFAULT else timeout,
             retry=transport.retry if retry is DEFAULT else retry,
         )
+
+    async def _account_prefix(self) -> str:
+        """The activeCalls prefix, looking the account id up first if needed (single-flight)."""
+        if self._prefix is not None:
+            return self._prefix
+        lookup = self._lookup
+        if lookup is None:
+            lookup = self._lookup = asyncio.ensure_future(self._discover())
+            lookup.add_done_callback(self._lookup_done)
+        try:
+            # Shielded: one caller giving up must not cancel the lookup the others wait for.
+            return await asyncio.shield(lookup)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+            # Only aclose() cancels the lookup itself; a waiter's own cancel stands.
+            if lookup.cancelled() and not (cancelling and cancelling()):
+                raise ClientClosedError("the client was closed during the request") from None
+            raise
+
+    def _lookup_done(self, lookup: asyncio.Future[str]) -> None:
+        if self._lookup is lookup:
+            self._lookup = None  # a failed lookup is tried again by the next request
+        if not lookup.cancelled():
+            lookup.exception()  # retrieved: a lookup nobody awaits any more is no error
+
+    async def _discover(self) -> str:
+        """Look the account up and keep it; return the activeCalls prefix."""
+        accounts = await self.list_accounts()
+        if not accounts:
+            raise ValidationError(
+                "account_id",
+                "not given, and these credentials see no sub-account to use; pass account_id=",
+            )
+        if len(accounts) > 1:
+            seen = ", ".join(
+                f"{a.account_id} ({a.account_name})" if a.account_name else a.account_id
+                for a in accounts
+            )
+            raise ValidationError(
+                "account_id", f"not given, and these credentials see several accounts: {seen}"
+            )
+        account_id = v.path_segment("account_id", accounts[0].account_id)
+        prefix = self._prefix = api_prefix(self.base_url, account_id, allow_insecure_http=True)
+        self.account_id = account_id
+        logger.info("using account %s, the only one these credentials see", account_id)
+        return prefix
+
+    async def resolve_account_id(self) -> str:
+        """The account id requests act on, looked up (once) if it was not given."""
+        if self._transport.closed:
+            raise ClientClosedError("this ActiveCallsClient is closed; create a new one")
+        await self._account_prefix()
+        assert self.account_id is not None
+        return self.account_id
+
+    async def list_accounts(
+        self, *, timeout: TimeoutOption = DEFAULT, retry: RetryOption = DEFAULT
+    ) -> list[Account]:
+        """The sub-accounts these credentials can see (``GET {BASE_URL}/api/v1/admin/accounts``)."""
+        result: list[Account] = await self._call(endpoints.ACCOUNTS, {}, timeout, retry)
+        return result
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        retry_class: RetryClass | Literal["idempotent", "at-most-once"] | None = None,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
+    ) -> Any:
+        """Send any RingCX admin API request; see ``docs/concepts/operations.md``.
+
+        ``path`` is relative to ``{BASE_URL}/api/v1/admin/`` (``"accounts/1/users"``);
+        the answer is the decoded JSON, or text when it is not JSON, or ``None`` when
+        empty. ``retry_class`` defaults to idempotent for GET, at most once otherwise.
+        """
+        if self._transport.closed:
+            raise ClientClosedError("this ActiveCallsClient is closed; create a new one")
+        request = build_raw_request(
+            method, path, self._root, params=params, json_body=json, retry_class=retry_class
+        )
+        self._check_request_options(timeout, retry)
+        return await self._send(request, timeout, retry)
 
     async def list_active_calls(
         self,
@@ -223,9 +383,9 @@ class ActiveCallsClient:
         *,
         external_id: str | None = None,
         page: int = 0,
-        max_rows: int | _Default = DEFAULT,
-        timeout: float | _Default | None = DEFAULT,
-        retry: RetryPolicy | _Default | None = DEFAULT,
+        max_rows: int | Default = DEFAULT,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
     ) -> list[ActiveCall]:
         """One page of the calls in flight for a product (or an external id); one request."""
         args = {
@@ -235,7 +395,7 @@ class ActiveCallsClient:
             "page": page,
             "max_rows": self.page_size if max_rows is DEFAULT else max_rows,
         }
-        result: list[ActiveCall] = await self._call("list", args, timeout, retry)
+        result: list[ActiveCall] = await self._call(endpoints.LIST, args, timeout, retry)
         return result
 
     async def create_manual_agent_call(
@@ -245,8 +405,8 @@ class ActiveCallsClient:
         destination: str,
         ring_duration: int,
         caller_id: str,
-        timeout: float | _Default | None = DEFAULT,
-        retry: RetryPolicy | _Default | None = DEFAULT,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
     ) -> None:
         """Ring an agent and dial ``destination`` for them; raise ActionRejectedError if refused."""
         args = {
@@ -255,7 +415,7 @@ class ActiveCallsClient:
             "ring_duration": ring_duration,
             "caller_id": caller_id,
         }
-        await self._call("createManualAgentCall", args, timeout, retry)
+        await self._call(endpoints.CREATE_MANUAL_AGENT_CALL, args, timeout, retry)
 
     async def add_session_to_call(
         self,
@@ -263,66 +423,136 @@ class ActiveCallsClient:
         *,
         destination: str,
         session_type: SessionType | str,
-        timeout: float | _Default | None = DEFAULT,
-        retry: RetryPolicy | _Default | None = DEFAULT,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
     ) -> None:
         """Put a supervisor's phone on the call to listen, coach or barge in."""
         args = {"uii": uii, "destination": destination, "session_type": session_type}
-        await self._call("addSessionToCall", args, timeout, retry)
+        await self._call(endpoints.ADD_SESSION_TO_CALL, args, timeout, retry)
 
     async def disposition_call(
         self,
         uii: str,
         *,
         disposition: str,
-        callback: bool = False,
+        callback: bool | None = None,
         callback_at: datetime | str | None = None,
         notes: str | None = None,
-        timeout: float | _Default | None = DEFAULT,
-        retry: RetryPolicy | _Default | None = DEFAULT,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
     ) -> None:
-        """Set the call's disposition; ``callback_at`` (wall-clock time) is required with a
-        callback."""
+        """Set the call's disposition; a ``callback_at`` asks for a callback (``callback``
+        defaults to whether one is given). An aware ``callback_at`` is sent in the
+        client's ``account_timezone``, or as its own wall-clock time (logged once) when
+        the client has none; a naive one is sent as given."""
+        if callback is None:
+            callback = callback_at is not None
         args = {
             "uii": uii,
             "disposition": disposition,
             "callback": callback,
-            "callback_at": callback_at,
+            "callback_at": self._account_time(callback_at),
             "notes": notes,
         }
-        await self._call("dispositionCall", args, timeout, retry)
+        await self._call(endpoints.DISPOSITION_CALL, args, timeout, retry)
+
+    def _account_time(self, when: datetime | str | None) -> datetime | str | None:
+        """``when`` as the account's wall-clock time, when it is aware and that zone is known."""
+        if not isinstance(when, datetime) or when.utcoffset() is None:
+            return when
+        if self.account_timezone is not None:
+            try:
+                return when.astimezone(self.account_timezone).replace(tzinfo=None)
+            except OverflowError:  # year 1 or 9999 pushed out of range by the shift
+                raise ValidationError(
+                    "callback_at", "is out of range in the account's time zone"
+                ) from None
+        if not self._warned_wall_clock:
+            self._warned_wall_clock = True
+            logger.warning(
+                "callback_at %s is timezone-aware but the client has no account_timezone: "
+                "sending its wall-clock time %s as the account's; pass account_timezone= "
+                "to convert",
+                when.isoformat(),
+                when.strftime("%Y-%m-%d %H:%M:%S"),
+            )
+        return when
 
     async def hangup_call(
         self,
         uii: str,
         *,
-        timeout: float | _Default | None = DEFAULT,
-        retry: RetryPolicy | _Default | None = DEFAULT,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
     ) -> None:
         """End the call for every party."""
-        await self._call("hangupCall", {"uii": uii}, timeout, retry)
+        await self._call(endpoints.HANGUP_CALL, {"uii": uii}, timeout, retry)
 
     async def hangup_session(
         self,
         uii: str,
         *,
         phone: str,
-        timeout: float | _Default | None = DEFAULT,
-        retry: RetryPolicy | _Default | None = DEFAULT,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
     ) -> None:
         """Drop one party (for example a supervisor's session) from the call."""
-        await self._call("hangupSession", {"uii": uii, "phone": phone}, timeout, retry)
+        await self._call(endpoints.HANGUP_SESSION, {"uii": uii, "phone": phone}, timeout, retry)
 
     async def toggle_call_recording(
         self,
         uii: str,
         *,
         record: bool,
-        timeout: float | _Default | None = DEFAULT,
-        retry: RetryPolicy | _Default | None = DEFAULT,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
     ) -> None:
         """Turn the call's recording on or off (off to pause it while card details are read)."""
-        await self._call("toggleCallRecording", {"uii": uii, "record": record}, timeout, retry)
+        await self._call(
+            endpoints.TOGGLE_CALL_RECORDING, {"uii": uii, "record": record}, timeout, retry
+        )
+
+    async def ping_call(
+        self, uii: str, *, timeout: TimeoutOption = DEFAULT, retry: RetryOption = DEFAULT
+    ) -> None:
+        """Keep the call from moving to the archived, read-only state while work is pending."""
+        await self._call(endpoints.PING_CALL, {"uii": uii}, timeout, retry)
+
+    async def set_call_hold(
+        self,
+        uii: str,
+        *,
+        hold: bool,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
+    ) -> None:
+        """Put the call on hold (``hold=True``) or take it off (sends ``state=ON|OFF``)."""
+        await self._call(endpoints.TOGGLE_CALL_HOLD, {"uii": uii, "hold": hold}, timeout, retry)
+
+    async def requeue_call(
+        self,
+        uii: str,
+        *,
+        gate_id: int | str,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
+    ) -> None:
+        """Send the call back into a queue (gate ``gate_id``), away from its agent."""
+        args = {"uii": uii, "gate_id": gate_id}
+        await self._call(endpoints.REQUEUE_CALL, args, timeout, retry)
+
+    async def hangup_session_by_id(
+        self,
+        uii: str,
+        *,
+        session_id: str | int,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
+    ) -> None:
+        """Drop one session from the call by its id; the API never returns session ids (see
+        ``docs/concepts/operations.md``), so the id must come from elsewhere."""
+        args = {"uii": uii, "session_id": session_id}
+        await self._call(endpoints.HANGUP_SESSION_BY_ID, args, timeout, retry)
 
     async def check_queue_status(
         self,
@@ -330,8 +560,8 @@ class ActiveCallsClient:
         destination_number: str,
         max_queued: int,
         i18n_numbers: bool | None = None,
-        timeout: float | _Default | None = DEFAULT,
-        retry: RetryPolicy | _Default | None = DEFAULT,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
     ) -> QueueCheck:
         """May a call to this DNIS be queued? ``max_queued`` is the API's ``maxq``: the longest
         acceptable wait in queue (seconds); 0 or less asks whether an agent is free."""
@@ -340,7 +570,7 @@ class ActiveCallsClient:
             "max_queued": max_queued,
             "i18n_numbers": i18n_numbers,
         }
-        result: QueueCheck = await self._call("checkQueueStatus", args, timeout, retry)
+        result: QueueCheck = await self._call(endpoints.CHECK_QUEUE_STATUS, args, timeout, retry)
         return result
 
     async def check_queue_threshold(
@@ -349,8 +579,8 @@ class ActiveCallsClient:
         destination_number: str,
         max_calls_queued: int | None = None,
         i18n_numbers: bool | None = None,
-        timeout: float | _Default | None = DEFAULT,
-        retry: RetryPolicy | _Default | None = DEFAULT,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
     ) -> QueueCheck:
         """Are fewer than ``max_calls_queued`` calls (server default 10) waiting for this DNIS?"""
         args = {
@@ -358,7 +588,7 @@ class ActiveCallsClient:
             "max_calls_queued": max_calls_queued,
             "i18n_numbers": i18n_numbers,
         }
-        result: QueueCheck = await self._call("checkQueueThreshold", args, timeout, retry)
+        result: QueueCheck = await self._call(endpoints.CHECK_QUEUE_THRESHOLD, args, timeout, retry)
         return result
 
     @functools.cached_property
@@ -367,9 +597,7 @@ class ActiveCallsClient:
         return PagingMemo()
 
     @staticmethod
-    def _check_request_options(
-        timeout: float | _Default | None, retry: RetryPolicy | _Default | None
-    ) -> None:
+    def _check_request_options(timeout: TimeoutOption, retry: RetryOption) -> None:
         """Raise ValidationError for a per-call ``timeout`` or ``retry`` that is not one."""
         if timeout is not DEFAULT:
             v.optional_seconds("timeout", timeout)
@@ -385,12 +613,12 @@ class ActiveCallsClient:
         page_size: int | None,
         prefetch: int,
         max_items: int | None,
-        timeout: float | _Default | None,
-        retry: RetryPolicy | _Default | None,
+        timeout: TimeoutOption,
+        retry: RetryOption,
     ) -> PageWalk:
         """A walk over one listing, every argument checked now rather than at page 0."""
         args = {"product": product, "product_id": product_id, "external_id": external_id}
-        build_request(ENDPOINTS["list"], self._prefix, args)  # raises ValidationError
+        build_request(endpoints.LIST, "", args)  # raises ValidationError
         self._check_request_options(timeout, retry)
 
         async def fetch(page: int, max_rows: int) -> list[ActiveCall]:
@@ -423,8 +651,8 @@ class ActiveCallsClient:
         page_size: int | None = None,
         max_items: int | None = None,
         prefetch: int = 1,
-        timeout: float | _Default | None = DEFAULT,
-        retry: RetryPolicy | _Default | None = DEFAULT,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
     ) -> PageWalk:
         """Every page of a listing in order, each ``ActiveCallPage`` holding only the calls
         new to this walk; see ``iter_active_calls`` for the rules and guarantees."""
@@ -448,8 +676,8 @@ class ActiveCallsClient:
         page_size: int | None = None,
         max_items: int | None = None,
         prefetch: int = 1,
-        timeout: float | _Default | None = DEFAULT,
-        retry: RetryPolicy | _Default | None = DEFAULT,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
     ) -> CallWalk:
         """Every call of a listing, walking ``page``/``maxRows`` from page 0, each uii once.
 
@@ -492,8 +720,8 @@ class ActiveCallsClient:
         prefetch: int | None = None,
         concurrency: int | None = None,
         on_error: Literal["raise", "collect"] = "raise",
-        timeout: float | _Default | None = DEFAULT,
-        retry: RetryPolicy | _Default | None = DEFAULT,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
     ) -> FanOut:
         """The calls of many ``(product, product_id)`` listings, walked concurrently, each
         uii once across them, yielded as pages arrive.
@@ -540,8 +768,8 @@ class ActiveCallsClient:
         interval: float = 5.0,
         page_size: int | None = None,
         prefetch: int = 1,
-        timeout: float | _Default | None = DEFAULT,
-        retry: RetryPolicy | _Default | None = DEFAULT,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
     ) -> CallWatch:
         """Poll a listing every ``interval`` seconds and yield ``CallEvent``s: ``started``
         (every call of the first snapshot, then new ones), ``changed`` (with ``previous``)
@@ -569,3 +797,17 @@ class ActiveCallsClient:
             )
 
         return CallWatch(open_walk, interval=interval, label=open_walk().label)
+
+
+def _timezone(value: str | tzinfo | None) -> tzinfo | None:
+    """``account_timezone`` as a tzinfo: a zoneinfo name (``"America/New_York"``) or one."""
+    if value is None or isinstance(value, tzinfo):
+        return value
+    if isinstance(value, str):
+        try:
+            return zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            pass
+    raise ValidationError(
+        "account_timezone", f"expected a tzinfo or a zoneinfo name; got {value!r}"
+    )

@@ -11,6 +11,7 @@ import attrs
 
 __all__ = [
     "RESULT_PRODUCTS",
+    "Account",
     "ActiveCall",
     "CallEvent",
     "CallEventType",
@@ -132,3 +133,17 @@ class CallEvent:
     type: CallEventType
     call: ActiveCall
     previous: ActiveCall | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Account:
+    """A RingCX sub-account the credentials can see (``client.list_accounts()``).
+
+    ``account_id`` is what ``ActiveCallsClient(account_id=...)`` takes; fields the API
+    adds beyond the documented three land in ``extra`` untouched.
+    """
+
+    account_id: str
+    account_name: str | None = None
+    main_account_id: str | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict, hash=False, repr=False)

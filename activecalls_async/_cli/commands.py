@@ -1,4 +1,5 @@
-"""The subcommands that talk to the API: list, the call actions and the queue checks."""
+"""The subcommands that talk to the API: list, the call actions, the queue checks and
+accounts."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import attrs
 
 from ..client import ActiveCallsClient
-from ..models import ActiveCall, Product, QueueCheck
+from ..models import Account, ActiveCall, Product, QueueCheck
 from .config import check_account_id, open_client
 from .failures import EXIT_OK
 from .output import (
@@ -24,7 +25,15 @@ from .output import (
 )
 from .progress import ListingProgress
 
-__all__ = ["ACTIONS", "default_target", "list_calls", "run_action", "run_list", "run_queue_check"]
+__all__ = [
+    "ACTIONS",
+    "default_target",
+    "list_calls",
+    "run_accounts",
+    "run_action",
+    "run_list",
+    "run_queue_check",
+]
 
 Environ = Mapping[str, str]
 
@@ -37,7 +46,7 @@ def default_target(client: ActiveCallsClient) -> Listing:
     """The whole account: ``ACCOUNT:<account id>``; the id must then be digits (a usage
     error, exit 2, names ``--account-id`` and ``ACTIVECALLS_ACCOUNT_ID`` otherwise)."""
     why = "the default --product ACCOUNT:<account id>"
-    return Product.ACCOUNT, check_account_id(client.account_id, why=why)
+    return Product.ACCOUNT, check_account_id(client.account_id or "", why=why)
 
 
 async def list_calls(
@@ -186,6 +195,26 @@ async def _hangup(client: ActiveCallsClient, args: argparse.Namespace) -> str:
     return f"hung up call {args.uii}"
 
 
+async def _ping(client: ActiveCallsClient, args: argparse.Namespace) -> str:
+    await client.ping_call(args.uii)
+    return f"pinged call {args.uii}: it stays live"
+
+
+async def _hold(client: ActiveCallsClient, args: argparse.Namespace) -> str:
+    await client.set_call_hold(args.uii, hold=args.state == "on")
+    return f"call {args.uii} {'on hold' if args.state == 'on' else 'taken off hold'}"
+
+
+async def _requeue(client: ActiveCallsClient, args: argparse.Namespace) -> str:
+    await client.requeue_call(args.uii, gate_id=args.gate_id)
+    return f"call {args.uii} sent back to queue {args.gate_id}"
+
+
+async def _hangup_session(client: ActiveCallsClient, args: argparse.Namespace) -> str:
+    await client.hangup_session_by_id(args.uii, session_id=args.session_id)
+    return f"hung up session {args.session_id} on call {args.uii}"
+
+
 Action = Callable[[ActiveCallsClient, argparse.Namespace], Awaitable[str]]
 
 #: The one-request commands, by subcommand name.
@@ -195,6 +224,10 @@ ACTIONS: dict[str, Action] = {
     "record": _record,
     "disposition": _disposition,
     "hangup": _hangup,
+    "ping": _ping,
+    "hold": _hold,
+    "requeue": _requeue,
+    "hangup-session": _hangup_session,
 }
 
 
@@ -204,4 +237,35 @@ async def run_action(args: argparse.Namespace, environ: Environ) -> int:
         done = await ACTIONS[args.command](client, args)
     out = stdout()
     print(f"{Symbols.for_stream(out).ok} {done}", file=out)
+    return EXIT_OK
+
+
+_ACCOUNT_COLUMNS = (
+    Column("ACCOUNT ID", lambda a: a.account_id),
+    Column("NAME", lambda a: a.account_name or "", max_width=60),
+    Column("MAIN ACCOUNT", lambda a: a.main_account_id or ""),
+)
+_ACCOUNT_FIELDS = ("accountId", "accountName", "mainAccountId")
+
+
+def _account_record(account: Account) -> dict[str, Any]:
+    return {
+        "accountId": account.account_id,
+        "accountName": account.account_name,
+        "mainAccountId": account.main_account_id,
+    }
+
+
+async def run_accounts(args: argparse.Namespace, environ: Environ) -> int:
+    """``activecalls accounts``: the sub-accounts the credentials see (no account id needed)."""
+    async with open_client(args, environ, needs_account=False) as client:
+        accounts = await client.list_accounts()
+    write_rows(
+        accounts,
+        fmt=args.format,
+        columns=_ACCOUNT_COLUMNS,
+        record=_account_record,
+        fields=_ACCOUNT_FIELDS,
+        stream=stdout(),
+    )
     return EXIT_OK

@@ -137,9 +137,14 @@ def _check_rc_login(environ: Mapping[str, str]) -> None:
         raise UsageError(f"ACTIVECALLS_RC_JWT is set but {' and '.join(missing)} {verb} not")
 
 
-def _remote_client(args: argparse.Namespace, environ: Mapping[str, str]) -> ActiveCallsClient:
-    """A client for the configured account: flags override ``ACTIVECALLS_*`` variables."""
+def _remote_client(
+    args: argparse.Namespace, environ: Mapping[str, str], *, needs_account: bool = True
+) -> ActiveCallsClient:
+    """A client for the configured account: flags override ``ACTIVECALLS_*`` variables
+    (without ``needs_account``, a missing account id is left for the client to look up)."""
     overrides: dict[str, Any] = _retry(args)
+    if not needs_account:
+        overrides["account_id"] = None
     if _option(args, "base_url"):
         overrides["base_url"] = args.base_url
     account_id = _option(args, "account_id") or environ.get("ACTIVECALLS_ACCOUNT_ID") or ""
@@ -177,11 +182,15 @@ def _remote_client(args: argparse.Namespace, environ: Mapping[str, str]) -> Acti
 
 @contextlib.asynccontextmanager
 async def open_client(
-    args: argparse.Namespace, environ: Mapping[str, str], *, live: bool = False
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    *,
+    live: bool = False,
+    needs_account: bool = True,
 ) -> AsyncIterator[ActiveCallsClient]:
     """Yield a client for the configured account, or one bound to an embedded simulator."""
     if not uses_simulator(args, environ):
-        async with _remote_client(args, environ) as client:
+        async with _remote_client(args, environ, needs_account=needs_account) as client:
             yield client
         return
     from ..testing import Simulator

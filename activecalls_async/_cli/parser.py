@@ -193,6 +193,48 @@ def _add_actions(commands: argparse._SubParsersAction[Parser], common: Parser) -
     )
 
 
+def _add_call_controls(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
+    p = commands.add_parser(
+        "ping", parents=[common], help="keep a call from archiving while work is pending"
+    )
+    p.add_argument("uii", type=types.uii, help="the call's uii")
+
+    hold = commands.add_parser("hold", help="put a call on hold or take it off")
+    states = hold.add_subparsers(dest="state", required=True, metavar="{on,off}")
+    for state, text in (("on", "put the call on hold"), ("off", "take the call off hold")):
+        states.add_parser(state, parents=[common], help=text).add_argument(
+            "uii", type=types.uii, help="the call's uii"
+        )
+
+    p = commands.add_parser(
+        "requeue", parents=[common], help="send a call back to a queue (gate), away from its agent"
+    )
+    p.add_argument("uii", type=types.uii, help="the call's uii")
+    p.add_argument("gate_id", type=types.non_negative_int, metavar="GATE_ID", help="the queue's id")
+
+    p = commands.add_parser(
+        "hangup-session",
+        parents=[common],
+        help="drop one session from a call by its id",
+        description="Drop one session from a call by its session id. The API never returns "
+        "session ids (adding a session answers only true): use an id RingCX gave you "
+        "elsewhere, or 'activecalls hangup UII --phone PHONE' to drop a session by phone.",
+    )
+    p.add_argument("uii", type=types.uii, help="the call's uii")
+    p.add_argument("session_id", metavar="SESSION_ID", help="the session's id")
+
+
+def _add_accounts(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
+    p = commands.add_parser(
+        "accounts",
+        parents=[common],
+        help="list the sub-accounts the credentials can see",
+        description="List the sub-accounts the credentials can see: the ACCOUNT ID column "
+        "is what --account-id and ACTIVECALLS_ACCOUNT_ID take. Needs no account id.",
+    )
+    _format(p)
+
+
 def _add_queue_check(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
     p = commands.add_parser(
         "queue-check",
@@ -273,7 +315,9 @@ def build_parser() -> Parser:
     _add_list(commands, common)
     _add_watch(commands, common)
     _add_actions(commands, common)
+    _add_call_controls(commands, common)
     _add_queue_check(commands, common)
+    _add_accounts(commands, common)
     _add_simulator(commands)
     _add_demo(commands)
     parser.set_defaults(sim_calls=SIM_CALLS, sim_seed=SIM_SEED)

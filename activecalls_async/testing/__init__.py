@@ -1,6 +1,7 @@
 """A local RingCX Active Calls server for tests, demos and benchmarks.
 
-``Simulator`` serves the nine Active Calls operations (under ``/voice`` and the legacy
+``Simulator`` serves the thirteen Active Calls operations, the accounts listing and a
+``users`` stub of the wider admin API (under ``/voice`` and the legacy
 bare prefix) and the RingCentral/RingCX login endpoints from a seeded account, with
 optional live traffic, a sliding-window rate limit and injectable ``Faults``.
 """

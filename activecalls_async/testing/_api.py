@@ -1,9 +1,14 @@
-"""Handlers for the nine Active Calls operations (auth, limits and faults happen before)."""
+"""Handlers for the Active Calls operations and the admin endpoints the SDK reaches
+(accounts, and a ``users`` stub for ``client.request``); auth, limits and faults happen
+before."""
 
 from __future__ import annotations
 
+import itertools
+import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from aiohttp import web
 
@@ -21,7 +26,8 @@ DEFAULT_MAX_CALLS_QUEUED = 10
 
 
 class ActiveCallsApi:
-    """Answers list, the six call actions and the two preroute queue checks."""
+    """Answers list, the ten call actions, the two preroute queue checks, the accounts
+    listing and a ``users`` stub of the wider admin API."""
 
     def __init__(
         self,
@@ -34,6 +40,24 @@ class ActiveCallsApi:
         self.journal = journal
         self.faults = faults
         self.clock = clock
+        #: The status a successful action answers: 200 ``true``, or 201 with ``created_body``.
+        self.action_status = 200
+        self.created_body = ""
+        account_id = state.account_id
+        #: What ``GET accounts`` lists (the credentials see only this sub-account by default).
+        self.accounts: list[dict[str, Any]] = [
+            {
+                "accountId": account_id,
+                "accountName": "Simulated Contact Centre",
+                "mainAccountId": account_id[:-4] + "0000" if len(account_id) > 4 else account_id,
+                "enabled": True,
+            }
+        ]
+        #: What the ``users`` stub lists; ``POST users`` appends.
+        self.users: list[dict[str, Any]] = [
+            {"userId": 1, "userName": "admin@example.com", "firstName": "Ada", "lastName": "Min"}
+        ]
+        self._user_ids = itertools.count(2)
 
     def routes(self) -> list[tuple[str, str, str, Handler]]:
         """(method, path under ``activeCalls``, operation name, handler) for each operation."""
@@ -45,6 +69,10 @@ class ActiveCallsApi:
             ("POST", "/{uii}/hangupCall", "hangupCall", self.hangup_call),
             ("POST", "/{uii}/hangupSession", "hangupSession", self.hangup_session),
             ("POST", "/{uii}/toggleCallRecording", "toggleCallRecording", self.recording),
+            ("POST", "/{uii}/pingCall", "pingCall", self.ping),
+            ("POST", "/{uii}/toggleCallHold", "toggleCallHold", self.hold),
+            ("POST", "/{uii}/requeueCall", "requeueCall", self.requeue),
+            ("POST", "/{uii}/hangupSessionById", "hangupSessionById", self.hangup_session_by_id),
             ("GET", "/prerouteChecks/checkQueueStatus", "checkQueueStatus", self.queue_status),
             (
                 "GET",
@@ -54,8 +82,26 @@ class ActiveCallsApi:
             ),
         ]
 
-    def _effect(self, request: web.Request, kind: str, uii: str) -> None:
-        self.journal.effect(Effect(kind=kind, uii=uii, params=dict(request.query), at=self.clock()))
+    def admin_routes(self) -> list[tuple[str, str, str, Handler]]:
+        """(method, path under ``api/v1/admin``, operation name, handler) outside activeCalls."""
+        return [
+            ("GET", "/accounts", "accounts", self.list_accounts),
+            ("GET", "/users", "users", self.list_users),
+            ("POST", "/users", "users.create", self.create_user),
+        ]
+
+    def _effect(
+        self, request: web.Request, kind: str, uii: str | None, **extra: str
+    ) -> web.Response:
+        """Record an applied effect and answer the action's success."""
+        params = {**request.query, **extra}
+        self.journal.effect(Effect(kind=kind, uii=uii, params=params, at=self.clock()))
+        return self._done()
+
+    def _done(self) -> web.Response:
+        if self.action_status == 201:
+            return web.Response(status=201, text=self.created_body, content_type="text/plain")
+        return bodies.boolean(True)
 
     def _call(self, request: web.Request) -> Call | web.Response:
         uii = request.match_info["uii"]
@@ -117,8 +163,7 @@ class ActiveCallsApi:
         call = self.state.manual_call(username, destination, caller_id)
         if call is None:
             return bodies.boolean(False)
-        self._effect(request, "createManualAgentCall", call.uii)
-        return bodies.boolean(True)
+        return self._effect(request, "createManualAgentCall", call.uii)
 
     async def add_session(self, request: web.Request) -> web.Response:
         """Add a MONITOR/BARGEIN/COACHING leg (re-typing an existing one for that phone)."""
@@ -130,11 +175,11 @@ class ActiveCallsApi:
         call = self._call(request)
         if isinstance(call, web.Response):
             return call
-        uii = call.uii
-        if not self.state.add_session(call, destination, session_type):
+        session = self.state.add_session(call, destination, session_type)
+        if session is None:
             return bodies.boolean(False)
-        self._effect(request, "addSessionToCall", uii)
-        return bodies.boolean(True)
+        # The answer is only true/false: the session id is recorded, never returned.
+        return self._effect(request, "addSessionToCall", call.uii, sessionId=session.session_id)
 
     async def disposition(self, request: web.Request) -> web.Response:
         """Record a disposition; a callback needs ``callBackDTS``."""
@@ -157,8 +202,7 @@ class ActiveCallsApi:
         )
         if not self.state.disposition(call, record):
             return bodies.boolean(False)
-        self._effect(request, "dispositionCall", call.uii)
-        return bodies.boolean(True)
+        return self._effect(request, "dispositionCall", call.uii)
 
     async def hangup_call(self, request: web.Request) -> web.Response:
         """End the call; it leaves every listing and later actions on it answer 404."""
@@ -167,8 +211,7 @@ class ActiveCallsApi:
             return call
         uii = call.uii
         self.state.hangup(call)
-        self._effect(request, "hangupCall", uii)
-        return bodies.boolean(True)
+        return self._effect(request, "hangupCall", uii)
 
     async def hangup_session(self, request: web.Request) -> web.Response:
         """End one supervisor leg; ``false`` when that phone has none on the call."""
@@ -181,8 +224,7 @@ class ActiveCallsApi:
             return call
         if not self.state.hangup_session(call, phone):
             return bodies.boolean(False)
-        self._effect(request, "hangupSession", call.uii)
-        return bodies.boolean(True)
+        return self._effect(request, "hangupSession", call.uii)
 
     async def recording(self, request: web.Request) -> web.Response:
         """Switch the call's recording on or off."""
@@ -194,8 +236,80 @@ class ActiveCallsApi:
         if isinstance(call, web.Response):
             return call
         self.state.set_recording(call, record)
-        self._effect(request, "toggleCallRecording", call.uii)
-        return bodies.boolean(True)
+        return self._effect(request, "toggleCallRecording", call.uii)
+
+    async def ping(self, request: web.Request) -> web.Response:
+        """Keep the call from archiving; changes nothing visible, recorded as an effect."""
+        call = self._call(request)
+        if isinstance(call, web.Response):
+            return call
+        return self._effect(request, "pingCall", call.uii)
+
+    async def hold(self, request: web.Request) -> web.Response:
+        """Set the hold state (``state=ON|OFF``), seen as callState ``HOLD``/``ACTIVE``."""
+        query = QueryReader(request.query)
+        state = query.choice("state", ("ON", "OFF"), required=True)
+        if query.problems or state is None:
+            return bodies.invalid(request, query.problems)
+        call = self._call(request)
+        if isinstance(call, web.Response):
+            return call
+        if not self.state.set_hold(call, state == "ON"):
+            return bodies.boolean(False)
+        return self._effect(request, "toggleCallHold", call.uii)
+
+    async def requeue(self, request: web.Request) -> web.Response:
+        """Move the call to the gate's queue (its ACD listing), away from its agent."""
+        query = QueryReader(request.query)
+        gate_id = query.integer("gateId", required=True, minimum=0, bits=64)
+        if query.problems or gate_id is None:
+            return bodies.invalid(request, query.problems)
+        gate = self.state.gate(gate_id)
+        if gate is None:
+            problem = Problem("gateId", f"No gate with id {gate_id}", str(gate_id))
+            return bodies.invalid(request, [problem])
+        call = self._call(request)
+        if isinstance(call, web.Response):
+            return call
+        self.state.requeue(call, gate)
+        return self._effect(request, "requeueCall", call.uii)
+
+    async def hangup_session_by_id(self, request: web.Request) -> web.Response:
+        """End the session with that id; ``false`` when the call has none with it."""
+        query = QueryReader(request.query)
+        session_id = query.text("sessionId", required=True)
+        if query.problems or session_id is None:
+            return bodies.invalid(request, query.problems)
+        call = self._call(request)
+        if isinstance(call, web.Response):
+            return call
+        if not self.state.hangup_session_by_id(call, session_id):
+            return bodies.boolean(False)
+        return self._effect(request, "hangupSessionById", call.uii)
+
+    # -- the admin API around Active Calls ---------------------------------------------------
+
+    async def list_accounts(self, request: web.Request) -> web.Response:
+        """The sub-accounts the credentials see."""
+        return bodies.json_ok(self.accounts)
+
+    async def list_users(self, request: web.Request) -> web.Response:
+        """A stub of another admin endpoint (for ``client.request``): the admin users."""
+        return bodies.json_ok(self.users)
+
+    async def create_user(self, request: web.Request) -> web.Response:
+        """Append the JSON object sent as a new user; 201 with it, its ``userId`` added."""
+        try:
+            data = json.loads(await request.text())
+        except ValueError:
+            data = None
+        if request.content_type != "application/json" or not isinstance(data, dict):
+            problem = Problem("body", "expected a JSON object (application/json)", None)
+            return bodies.invalid(request, [problem])
+        user = {**data, "userId": next(self._user_ids)}
+        self.users.append(user)
+        self.journal.effect(Effect(kind="users.create", uii=None, params={}, at=self.clock()))
+        return bodies.json_ok(user, status=201)
 
     # -- preroute checks ---------------------------------------------------------------------
 

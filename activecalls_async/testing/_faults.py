@@ -8,7 +8,8 @@ from typing import Any
 
 import attrs
 
-#: The nine Active Calls operations; ``Faults.operations=None`` means all of these.
+#: The thirteen Active Calls operations and the admin endpoints around them (accounts,
+#: the users stub): authorized and rate limited; ``Faults.operations=None`` means these.
 API_OPERATIONS = frozenset(
     {
         "list",
@@ -20,6 +21,13 @@ API_OPERATIONS = frozenset(
         "toggleCallRecording",
         "checkQueueStatus",
         "checkQueueThreshold",
+        "pingCall",
+        "toggleCallHold",
+        "requeueCall",
+        "hangupSessionById",
+        "accounts",
+        "users",
+        "users.create",
     }
 )
 
@@ -68,7 +76,7 @@ class Faults:
     Each request in scope takes one draw from the fault RNG (seeded by ``seed``) and gets
     at most one of: drop, error, throttle, malformed, drop_after_effect (rates are
     probabilities, checked in that order). Latency, ``max_rows_cap`` and ``ignore_page``
-    apply to the same scope: ``operations=None`` means the nine Active Calls operations;
+    apply to the same scope: ``operations=None`` means every API operation;
     name ``auth.jwt``/``auth.exchange``/``auth.refresh`` to include those.
     """
 

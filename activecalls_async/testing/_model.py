@@ -128,10 +128,15 @@ class DnisNumber:
 
 @attrs.frozen
 class Session:
-    """A supervisor leg on a call: the phone as given and its session type."""
+    """A supervisor leg on a call: the phone as given, its session type and its id.
+
+    The API never returns a session's id (``addSessionToCall`` answers ``true``); the
+    simulator gives each one so that ``hangupSessionById`` can be exercised.
+    """
 
     phone: str
     session_type: str
+    session_id: str = ""
 
 
 @attrs.frozen

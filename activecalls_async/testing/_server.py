@@ -23,13 +23,16 @@ from ._records import Journal, RecordedRequest
 
 #: The API is served under both prefixes: today's ``/voice`` and the legacy bare one.
 PREFIXES = ("/voice", "")
-ACTIVE_CALLS = "/api/v1/admin/accounts/{accountId}/activeCalls"
+ADMIN = "/api/v1/admin"
+ACTIVE_CALLS = ADMIN + "/accounts/{accountId}/activeCalls"
 
 #: What each operation's 200 body is, for the malformed-body fault.
 _BODY_KINDS = {
     "list": "list",
     "checkQueueStatus": "queue",
     "checkQueueThreshold": "queue",
+    "accounts": "list",
+    "users": "list",
     "auth.jwt": "auth",
     "auth.exchange": "auth",
     "auth.refresh": "auth",
@@ -80,6 +83,8 @@ class ApiServer:
         for prefix in PREFIXES:
             for method, suffix, operation, handler in self.api.routes():
                 self._add(app, method, prefix + ACTIVE_CALLS + suffix, operation, handler)
+            for method, suffix, operation, handler in self.api.admin_routes():
+                self._add(app, method, prefix + ADMIN + suffix, operation, handler)
         for method, path, operation, handler in self.login.routes():
             self._add(app, method, path, operation, handler)
         return app
@@ -199,8 +204,8 @@ class ApiServer:
                 )
             if not self.tokens.check_api_token(api_token):
                 return bodies.unauthorized("Invalid token")
-        account_id = request.match_info["accountId"]
-        if account_id != self.api.state.account_id:
+        account_id = request.match_info.get("accountId")
+        if account_id is not None and account_id != self.api.state.account_id:
             return bodies.forbidden(request, account_id)
         return None
 

@@ -291,6 +291,31 @@ class Simulator:
         self.state.remove(call)
         return True
 
+    def session_ids(self, uii: str) -> dict[str, str]:
+        """The ids of a live call's sessions by phone (the API itself never returns them)."""
+        call = self.state.get(uii)
+        if call is None:
+            raise KeyError(uii)
+        return {session.phone: session.session_id for session in (call.sessions or {}).values()}
+
+    @property
+    def accounts(self) -> list[dict[str, Any]]:
+        """What ``GET accounts`` lists (wire dicts); edit it to show several or none."""
+        return self._server.api.accounts
+
+    @property
+    def users(self) -> list[dict[str, Any]]:
+        """What the ``users`` stub of the wider admin API lists."""
+        return self._server.api.users
+
+    def answer_actions(self, status: int = 200, *, body: str = "") -> None:
+        """Make successful actions answer ``status``: 200 ``true`` (the default) or
+        201 Created with ``body`` (empty by default), as the spec allows."""
+        if status not in (200, 201):
+            raise ValueError(f"status must be 200 or 201, got {status!r}")
+        self._server.api.action_status = status
+        self._server.api.created_body = body
+
     def update_call(self, uii: str, **fields: Any) -> None:
         """Change a live call's fields (``call_state``, ``agent_first_name``, ``cnam``, ...)."""
         call = self.state.get(uii)

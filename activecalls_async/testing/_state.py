@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeAlias
@@ -84,6 +85,7 @@ class AccountState:
         self._by_seq: list[Call | None] = [None]
         #: Calls waiting for an agent, oldest first.
         self.queued: list[Call] = []
+        self._session_ids = itertools.count(1)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -223,6 +225,10 @@ class AccountState:
         if call.seq != len(self._by_seq):
             raise ValueError(f"expected seq {len(self._by_seq)}, got {call.seq}")
         self._by_seq.append(call)
+        self._list(call)
+
+    def _list(self, call: Call) -> None:
+        """Put a call into every listing it belongs in (and the waiting list if queued)."""
         order = _order(call)
         for key in self._keys(call):
             bucket = self._lists.setdefault(key, [])
@@ -242,6 +248,12 @@ class AccountState:
 
     def remove(self, call: Call) -> None:
         """Take a call out of every listing and free its agent."""
+        self._unlist(call)
+        self._by_seq[call.seq] = None
+        self.release_agent(call)
+
+    def _unlist(self, call: Call) -> None:
+        """Take a call out of every listing and the waiting list."""
         order = _order(call)
         for key in self._keys(call):
             bucket = self._lists[key]
@@ -249,10 +261,8 @@ class AccountState:
             del bucket[index]
             if not bucket and key[0] != "ACCOUNT":
                 del self._lists[key]
-        self._by_seq[call.seq] = None
         if call in self.queued:
             self.queued.remove(call)
-        self.release_agent(call)
 
     def release_agent(self, call: Call) -> None:
         """Detach the call's agent, who becomes free when this was their last call."""
@@ -282,20 +292,64 @@ class AccountState:
 
     # -- actions (the API's effects) ---------------------------------------------------------
 
-    def add_session(self, call: Call, phone: str, session_type: str) -> bool:
-        """Add (or re-type) a supervisor session; only a call with an agent can take one."""
+    def add_session(self, call: Call, phone: str, session_type: str) -> Session | None:
+        """Add (or re-type, keeping its id) a supervisor session; only a call with an agent
+        can take one (None otherwise)."""
         if call.first_name is None:
-            return False
+            return None
         if call.sessions is None:
             call.sessions = {}
-        call.sessions[phone_key(phone)] = Session(phone=phone, session_type=session_type)
-        return True
+        key = phone_key(phone)
+        known = call.sessions.get(key)
+        session_id = known.session_id if known is not None else str(next(self._session_ids))
+        session = Session(phone=phone, session_type=session_type, session_id=session_id)
+        call.sessions[key] = session
+        return session
 
     def hangup_session(self, call: Call, phone: str) -> bool:
         """End the session on that phone; False when the call has no such session."""
         if not call.sessions or phone_key(phone) not in call.sessions:
             return False
         del call.sessions[phone_key(phone)]
+        return True
+
+    def hangup_session_by_id(self, call: Call, session_id: str) -> bool:
+        """End the session with that id; False when the call has no such session."""
+        sessions = call.sessions or {}
+        for key, session in sessions.items():
+            if session.session_id == session_id:
+                del sessions[key]
+                return True
+        return False
+
+    def set_hold(self, call: Call, hold: bool) -> bool:
+        """Hold (callState ``HOLD``) or resume (``ACTIVE``) a call an agent is on.
+
+        Setting the state it already has changes nothing; a call waiting in queue or
+        not in ``ACTIVE``/``HOLD`` cannot be held (False).
+        """
+        if call.agent is None and call.first_name is None:
+            return False
+        if call.state not in ("ACTIVE", "HOLD"):
+            return False
+        call.state = "HOLD" if hold else "ACTIVE"
+        return True
+
+    def gate(self, gate_id: int) -> AccountProduct | None:
+        """The ACD queue (gate) with this id, or None."""
+        return next((queue for queue in self.queues if queue.product_id == gate_id), None)
+
+    def requeue(self, call: Call, gate: AccountProduct) -> bool:
+        """Send a call back to wait in ``gate``: it leaves its agent and its old listings
+        and is listed (``QUEUED``) under the gate's ACD listing, keeping its uii."""
+        self._unlist(call)
+        self.release_agent(call)
+        call.product = gate
+        call.destination_name = gate.name
+        call.state = "QUEUED"
+        call.dequeue_ms = None
+        call.first_name = call.last_name = None
+        self._list(call)
         return True
 
     def set_recording(self, call: Call, record: bool) -> bool:

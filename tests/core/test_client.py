@@ -298,7 +298,6 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
     ("list_active_calls", {"product": "ACD", "product_id": "55a"}, "product_id"),
     ("list_active_calls", {"product": "ACD", "product_id": -1}, "product_id"),
     ("list_active_calls", {"product": "ACD", "product_id": True}, "product_id"),
-    ("list_active_calls", {}, "product"),
     ("list_active_calls", {"product_id": 5}, "product"),
     ("list_active_calls", {"product": "ACD", "product_id": 5, "page": -1}, "page"),
     ("list_active_calls", {"product": "ACD", "product_id": 5, "max_rows": 0}, "max_rows"),
@@ -348,7 +347,7 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
         {
             "username": "a@b.com",
             "destination": "6501234567",
-            "ring_duration": 86400,
+            "ring_duration": 2**31,
             "caller_id": "1234567890",
         },
         "ring_duration",

@@ -1,42 +1,47 @@
-"""Pure request building: exact URLs for every operation, no event loop, no network."""
+"""Pure request building and decoding: exact URLs for every operation, no event loop."""
 
+import json
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from yarl import URL
 
-from activecalls_async import Product, SessionType, ValidationError
-from activecalls_async._endpoints import ENDPOINTS, ResponseKind, RetryClass
-from activecalls_async._wire import api_prefix, build_request, parse_retry_after
+from activecalls_async import (
+    Account,
+    ActionRejectedError,
+    Product,
+    ResponseDecodeError,
+    SessionType,
+    ValidationError,
+)
+from activecalls_async._endpoints import (
+    ACCOUNTS,
+    ENDPOINTS,
+    HANGUP_CALL,
+    PING_CALL,
+    ResponseKind,
+    RetryClass,
+    Scope,
+)
+from activecalls_async._wire import (
+    admin_root,
+    api_prefix,
+    build_raw_request,
+    build_request,
+    decode_response,
+    parse_retry_after,
+)
 
-PREFIX = "https://ringcx.ringcentral.com/voice/api/v1/admin/accounts/12440001/activeCalls/"
+ROOT = "https://ringcx.ringcentral.com/voice/api/v1/admin/"
+PREFIX = ROOT + "accounts/12440001/activeCalls/"
 
 
 def build(operation: str, **args: object) -> str:
     return build_request(ENDPOINTS[operation], PREFIX, args).url
-
-
-def test_registry_has_exactly_the_nine_operations() -> None:
-    assert sorted(ENDPOINTS) == sorted(
-        [
-            "list",
-            "createManualAgentCall",
-            "addSessionToCall",
-            "dispositionCall",
-            "hangupCall",
-            "hangupSession",
-            "toggleCallRecording",
-            "checkQueueStatus",
-            "checkQueueThreshold",
-        ]
-    )
-    reads = {name for name, e in ENDPOINTS.items() if e.method == "GET"}
-    assert reads == {"list", "checkQueueStatus", "checkQueueThreshold"}
-    assert ENDPOINTS["list"].response is ResponseKind.CALL_LIST
-    assert ENDPOINTS["checkQueueThreshold"].response is ResponseKind.QUEUE_CHECK
-    at_most_once = {n for n, e in ENDPOINTS.items() if e.retry is RetryClass.AT_MOST_ONCE}
-    assert {"createManualAgentCall", "addSessionToCall", "dispositionCall"} <= at_most_once
-    assert "toggleCallRecording" not in at_most_once
 
 
 @pytest.mark.parametrize("base", ["https://h.example/voice", "https://h.example/voice/"])
@@ -279,3 +284,313 @@ def test_plain_http_elsewhere_needs_the_explicit_opt_in() -> None:
 def test_retry_after_in_seconds_or_http_date(header: str | None, seconds: float | None) -> None:
     now = datetime(2026, 11, 28, 0, 0, 0, tzinfo=timezone.utc)
     assert parse_retry_after(header, now=now) == seconds
+
+
+# -- the four newer call controls ---------------------------------------------------------
+
+
+def test_ping_call_has_no_query() -> None:
+    assert build("pingCall", uii="U1") == PREFIX + "U1/pingCall"
+
+
+@pytest.mark.parametrize(("hold", "state"), [(True, "ON"), (False, "OFF")])
+def test_hold_sends_on_or_off(hold: bool, state: str) -> None:
+    assert build("toggleCallHold", uii="U1", hold=hold) == (
+        PREFIX + f"U1/toggleCallHold?state={state}"
+    )
+
+
+@pytest.mark.parametrize("hold", ["ON", 1, None])
+def test_hold_takes_a_real_bool(hold: object) -> None:
+    with pytest.raises(ValidationError) as info:
+        build("toggleCallHold", uii="U1", hold=hold)
+    assert info.value.parameter == "hold"
+
+
+@pytest.mark.parametrize("gate", [77, "77"])
+def test_requeue_sends_the_gate_id(gate: object) -> None:
+    assert build("requeueCall", uii="U1", gate_id=gate) == PREFIX + "U1/requeueCall?gateId=77"
+
+
+@pytest.mark.parametrize("gate", [-1, "7a", None, True, 2**63])
+def test_requeue_refuses_a_gate_that_is_not_an_id(gate: object) -> None:
+    with pytest.raises(ValidationError) as info:
+        build("requeueCall", uii="U1", gate_id=gate)
+    assert info.value.parameter == "gate_id"
+
+
+@pytest.mark.parametrize(("session", "wire"), [("S-1 2", "S-1%202"), (42, "42")])
+def test_hangup_session_by_id(session: object, wire: str) -> None:
+    assert build("hangupSessionById", uii="U1", session_id=session) == (
+        PREFIX + f"U1/hangupSessionById?sessionId={wire}"
+    )
+
+
+def test_accounts_is_under_the_admin_root() -> None:
+    assert ACCOUNTS.scope is Scope.ADMIN
+    assert build_request(ACCOUNTS, ROOT, {}).url == ROOT + "accounts"
+    assert admin_root("https://ringcx.ringcentral.com/voice/") == ROOT
+
+
+# -- the strict descriptor seam --------------------------------------------------------------
+
+
+def test_an_undeclared_argument_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="note"):
+        build("dispositionCall", uii="U1", disposition="SALE", callback=False, note="lost")
+
+
+def test_a_uii_is_only_declared_where_the_path_has_one() -> None:
+    with pytest.raises(TypeError, match="uii"):
+        build("checkQueueStatus", uii="U1", destination_number="8661234567", max_queued=1)
+
+
+# -- rules revisited against the spec ----------------------------------------------------------
+
+
+def test_list_with_neither_product_nor_external_id_is_sent() -> None:
+    assert build("list", page=0, max_rows=10) == PREFIX + "list?page=0&maxRows=10"
+
+
+def test_ring_duration_has_no_invented_ceiling() -> None:
+    url = build(
+        "createManualAgentCall",
+        username="a@b.com",
+        destination="6501234567",
+        ring_duration=3600,
+        caller_id="1234567890",
+    )
+    assert "ringDuration=3600" in url
+
+
+# -- input that used to escape ValidationError ------------------------------------------------
+
+HUGE = 10**5000
+MANUAL = {"username": "a@b.com", "destination": "6501234567", "caller_id": "1234567890"}
+
+
+@pytest.mark.parametrize(
+    ("operation", "args", "parameter"),
+    [
+        ("list", {"product": "ACD", "product_id": HUGE}, "product_id"),
+        ("list", {"product": "ACD", "page": HUGE}, "page"),
+        ("list", {"product": "ACD", "max_rows": HUGE}, "max_rows"),
+        ("createManualAgentCall", {**MANUAL, "ring_duration": HUGE}, "ring_duration"),
+        ("hangupCall", {"uii": HUGE}, "uii"),
+        (
+            "checkQueueStatus",
+            {"destination_number": "8661234567", "max_queued": HUGE},
+            "max_queued",
+        ),
+        (
+            "checkQueueStatus",
+            {"destination_number": "8661234567", "max_queued": -HUGE},
+            "max_queued",
+        ),
+        ("requeueCall", {"uii": "U1", "gate_id": HUGE}, "gate_id"),
+        ("hangupSessionById", {"uii": "U1", "session_id": HUGE}, "session_id"),
+        (
+            "createManualAgentCall",
+            {**MANUAL, "username": "a\ud800@b.com", "ring_duration": 5},
+            "username",
+        ),
+        (
+            "dispositionCall",
+            {"uii": "U1", "disposition": "S\ud800", "callback": False},
+            "disposition",
+        ),
+        (
+            "dispositionCall",
+            {"uii": "U1", "disposition": "SALE", "callback": False, "notes": "\udfff"},
+            "notes",
+        ),
+        ("list", {"external_id": "x\ud800"}, "external_id"),
+        ("hangupSessionById", {"uii": "U1", "session_id": "\ud800"}, "session_id"),
+        (
+            "dispositionCall",
+            {
+                "uii": "U1",
+                "disposition": "SALE",
+                "callback": True,
+                "callback_at": datetime(999, 1, 1),
+            },
+            "callback_at",
+        ),
+    ],
+)
+def test_input_beyond_the_wire_is_a_validation_error(
+    operation: str, args: dict[str, Any], parameter: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        build(operation, **args)
+    assert info.value.parameter == parameter
+    assert len(str(info.value)) < 300
+
+
+def test_an_account_id_too_large_to_print_is_refused() -> None:
+    with pytest.raises(ValidationError, match="account_id"):
+        api_prefix("https://h.example", HUGE)
+
+
+def test_a_four_digit_year_is_the_first_accepted() -> None:
+    url = build(
+        "dispositionCall",
+        uii="U1",
+        disposition="SALE",
+        callback=True,
+        callback_at=datetime(1000, 1, 1),
+    )
+    assert "callBackDTS=10000101000000" in url
+
+
+# -- decoding actions: 201 Created is success --------------------------------------------------
+
+PING = build_request(PING_CALL, PREFIX, {"uii": "U1"})
+HANGUP = build_request(HANGUP_CALL, PREFIX, {"uii": "U1"})
+
+
+@pytest.mark.parametrize("body", [b"", b"true", b"TRUE\n", b'"true"', b"{}", b"created", b"\xff"])
+def test_201_is_done_whatever_the_body_short_of_false(body: bytes) -> None:
+    assert decode_response(HANGUP, 201, body) is None
+    assert decode_response(PING, 201, body) is None
+
+
+def test_201_false_is_still_declined() -> None:
+    with pytest.raises(ActionRejectedError):
+        decode_response(HANGUP, 201, b"false")
+
+
+def test_200_with_an_empty_body_is_still_a_decode_error() -> None:
+    with pytest.raises(ResponseDecodeError):
+        decode_response(HANGUP, 200, b"")
+
+
+# -- decoding accounts -------------------------------------------------------------------------
+
+ACCOUNTS_REQUEST = build_request(ACCOUNTS, ROOT, {})
+
+
+def test_accounts_decode_with_unknown_fields_kept() -> None:
+    body = [
+        {"accountId": "12440001", "accountName": "Main", "mainAccountId": "1244", "tz": "UTC"},
+        {"accountId": 12440002},
+    ]
+    accounts = decode_response(ACCOUNTS_REQUEST, 200, json.dumps(body).encode())
+    assert accounts == [
+        Account(
+            account_id="12440001",
+            account_name="Main",
+            main_account_id="1244",
+            extra={"tz": "UTC"},
+        ),
+        Account(account_id="12440002"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{}",
+        b"[1]",
+        b'[{"accountName": "x"}]',
+        b'[{"accountId": true}]',
+        b'[{"accountId": "1", "accountName": 5}]',
+        b'[{"accountId": "1", "mainAccountId": []}]',
+        b"not json",
+    ],
+)
+def test_accounts_in_another_shape_are_a_decode_error(body: bytes) -> None:
+    with pytest.raises(ResponseDecodeError) as info:
+        decode_response(ACCOUNTS_REQUEST, 200, body)
+    assert info.value.operation == "accounts"
+
+
+# -- the escape hatch --------------------------------------------------------------------------
+
+
+def test_raw_get_is_idempotent_and_relative_to_the_admin_root() -> None:
+    request = build_raw_request(
+        "get", "accounts/12440001/users", ROOT, params={"q": "a+b", "n": [1, 2], "x": None}
+    )
+    assert request.method == "GET"
+    assert request.url == ROOT + "accounts/12440001/users?q=a%2Bb&n=1&n=2"
+    assert request.endpoint.retry is RetryClass.IDEMPOTENT
+    assert request.endpoint.response is ResponseKind.ANY
+    assert request.body is None
+
+
+def test_raw_post_is_at_most_once_unless_declared() -> None:
+    request = build_raw_request("POST", "users", ROOT, json_body={"name": "Ann", "on": True})
+    assert request.endpoint.retry is RetryClass.AT_MOST_ONCE
+    assert json.loads(request.body or b"") == {"name": "Ann", "on": True}
+    declared = build_raw_request("PUT", "users/1", ROOT, retry_class="idempotent")
+    assert declared.endpoint.retry is RetryClass.IDEMPOTENT
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "extra", "parameter"),
+    [
+        ("GET", "../../x", {}, "path"),
+        ("GET", "/accounts", {}, "path"),
+        ("GET", "accounts/../x", {}, "path"),
+        ("GET", "accounts//x", {}, "path"),
+        ("GET", "accounts/", {}, "path"),
+        ("GET", "users?admin=true", {}, "path"),
+        ("GET", "users#x", {}, "path"),
+        ("GET", "users%2F..", {}, "path"),
+        ("GET", "https://evil.example/x", {}, "path"),
+        ("GET", "", {}, "path"),
+        ("TRACE", "users", {}, "method"),
+        ("GET", "users", {"params": {"q": HUGE}}, "params['q']"),
+        ("GET", "users", {"params": {"q": float("nan")}}, "params['q']"),
+        ("GET", "users", {"params": {"q": "\ud800"}}, "params['q']"),
+        ("GET", "users", {"params": {"": "x"}}, "params"),
+        ("POST", "users", {"json_body": {"x": float("inf")}}, "json"),
+        ("POST", "users", {"json_body": {"x": object()}}, "json"),
+        ("GET", "users", {"retry_class": "twice"}, "retry_class"),
+    ],
+)
+def test_raw_requests_that_could_escape_or_not_encode_are_refused(
+    method: str, path: str, extra: dict[str, Any], parameter: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        build_raw_request(method, path, ROOT, **extra)
+    assert info.value.parameter == parameter
+
+
+@pytest.mark.parametrize(
+    ("body", "decoded"),
+    [(b"", None), (b'{"a": [1]}', {"a": [1]}), (b"plain words", "plain words"), (b"7", 7)],
+)
+def test_raw_answers_are_json_or_text(body: bytes, decoded: object) -> None:
+    request = build_raw_request("GET", "users", ROOT)
+    assert decode_response(request, 200, body) == decoded
+
+
+@settings(max_examples=400)
+@given(
+    path=st.text(
+        alphabet=st.sampled_from(list("ab1./?#%:-_ \\@~\x00")) | st.characters(), max_size=24
+    )
+)
+def test_no_accepted_path_leaves_the_admin_prefix(path: str) -> None:
+    try:
+        request = build_raw_request("GET", path, ROOT)
+    except ValidationError as exc:
+        refused: ValidationError | None = exc
+    else:
+        refused = None
+    if refused is not None:
+        assert refused.parameter == "path"
+        return
+    url = URL(request.url, encoded=True)
+    assert request.url == ROOT + path
+    assert (url.scheme, url.host, url.query_string, url.fragment) == (
+        "https",
+        "ringcx.ringcentral.com",
+        "",
+        "",
+    )
+    # What a server resolves (dot segments removed) is still under the admin prefix.
+    assert url.path.startswith("/voice/api/v1/admin/")
+    assert ".." not in url.path.split("/")

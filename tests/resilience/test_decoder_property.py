@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from activecalls_async import (
+    Account,
     ActionRejectedError,
     ActiveCall,
     APIStatusError,
@@ -73,6 +74,9 @@ def check_outcome(name: str, body: bytes) -> Any:
         assert all(isinstance(call, ActiveCall) for call in result)
     elif kind is ResponseKind.QUEUE_CHECK:
         assert isinstance(result, QueueCheck)
+    elif kind is ResponseKind.ACCOUNT_LIST:
+        assert isinstance(result, list)
+        assert all(isinstance(account, Account) for account in result)
     else:
         assert result is None
     return result
@@ -123,5 +127,10 @@ def test_the_documented_success_bodies_decode(name: str) -> None:
     elif kind is ResponseKind.QUEUE_CHECK:
         body = b'{"status": true, "reason": "ok"}'
         assert decode_response(REQUESTS[name], 200, body) == QueueCheck(True, "ok")
+    elif kind is ResponseKind.ACCOUNT_LIST:
+        body = b'[{"accountId": "1", "accountName": "A", "mainAccountId": "2"}]'
+        assert decode_response(REQUESTS[name], 200, body) == [
+            Account(account_id="1", account_name="A", main_account_id="2")
+        ]
     else:
         assert decode_response(REQUESTS[name], 200, b"true") is None

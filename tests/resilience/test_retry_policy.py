@@ -64,7 +64,15 @@ def test_what_each_retry_class_retries(failure: Exception, read: bool, action: b
 
 
 def test_retry_classes_of_the_operations() -> None:
-    harmless = {"list", "checkQueueStatus", "checkQueueThreshold", "toggleCallRecording"}
+    harmless = {
+        "list",
+        "checkQueueStatus",
+        "checkQueueThreshold",
+        "toggleCallRecording",
+        "pingCall",
+        "toggleCallHold",
+        "accounts",
+    }
     classes = {name: endpoint.retry for name, endpoint in ENDPOINTS.items()}
     assert {name for name, c in classes.items() if c is IDEMPOTENT} == harmless
     assert {name for name, c in classes.items() if c is AT_MOST_ONCE} == {
@@ -73,6 +81,8 @@ def test_retry_classes_of_the_operations() -> None:
         "dispositionCall",
         "hangupCall",
         "hangupSession",
+        "requeueCall",
+        "hangupSessionById",
     }
 
 

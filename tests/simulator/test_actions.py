@@ -1,4 +1,5 @@
-"""The six call actions: real effects, true/false answers, 400s and the 404 after hang-up."""
+"""The ten call actions: real effects, true/false (or 201) answers, 400s and the 404 after
+hang-up; the accounts listing and the users stub."""
 
 from __future__ import annotations
 
@@ -23,12 +24,12 @@ async def test_add_session_then_escalate_then_hang_it_up(
     assert await act(
         http, sim, uii, "addSessionToCall", destination=SUPERVISOR, sessionType="MONITOR"
     ) == (200, "true")
-    assert call.sessions == {"5554150123": Session(SUPERVISOR, "MONITOR")}
-    # The same phone again re-types its session rather than adding another.
+    assert call.sessions == {"5554150123": Session(SUPERVISOR, "MONITOR", "1")}
+    # The same phone again re-types its session (keeping its id) rather than adding another.
     assert await act(
         http, sim, uii, "addSessionToCall", destination="15554150123", sessionType="BARGEIN"
     ) == (200, "true")
-    assert call.sessions == {"5554150123": Session("15554150123", "BARGEIN")}
+    assert call.sessions == {"5554150123": Session("15554150123", "BARGEIN", "1")}
     assert sim.effect_count("addSessionToCall", uii) == 2
 
     assert await act(http, sim, uii, "hangupSession", phone="+16505550000") == (200, "false")
@@ -289,3 +290,154 @@ async def test_manual_call_validation(
     status, body = await manual_call(http, sim, username, **overrides)
     assert status == 400
     assert [e["attributeName"] for e in json.loads(body)["validationErrors"]] == [attribute]
+
+
+# -- the four newer controls ------------------------------------------------------------------
+
+
+async def test_each_session_gets_an_id_that_hangs_it_up(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    uii = answered_uii(sim)
+    for phone in (SUPERVISOR, "+16505550000"):
+        assert await act(
+            http, sim, uii, "addSessionToCall", destination=phone, sessionType="MONITOR"
+        ) == (200, "true")
+    ids = sim.session_ids(uii)
+    assert sorted(ids) == sorted([SUPERVISOR, "+16505550000"])
+    assert len(set(ids.values())) == 2
+    # The answer never carried the id: the effect log is where the simulator shows it.
+    assert [e.params["sessionId"] for e in sim.effects] == [ids[SUPERVISOR], ids["+16505550000"]]
+
+    assert await act(http, sim, uii, "hangupSessionById", sessionId="999") == (200, "false")
+    assert await act(http, sim, uii, "hangupSessionById", sessionId=ids[SUPERVISOR]) == (
+        200,
+        "true",
+    )
+    assert sim.session_ids(uii) == {"+16505550000": ids["+16505550000"]}
+    assert sim.effect_count("hangupSessionById", uii) == 1
+    assert (await act(http, sim, uii, "hangupSessionById"))[0] == 400
+
+
+def call_state(sim: Simulator, uii: str) -> str | None:
+    found = sim.call(uii)
+    assert found is not None
+    return str(found["callState"])
+
+
+async def test_hold_shows_in_the_listing_and_setting_it_twice_changes_nothing(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    uii = answered_uii(sim)
+    for _ in range(2):
+        assert await act(http, sim, uii, "toggleCallHold", state="ON") == (200, "true")
+        assert call_state(sim, uii) == "HOLD"
+    rows = await list_calls(http, sim, product="ACCOUNT", maxRows=1000)
+    assert {row["uii"]: row["callState"] for row in rows}[uii] == "HOLD"
+    assert await act(http, sim, uii, "toggleCallHold", state="OFF") == (200, "true")
+    assert call_state(sim, uii) == "ACTIVE"
+    assert sim.effect_count("toggleCallHold", uii) == 3
+    assert (await act(http, sim, uii, "toggleCallHold", state="on"))[0] == 400
+    assert (await act(http, sim, uii, "toggleCallHold"))[0] == 400
+
+
+async def test_a_queued_call_cannot_be_held(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    uii = next(call["uii"] for call in sim.calls() if call["callState"] == "QUEUED")
+    assert await act(http, sim, uii, "toggleCallHold", state="ON") == (200, "false")
+    assert sim.effects == []
+
+
+async def test_requeue_moves_the_call_to_the_gates_listing_without_its_agent(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    uii = answered_uii(sim)
+    gate = sim.state.queues[-1]
+    before = {
+        row["uii"]
+        for row in await list_calls(
+            http, sim, product="ACD", productId=gate.product_id, maxRows=1000
+        )
+    }
+    assert uii not in before
+    assert await act(http, sim, uii, "requeueCall", gateId=str(gate.product_id)) == (200, "true")
+    rows = await list_calls(http, sim, product="ACD", productId=gate.product_id, maxRows=1000)
+    moved = next(row for row in rows if row["uii"] == uii)
+    assert moved["callState"] == "QUEUED"
+    assert moved["agentFirstName"] is None
+    assert moved["dequeueTime"] is None
+    assert moved["destinationName"] == gate.name
+    assert sim.effect_count("requeueCall", uii) == 1
+    # Still one call under the account, with the same uii.
+    account = [row["uii"] for row in await list_calls(http, sim, product="ACCOUNT", maxRows=1000)]
+    assert account.count(uii) == 1
+
+
+async def test_requeue_to_an_unknown_gate_is_a_400(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    uii = answered_uii(sim)
+    status, body = await act(http, sim, uii, "requeueCall", gateId="999999")
+    assert status == 400
+    assert json.loads(body)["validationErrors"][0]["attributeName"] == "gateId"
+    assert sim.effects == []
+
+
+async def test_ping_is_recorded_and_changes_nothing(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    uii = answered_uii(sim)
+    before = sim.call(uii)
+    assert await act(http, sim, uii, "pingCall") == (200, "true")
+    assert sim.call(uii) == before
+    assert sim.effect_count("pingCall", uii) == 1
+    assert (await act(http, sim, "20261128000000" + "9" * 16, "pingCall"))[0] == 404
+
+
+@pytest.mark.parametrize("body", ["", "true"])
+async def test_actions_can_answer_201_created(
+    sim: Simulator, http: aiohttp.ClientSession, body: str
+) -> None:
+    sim.answer_actions(201, body=body)
+    uii = answered_uii(sim)
+    assert await act(http, sim, uii, "pingCall") == (201, body)
+    # A refusal is still a 200 false.
+    queued = next(call["uii"] for call in sim.calls() if call["callState"] == "QUEUED")
+    assert await act(http, sim, queued, "toggleCallHold", state="ON") == (200, "false")
+    sim.answer_actions()
+    assert await act(http, sim, uii, "pingCall") == (200, "true")
+    with pytest.raises(ValueError, match="200 or 201"):
+        sim.answer_actions(204)
+
+
+# -- outside activeCalls: accounts and the users stub ----------------------------------------
+
+
+def admin_url(sim: Simulator, path: str) -> str:
+    return f"{sim.base_url}/api/v1/admin/{path}"
+
+
+async def test_accounts_lists_the_simulated_sub_account(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    status, body, _ = await fetch(http, "GET", admin_url(sim, "accounts"), token=sim.token)
+    assert status == 200
+    (account,) = json.loads(body)
+    assert account["accountId"] == sim.account_id
+    assert {"accountName", "mainAccountId"} <= set(account)
+    status, _, _ = await fetch(http, "GET", admin_url(sim, "accounts"), token=None)
+    assert status == 401
+
+
+async def test_users_stub_lists_and_creates(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    status, body, _ = await fetch(http, "GET", admin_url(sim, "users"), token=sim.token)
+    assert status == 200
+    assert json.loads(body) == sim.users
+    async with http.post(
+        admin_url(sim, "users"), json={"userName": "b@example.com"}, headers=bearer(sim.token)
+    ) as response:
+        assert response.status == 201
+        created = await response.json()
+    assert created["userName"] == "b@example.com"
+    assert created in sim.users
+    async with http.post(admin_url(sim, "users"), data="x", headers=bearer(sim.token)) as response:
+        assert response.status == 400
