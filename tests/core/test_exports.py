@@ -42,6 +42,8 @@ def test_all_is_pinned() -> None:
         "RingCentralAuth",
         "ServerError",
         "SessionType",
+        "Snapshot",
+        "SnapshotWatch",
         "Target",
         "ValidationError",
         "__version__",

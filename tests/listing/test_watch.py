@@ -56,7 +56,8 @@ async def sim() -> AsyncIterator[Simulator]:
 
 @pytest.fixture
 async def client(sim: Simulator) -> AsyncIterator[ActiveCallsClient]:
-    async with client_for(sim, retry=None) as active_calls:
+    # No rate limit: these polls come faster than any budget allows (see the budget tests).
+    async with client_for(sim, retry=None, rate_limit=None) as active_calls:
         yield active_calls
 
 
