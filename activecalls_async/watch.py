@@ -14,7 +14,8 @@ which the watch waits for: it polls only when asked for more) took longer.
 **Events.** The first poll yields ``started`` for every call in flight. A later poll
 yields ``started`` for new calls, ``changed`` (with ``previous``) for calls whose fields
 changed, and ``ended`` (with the last state seen) for calls gone: ``started`` and
-``changed`` in listing order, then ``ended``.
+``changed`` first, in listing order (for many listings, grouped by the first watched
+target that lists each call), then ``ended``.
 
 **When a missing call has ended.** The API has no snapshot: a walk over several pages
 reads them one after another, and a call ending ahead of others moves every later row
