@@ -44,12 +44,15 @@ other 4xx, a 401 included: credentials that can renew themselves already did so;
 redirect; a ``ValidationError``) or a closed client ends the stream: the error is
 raised and iteration stops.
 
-**The budget.** A watch uses at most ``budget_share`` (default 0.5, from above 0 to 1)
-of the client's rate limit, as far as the limiter tells its rate (a ``RateLimit`` does;
-a limiter that does not is never stretched for). When a poll costs more requests than
-the share allows in one ``interval``, the watch polls less often: every
-``requests / (budget_share * rate)`` seconds, said once per watch at WARNING.
-``Snapshot.interval`` shows the interval actually achieved.
+**The budget.** A watch uses at most ``budget_share`` (default 0.5, above 0 and at most
+1) of the client's rate limit. Under a ``RateLimit(requests, per=seconds)`` its polls
+start at most ``budget_share * requests`` requests in any window of ``per`` seconds
+(polls ``per / n`` seconds apart, n being how many polls that share holds; a poll that
+alone needs more is spread to the share on average); under a limiter that tells only
+its ``rate``, at most ``budget_share * rate`` a second on average; a limiter that tells
+neither never stretches a watch. When a poll costs more than ``interval`` allows, the
+watch polls less often, says so once at WARNING, and ``Snapshot.interval`` shows the
+interval actually achieved. The cost of the last poll sets the pace of the next.
 
 **Snapshots.** ``calls`` holds every call in flight by uii (a read-only mapping), those
 whose end is still unproven included; ``events`` the events since the previous
@@ -69,6 +72,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import math
 from collections import deque
 from collections.abc import Callable, Container, Hashable, Iterable, Mapping
 from datetime import datetime, timezone
@@ -223,15 +227,34 @@ def _budget_share(value: object) -> float:
     return share
 
 
-def _rate(limiter: Limiter | None) -> float | None:
-    """The requests per second ``limiter`` allows, when it says (a ``RateLimit`` does)."""
-    rate = v.finite_number(getattr(limiter, "rate", None))
-    if rate is None:
+class _Share:
+    """The part of a rate limit a watch may use, and how often polls may come within it."""
+
+    def __init__(self, budget_share: float, limiter: Limiter | None) -> None:
+        self.fraction = _budget_share(budget_share)
+        self.limiter = limiter
         requests = v.finite_number(getattr(limiter, "requests", None))
         per = v.finite_number(getattr(limiter, "per", None))
-        if requests is not None and per:
-            rate = requests / per
-    return rate if rate is not None and rate > 0 else None
+        rate = v.finite_number(getattr(limiter, "rate", None))
+        #: The requests the watch may start in any window of ``per`` seconds, and ``per``.
+        self.window = (self.fraction * requests, per) if requests and per and per > 0 else None
+        #: The requests a second the watch may use, when the limiter tells only its rate.
+        self.rate = self.fraction * rate if rate and rate > 0 else None
+
+    def shortest_interval(self, requests: int) -> float:
+        """The shortest interval at which polls costing ``requests`` stay within the share."""
+        if requests <= 0:
+            return 0.0
+        if self.window is not None and self.window[0] > 0:
+            allowed, per = self.window
+            # Polls ``per / n`` apart put at most n of them in any window of ``per``
+            # seconds, as the limiter counts; a poll that alone needs more than one
+            # window's share is spread to that share on average.
+            polls = math.floor(allowed / requests)
+            return per / polls if polls else requests * per / allowed
+        if self.rate is not None:
+            return requests / self.rate
+        return 0.0
 
 
 class _Pace:
@@ -242,10 +265,8 @@ class _Pace:
         self, interval: float, budget_share: float, limiter: Limiter | None, label: str
     ) -> None:
         self.interval = v.seconds("interval", interval)
-        self.budget_share = _budget_share(budget_share)
+        self.share = _Share(budget_share, limiter)
         self.label = label
-        self._limiter = limiter
-        self._rate = _rate(limiter)
         #: The interval planned until the next poll, stretched when polls cost too much.
         self.planned = self.interval
         self._started: float | None = None
@@ -267,9 +288,7 @@ class _Pace:
 
     def spent(self, requests: int) -> None:
         """Take in what the poll begun last cost, and plan the next one to fit the budget."""
-        planned = self.interval
-        if self._rate is not None:
-            planned = max(planned, requests / (self.budget_share * self._rate))
+        planned = max(self.interval, self.share.shortest_interval(requests))
         if planned > self.interval and not self._warned:
             self._warned = True
             logger.warning(
@@ -277,8 +296,8 @@ class _Pace:
                 "polling every %.3gs instead",
                 self.label,
                 requests,
-                self.budget_share * 100,
-                self._limiter,
+                self.share.fraction * 100,
+                self.share.limiter,
                 self.interval,
                 planned,
             )
@@ -326,7 +345,7 @@ class _Watch(_Closing[_T], Generic[_T, _K]):
     @property
     def budget_share(self) -> float:
         """The share of the client's rate limit this watch may use."""
-        return self._pace.budget_share
+        return self._pace.share.fraction
 
     def _enter(self) -> None:
         if self._busy:
