@@ -441,7 +441,9 @@ def _open_poll(
     each, and the walks it opened (what they read tells what their misses prove)."""
     walks: dict[Target, PageWalk] = {}
 
-    def open_and_keep(target: Target) -> PageWalk:
+    def open_and_keep(target: Target, window: object = None) -> PageWalk:
+        # No request slots are shared (``slots`` is 0), so no ``window`` comes with a
+        # target: each walk keeps its one page in flight.
         walk = walks[target] = open_walk(target)
         return walk
 

@@ -76,9 +76,9 @@ def _churn(sim: Simulator, rng: random.Random, seconds: float) -> None:
     """``seconds`` of simulated traffic: calls end and arrive, each listing near its size."""
     for target, size in LISTINGS.items():
         product, product_id = target.product.value, int(target.product_id or 0)
-        for row in sim.calls(product, product_id):
+        for call in list(sim.state.listing(product, product_id)):
             if rng.random() < seconds / MEAN_CALL:
-                sim.end_call(str(row["uii"]))
+                sim.end_call(call.uii)
         expected = size * seconds / MEAN_CALL
         for _ in range(int(expected) + (rng.random() < expected % 1)):
             sim.add_call(product=product, product_id=product_id)

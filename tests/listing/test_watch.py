@@ -431,7 +431,7 @@ async def test_a_watch_over_its_share_of_the_limit_polls_less_often(
     async with client_for(sim, rate_limit=limit) as client:
         watch = client.watch_active_calls("ACD", 55, interval=0.01, page_size=3)
         async with watch:
-            await take(watch, len(sim.calls("ACD", 55)))  # 8 calls: pages of 3, 3 and 2
+            await take(watch, len(sim.state.listing("ACD", 55)))  # 8 calls: pages of 3, 3, 2
             for _ in range(3):
                 sim.add_call(product="ACD", product_id=55)
                 await take(watch, 1)

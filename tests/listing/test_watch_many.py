@@ -58,19 +58,22 @@ async def learn_page_size(client: ActiveCallsClient, sim: Simulator) -> None:
     """Walk the whole account in pages of ``PAGE``: the client then knows the server
     sends pages that large, so a shorter first page is a whole listing."""
     async with client.iter_active_calls("ACCOUNT", sim.account_id, page_size=PAGE) as calls:
-        assert len([call async for call in calls]) == len(sim.calls())
+        assert len([call async for call in calls]) == len(uiis(sim, Target("ACCOUNT")))
 
 
 def list_requests(sim: Simulator) -> int:
     return sum(1 for r in sim.requests if r.operation == "list")
 
 
+def in_order(sim: Simulator, target: Target) -> list[str]:
+    """The uiis the simulator lists under ``target`` now, in listing order."""
+    product_id = None if target.product_id is None else int(target.product_id)
+    return [call.uii for call in sim.state.listing(target.product.value, product_id)]
+
+
 def uiis(sim: Simulator, *targets: Target) -> set[str]:
-    return {
-        str(row["uii"])
-        for target in targets
-        for row in sim.calls(target.product.value, int(target.product_id or 0))
-    }
+    """The uiis the simulator lists under any of ``targets`` now."""
+    return {uii for target in targets for uii in in_order(sim, target)}
 
 
 async def next_snapshot(watch: SnapshotWatch) -> Snapshot:
@@ -145,7 +148,7 @@ async def test_a_call_missing_from_a_listing_of_several_pages_ends_one_poll_late
         [QUEUE, OTHERS[0]], interval=INTERVAL, page_size=3
     ) as watch:
         await next_snapshot(watch)
-        gone = str(sim.calls("ACD", 55)[0]["uii"])  # 8 calls: three pages of 3
+        gone = in_order(sim, QUEUE)[0]  # 8 calls: three pages of 3
         assert sim.end_call(gone)
         missed_once = await next_snapshot(watch)
         assert missed_once.events == ()
