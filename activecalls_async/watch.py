@@ -47,10 +47,11 @@ raised and iteration stops.
 **The budget.** A watch uses at most ``budget_share`` (default 0.5, above 0 and at most
 1) of the client's rate limit. Under a ``RateLimit(requests, per=seconds)`` its polls
 start at most ``budget_share * requests`` requests in any window of ``per`` seconds
-(polls ``per / n`` seconds apart, n being how many polls that share holds; a poll that
-alone needs more is spread to the share on average); under a limiter that tells only
-its ``rate``, at most ``budget_share * rate`` a second on average; a limiter that tells
-neither never stretches a watch. When a poll costs more than ``interval`` allows, the
+(polls ``(per + margin) / n`` seconds apart, n being how many polls that share holds,
+``margin`` the limiter's own widening of its window; a poll that alone needs more is
+spread to the share on average); under a limiter that tells only its ``rate``, at most
+``budget_share * rate`` a second on average; a limiter that tells neither never
+stretches a watch. When a poll costs more than ``interval`` allows, the
 watch polls less often, says so once at WARNING, and ``Snapshot.interval`` shows the
 interval actually achieved. The cost of the last poll sets the pace of the next.
 
@@ -236,8 +237,13 @@ class _Share:
         requests = v.finite_number(getattr(limiter, "requests", None))
         per = v.finite_number(getattr(limiter, "per", None))
         rate = v.finite_number(getattr(limiter, "rate", None))
-        #: The requests the watch may start in any window of ``per`` seconds, and ``per``.
-        self.window = (self.fraction * requests, per) if requests and per and per > 0 else None
+        # The limiter's own widening of its window (a RateLimit's ``margin``), for the
+        # same reason: jitter must not squeeze one poll too many into the server's window.
+        margin = max(0.0, v.finite_number(getattr(limiter, "margin", None)) or 0.0)
+        #: The requests the watch may start in any window, and that window in seconds.
+        self.window = (
+            (self.fraction * requests, per + margin) if requests and per and per > 0 else None
+        )
         #: The requests a second the watch may use, when the limiter tells only its rate.
         self.rate = self.fraction * rate if rate and rate > 0 else None
 

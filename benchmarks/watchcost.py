@@ -229,6 +229,7 @@ def run(config: Config) -> ScenarioResult:
         "a listing at least as long as any page seen so far). "
         "At one request per listing, seven listings every 5 s would need 84 requests a "
         "minute; the watch's half of 120 allows 60 in any minute, that is 8 polls of 7, so "
-        "it polls every 7.5 s instead (it polls at the pace the last poll's cost allows)."
+        "it polls every 7.5 s instead, a little more with the limiter's margin (here 0.05 s "
+        "of real time, 1 s simulated); each poll's cost sets the pace of the next."
     )
     return result
