@@ -43,7 +43,7 @@ from .pagination import ActiveCallPage, CallWalk, FanOut, PageWalk, Target
 from .priority import Priority
 from .ratelimit import Limiter, RateLimit
 from .retry import RetryPolicy
-from .watch import CallWatch
+from .watch import CallWatch, Snapshot, SnapshotWatch
 
 __all__ = [
     "DEFAULT",
@@ -88,6 +88,8 @@ __all__ = [
     "RingCentralAuth",
     "ServerError",
     "SessionType",
+    "Snapshot",
+    "SnapshotWatch",
     "Target",
     "TimeoutOption",
     "ValidationError",

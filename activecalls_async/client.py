@@ -35,7 +35,7 @@ from .models import Account, ActiveCall, Product, QueueCheck, SessionType
 from .pagination import CallWalk, FanOut, PageWalk, PagingMemo, Target
 from .ratelimit import Limiter, RateLimit
 from .retry import RetryPolicy
-from .watch import CallWatch
+from .watch import CallWatch, SnapshotWatch
 
 if TYPE_CHECKING:  # Unpack is in typing from Python 3.11; only type checkers need it
     from typing_extensions import Unpack
@@ -766,37 +766,66 @@ class ActiveCallsClient:
         *,
         external_id: str | None = None,
         interval: float = 5.0,
+        budget_share: float = 0.5,
         page_size: int | None = None,
         prefetch: int = 1,
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
     ) -> CallWatch:
-        """Poll a listing every ``interval`` seconds and yield ``CallEvent``s: ``started``
-        (every call of the first snapshot, then new ones), ``changed`` (with ``previous``)
-        and ``ended``.
-
-        A listing read in one page ends a call as soon as a poll misses it; a listing
-        taking several pages ends it only when two polls in a row miss it (so ``ended``
-        may come one ``interval`` late), because a call can slip between pages while
-        calls ahead of it end. A transient failure (connection, timeout, 429, 5xx, a
-        malformed body) is logged and the poll tried again on the next tick; a failure
-        waiting cannot heal (a rejected token, 403, 400, a ``ValidationError``) or a
-        closed client ends the stream by raising. See ``CallWatch`` for the details.
-        """
+        """Poll one listing and yield ``CallEvent``s, as ``activecalls_async.watch`` describes."""
 
         def open_walk() -> PageWalk:
-            return self._page_walk(
+            return self.iter_active_call_pages(
                 product,
                 product_id,
-                external_id,
+                external_id=external_id,
                 page_size=page_size,
                 prefetch=prefetch,
-                max_items=None,
                 timeout=timeout,
                 retry=retry,
             )
 
-        return CallWatch(open_walk, interval=interval, label=open_walk().label)
+        return CallWatch(
+            open_walk,
+            interval=interval,
+            budget_share=budget_share,
+            limiter=self._transport.limiter,
+        )
+
+    def watch_active_calls_many(
+        self,
+        targets: Iterable[Target | tuple[Product | str, int | str | None]],
+        *,
+        interval: float = 5.0,
+        budget_share: float = 0.5,
+        page_size: int | None = None,
+        concurrency: int | None = None,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
+    ) -> SnapshotWatch:
+        """Poll many listings together and yield one ``Snapshot`` per poll, as
+        ``activecalls_async.watch`` describes."""
+        v.count("page_size", page_size, minimum=1, allow_none=True)
+        # Checked now: a walk opened later, in a worker, must not be the first to refuse.
+        self._check_request_options(timeout, retry)
+
+        def open_walk(target: Target) -> PageWalk:
+            return self.iter_active_call_pages(
+                target.product,
+                target.product_id,
+                page_size=page_size,
+                timeout=timeout,
+                retry=retry,
+            )
+
+        return SnapshotWatch(
+            open_walk,
+            targets,
+            interval=interval,
+            budget_share=budget_share,
+            limiter=self._transport.limiter,
+            concurrency=self._transport.max_concurrency if concurrency is None else concurrency,
+        )
 
 
 def _timezone(value: str | tzinfo | None) -> tzinfo | None:

@@ -7,10 +7,21 @@ import json
 
 import pytest
 
+from activecalls_async import RateLimit
+from activecalls_async import client as client_module
 from activecalls_async._cli import live
 from activecalls_async.testing import Simulator
 
 from .conftest import QUEUE, Cli, Result
+
+
+@pytest.fixture(autouse=True)
+def room_for_fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These watches poll every 0.2 s, more often than a watch's share of the default
+    120 requests a minute allows: the CLI's client gets the same limit over 0.6 s."""
+    monkeypatch.setattr(
+        client_module, "RateLimit", lambda requests, per: RateLimit(requests, per=per / 100)
+    )
 
 
 async def watch_while_changing(cli: Cli, sim: Simulator, *argv: str) -> tuple[Result, str, str]:

@@ -47,6 +47,8 @@ def test_all_is_pinned() -> None:
         "RingCentralAuth",
         "ServerError",
         "SessionType",
+        "Snapshot",
+        "SnapshotWatch",
         "Target",
         "TimeoutOption",
         "ValidationError",

@@ -26,6 +26,8 @@ from activecalls_async import (
     ClientClosedError,
     NotFoundError,
     PermissionDeniedError,
+    Priority,
+    RateLimit,
     RateLimitError,
     ResponseDecodeError,
     ServerError,
@@ -33,12 +35,13 @@ from activecalls_async import (
 )
 from activecalls_async.pagination import PageWalk, PagingMemo
 from activecalls_async.testing import Faults, Simulator
-from activecalls_async.watch import CallWatch, diff_snapshots
+from activecalls_async.watch import CallWatch, _Share, diff_snapshots
 
 from .helpers import (
     FakeListing,
     assert_no_tasks_left,
     client_for,
+    list_requests,
     make_call,
     make_calls,
     wait_until,
@@ -56,7 +59,8 @@ async def sim() -> AsyncIterator[Simulator]:
 
 @pytest.fixture
 async def client(sim: Simulator) -> AsyncIterator[ActiveCallsClient]:
-    async with client_for(sim, retry=None) as active_calls:
+    # No rate limit: these polls come faster than any budget allows (see the budget tests).
+    async with client_for(sim, retry=None, rate_limit=None) as active_calls:
         yield active_calls
 
 
@@ -415,3 +419,156 @@ async def test_rejected_credentials_end_the_watch_at_once(sim: Simulator, proble
         with pytest.raises(StopAsyncIteration):
             await watch.__anext__()
     assert len(sim.requests) == 1
+
+
+# -- the budget, arguments and iteration ------------------------------------------------
+
+
+async def test_a_watch_over_its_share_of_the_limit_polls_less_often(
+    sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    limit = RateLimit(10, per=0.25)  # 40 requests a second: a watch may use 20
+    async with client_for(sim, rate_limit=limit) as client:
+        watch = client.watch_active_calls("ACD", 55, interval=0.01, page_size=3)
+        async with watch:
+            await take(watch, len(sim.state.listing("ACD", 55)))  # 8 calls: pages of 3, 3, 2
+            for _ in range(3):
+                sim.add_call(product="ACD", product_id=55)
+                await take(watch, 1)
+    starts = [r.started for r in sim.requests if r.operation == "list" and r.param("page") == "0"]
+    assert len(list_requests(sim)) >= 3 * len(starts)  # three pages or more a poll
+    # A watch may start 5 requests in any 0.25 s (0.3 s with the limiter's margin): one
+    # poll of 3 or 4 requests per window.
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert statistics.median(gaps) >= (limit.per + limit.margin) * 0.95
+    stretched = [r for r in caplog.records if "polling every" in r.getMessage()]
+    assert len(stretched) == 1
+    assert stretched[0].levelno == logging.WARNING
+    assert "ACD 55: a poll costs" in stretched[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    ("limiter", "share", "requests", "shortest"),
+    [
+        (RateLimit(120, per=60.0, margin=0), 0.5, 7, 7.5),  # 8 polls of 7 a minute: 56
+        (RateLimit(120, per=60.0, margin=0), 0.5, 1, 1.0),
+        (RateLimit(120, per=60.0, margin=0), 1.0, 7, 60 / 17),
+        (RateLimit(120, per=60.0, margin=0), 0.5, 90, 90.0),  # more than a minute's share
+        (RateLimit(120, per=60.0), 0.5, 7, 60.05 / 8),  # the limiter's margin too
+        (RateLimit(10, per=0.25, margin=0), 0.5, 7, 0.35),
+        (RateLimit(10, per=1.0), 0.5, 0, 0.0),
+        (None, 0.5, 7, 0.0),
+    ],
+)
+def test_the_shortest_interval_within_the_share(
+    limiter: RateLimit | None, share: float, requests: int, shortest: float
+) -> None:
+    assert _Share(share, limiter).shortest_interval(requests) == pytest.approx(shortest)
+
+
+def test_a_limiter_telling_only_its_rate_is_shared_on_average() -> None:
+    class Paced:
+        rate = 4.0
+
+        async def acquire(self, priority: Priority = Priority.READ) -> None:
+            pass
+
+        async def release(self) -> None:
+            pass
+
+    assert _Share(0.5, Paced()).shortest_interval(3) == pytest.approx(1.5)
+
+
+async def test_polls_within_the_share_are_not_stretched(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    listing = FakeListing(make_calls(30))  # four requests a poll: pages of 10 and an empty one
+    watch = CallWatch(
+        lambda: PageWalk(listing.fetch, page_size=10),
+        interval=0.05,
+        budget_share=1.0,
+        limiter=RateLimit(1000, per=1.0),
+    )
+    async with watch:
+        await take(watch, 30)
+        listing.calls.append(make_call(99))
+        await take(watch, 1)
+    assert not [r for r in caplog.records if "polling every" in r.getMessage()]
+
+
+@pytest.mark.parametrize("limiter", [None, "unmetered"])
+async def test_a_limiter_that_does_not_tell_its_rate_never_stretches(
+    limiter: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Unmetered:
+        async def acquire(self, priority: Priority = Priority.READ) -> None:
+            pass
+
+        async def release(self) -> None:
+            pass
+
+    listing = FakeListing(make_calls(30))
+    watch = CallWatch(
+        lambda: PageWalk(listing.fetch, page_size=10),
+        interval=0.001,
+        budget_share=0.01,
+        limiter=None if limiter is None else Unmetered(),
+    )
+    got = await events_by_poll(watch, listing, 5)
+    assert len(got) == 30
+    assert not [r for r in caplog.records if "polling every" in r.getMessage()]
+
+
+@pytest.mark.parametrize("share", [0, -0.5, 1.01, float("nan"), float("inf"), True, "0.5", None])
+async def test_a_bad_budget_share_is_refused_before_any_request(
+    sim: Simulator, client: ActiveCallsClient, share: object
+) -> None:
+    with pytest.raises(ValidationError) as raised:
+        client.watch_active_calls("ACD", 55, budget_share=share)  # type: ignore[arg-type]
+    assert raised.value.parameter == "budget_share"
+    assert "at most 1" in str(raised.value)
+    assert sim.requests == []
+
+
+@pytest.mark.parametrize(
+    ("parameter", "options"),
+    [
+        ("product", {"product": "NOPE"}),
+        ("product_id", {"product_id": "5x"}),
+        ("page_size", {"page_size": 0}),
+        ("prefetch", {"prefetch": 0}),
+        ("timeout", {"timeout": -1}),
+    ],
+)
+async def test_bad_listing_arguments_are_refused_when_the_watch_is_made(
+    sim: Simulator, client: ActiveCallsClient, parameter: str, options: dict[str, Any]
+) -> None:
+    arguments = {"product": "ACD", "product_id": 55, **options}
+    with pytest.raises(ValidationError) as raised:
+        client.watch_active_calls(**arguments)
+    assert raised.value.parameter == parameter
+    assert sim.requests == []
+
+
+async def test_making_and_closing_a_watch_sends_nothing(
+    sim: Simulator, client: ActiveCallsClient
+) -> None:
+    watch = client.watch_active_calls("ACD", 55, interval=7)
+    assert repr(watch) == "<CallWatch ACD 55 every 7s 0 calls>"
+    assert (watch.interval, watch.budget_share) == (7, 0.5)
+    await watch.aclose()
+    assert [event async for event in watch] == []
+    assert sim.requests == []
+    await assert_no_tasks_left()
+
+
+async def test_a_watch_is_iterated_by_one_task_at_a_time(
+    sim: Simulator, client: ActiveCallsClient
+) -> None:
+    sim.faults = Faults(latency=0.05)
+    async with client.watch_active_calls("ACD", 55, interval=INTERVAL) as watch:
+        first = asyncio.ensure_future(watch.__anext__())
+        await asyncio.sleep(0)
+        with pytest.raises(RuntimeError, match="already being iterated"):
+            await watch.__anext__()
+        assert (await asyncio.wait_for(first, 5)).type is STARTED
