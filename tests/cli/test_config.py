@@ -59,7 +59,7 @@ async def test_a_numeric_account_id_from_the_environment_lists_the_account(
     monkeypatch.setenv("ACTIVECALLS_TOKEN", activecalls_simulator.token)
     result = await cli.run("list", "-f", "ndjson", "--no-progress", connect=False)
     assert result.status == 0, result.err
-    assert len(result.out.splitlines()) == len(activecalls_simulator.calls())
+    assert len(result.out.splitlines()) == len(activecalls_simulator.wire_calls())
 
 
 # -- missing values are "missing", and name the flag and the variable ----------------------
@@ -105,7 +105,7 @@ async def test_a_ringcentral_login_alone_reaches_the_account(
     rc_login(monkeypatch, activecalls_simulator)
     result = await cli.run("list", "-f", "ndjson", "--no-progress", connect=False)
     assert result.status == 0, result.err
-    assert len(result.out.splitlines()) == len(activecalls_simulator.calls())
+    assert len(result.out.splitlines()) == len(activecalls_simulator.wire_calls())
     assert "embedded simulator" not in result.err
     paths = {r.path for r in activecalls_simulator.requests}
     assert "/restapi/oauth/token" in paths  # it logged in with the JWT

@@ -78,7 +78,7 @@ async def test_clear_text_http_to_another_host_is_refused(bare_cli: Cli) -> None
 
 
 async def test_ended_call_is_a_404_and_exit_1(cli: Cli, activecalls_simulator: Simulator) -> None:
-    uii = str(activecalls_simulator.calls(*QUEUE)[0]["uii"])
+    uii = str(activecalls_simulator.wire_calls(*QUEUE)[0]["uii"])
     assert (await cli.run("hangup", uii)).status == 0
     result = await cli.run("hangup", uii)
     line = assert_one_line_error(result, 1)
@@ -88,7 +88,7 @@ async def test_ended_call_is_a_404_and_exit_1(cli: Cli, activecalls_simulator: S
 
 
 async def test_refused_action_exits_1(cli: Cli, activecalls_simulator: Simulator) -> None:
-    queued = next(c for c in activecalls_simulator.calls(*QUEUE) if c["dequeueTime"] is None)
+    queued = next(c for c in activecalls_simulator.wire_calls(*QUEUE) if c["dequeueTime"] is None)
     result = await cli.run("session", "add", str(queued["uii"]), "+15554150123")
     line = assert_one_line_error(result, 1)
     assert "addSessionToCall was declined by the server (it answered false)" in line

@@ -72,7 +72,7 @@ async def test_machine_formats_hold_exactly_the_simulators_calls(
 ) -> None:
     result = await cli.run("list", "--product", "ACD:55", "--format", fmt, "--page-size", "20")
     assert result.status == 0, result.err
-    expected = activecalls_simulator.calls(*QUEUE)
+    expected = activecalls_simulator.wire_calls(*QUEUE)
     assert len(expected) > 20  # several pages
     listed = parse(fmt, result.out)
     assert [c["uii"] for c in listed] == [c["uii"] for c in expected]
@@ -88,7 +88,7 @@ async def test_table_lists_every_call_under_a_header(
     assert result.status == 0, result.err
     header, *rows = result.out.splitlines()
     assert header.split()[:3] == ["UII", "STATE", "ENQUEUED"]
-    expected = activecalls_simulator.calls(*QUEUE)
+    expected = activecalls_simulator.wire_calls(*QUEUE)
     assert [row.split()[0] for row in rows] == [c["uii"] for c in expected]
     first = expected[0]
     assert f"{first['agentFirstName']} {first['agentLastName']}" in rows[0]
@@ -102,7 +102,7 @@ async def test_many_targets_are_listed_once_each(
     result = await cli.run("list", *argv, "-p", "acd:55", "-f", "ndjson", "--page-size", "30")
     assert result.status == 0, result.err
     listed = [c["uii"] for c in parse("ndjson", result.out)]
-    expected = {c["uii"] for t in targets for c in activecalls_simulator.calls(*t)}
+    expected = {c["uii"] for t in targets for c in activecalls_simulator.wire_calls(*t)}
     assert len(listed) == len(set(listed))  # ACD 55 and its DNIS overlap: shown once
     assert set(listed) == expected
     assert f"{len(expected)} calls from 4 listings" in result.err
@@ -114,7 +114,7 @@ async def test_default_target_is_the_whole_account_every_page(
     result = await cli.run("list", "-f", "json", "--page-size", "50")
     assert result.status == 0, result.err
     assert [c["uii"] for c in json.loads(result.out)] == [
-        c["uii"] for c in activecalls_simulator.calls("ACCOUNT", 12440001)
+        c["uii"] for c in activecalls_simulator.wire_calls("ACCOUNT", 12440001)
     ]
     pages = [r for r in activecalls_simulator.requests if r.operation == "list"]
     assert {r.param("product") for r in pages} == {"ACCOUNT"}
@@ -155,7 +155,7 @@ async def test_configuration_from_environment(
     monkeypatch.setenv("ACTIVECALLS_TIMEOUT", "5")
     result = await cli.run("list", "-p", "ACD:55", "-f", "json", connect=False)
     assert result.status == 0, result.err
-    assert len(json.loads(result.out)) == len(activecalls_simulator.calls(*QUEUE))
+    assert len(json.loads(result.out)) == len(activecalls_simulator.wire_calls(*QUEUE))
     assert "embedded simulator" not in result.err
     sent = [r for r in activecalls_simulator.requests if r.operation == "list"]
     assert sent
@@ -167,7 +167,7 @@ async def test_connection_flags_work_before_the_command(
 ) -> None:
     result = await cli.run(*cli.connection(), "list", "-p", "ACD:55", "-f", "json", connect=False)
     assert result.status == 0, result.err
-    assert len(json.loads(result.out)) == len(activecalls_simulator.calls(*QUEUE))
+    assert len(json.loads(result.out)) == len(activecalls_simulator.wire_calls(*QUEUE))
 
 
 async def test_embedded_simulator_when_nothing_is_configured(bare_cli: Cli) -> None:
@@ -197,7 +197,7 @@ async def test_rich_table_on_a_terminal(
     result = await cli.run("list", "-p", "ACD:55")
     assert result.status == 0, result.err
     assert "─" in result.out  # rich's box drawing, not the plain header
-    for call in activecalls_simulator.calls(*QUEUE):
+    for call in activecalls_simulator.wire_calls(*QUEUE):
         assert call["uii"] in result.out
 
 
@@ -210,4 +210,4 @@ async def test_plain_table_on_a_terminal_without_rich(
     assert result.status == 0, result.err
     assert result.out.startswith("UII ")
     assert "─" not in result.out
-    assert len(result.out.splitlines()) == 1 + len(activecalls_simulator.calls(*QUEUE))
+    assert len(result.out.splitlines()) == 1 + len(activecalls_simulator.wire_calls(*QUEUE))

@@ -242,7 +242,7 @@ async def test_output_still_buffered_when_the_reader_left_is_dropped_before_exit
     os.close(read)
     stream = io.TextIOWrapper(io.FileIO(write, "w"), encoding="utf-8")
     monkeypatch.setattr(sys, "stdout", stream)
-    uii = str(activecalls_simulator.calls()[0]["uii"])
+    uii = str(activecalls_simulator.wire_calls()[0]["uii"])
     sim = activecalls_simulator
     connection = ["--base-url", sim.base_url, "--account-id", sim.account_id]
     status = await asyncio.to_thread(main, ["hangup", uii, *connection, f"--token={sim.token}"])

@@ -53,7 +53,7 @@ async def test_action_answers_are_plain_text(sim: Simulator, http: aiohttp.Clien
 async def test_a_queued_call_takes_no_session_or_disposition(
     sim: Simulator, http: aiohttp.ClientSession
 ) -> None:
-    uii = next(call["uii"] for call in sim.calls() if call["callState"] == "QUEUED")
+    uii = next(call["uii"] for call in sim.wire_calls() if call["callState"] == "QUEUED")
     assert await act(
         http, sim, uii, "addSessionToCall", destination=SUPERVISOR, sessionType="COACHING"
     ) == (200, "false")
@@ -135,7 +135,7 @@ async def test_hangup_ends_the_call_everywhere_and_later_actions_404(
     assert call.agent is not None
     agent, busy = call.agent, call.agent.active_calls
     assert await act(http, sim, uii, "hangupCall") == (200, "true")
-    assert sim.call(uii) is None
+    assert sim.wire_call(uii) is None
     assert uii not in {row["uii"] for row in await list_calls(http, sim, product="ACCOUNT")}
     assert call.product is not None
     listed = await list_calls(
@@ -238,14 +238,14 @@ async def test_manual_call_for_an_available_agent(
     sim: Simulator, http: aiohttp.ClientSession
 ) -> None:
     agent = sim.state.available_agents()[0]
-    before = len(sim.calls())
+    before = len(sim.wire_calls())
     assert await manual_call(http, sim, agent.username) == (200, "true")
     assert not agent.available
     assert agent.active_calls == 1
     (effect,) = sim.effects
     assert effect.kind == "createManualAgentCall"
     assert effect.params["username"] == agent.username
-    new = sim.call(str(effect.uii))
+    new = sim.wire_call(str(effect.uii))
     assert new is not None
     assert new["dnis"] == "6505550199"
     assert new["dnisE164"] == "+16505550199"
