@@ -28,6 +28,7 @@ __all__ = [
     "CREDENTIAL_VARS",
     "SECRET_VARS",
     "SIMULATOR_VAR",
+    "StderrHandler",
     "check_account_id",
     "configure_logging",
     "configured_secrets",
@@ -131,11 +132,23 @@ def configure_logging(args: argparse.Namespace) -> None:
         return
     logger = logging.getLogger("activecalls_async")
     logger.setLevel(_LOG_LEVELS[min(count, 2)])
-    if not any(getattr(h, "_activecalls_cli", False) for h in logger.handlers):
-        handler = logging.StreamHandler(stderr())
+    if not any(isinstance(h, StderrHandler) for h in logger.handlers):
+        handler = StderrHandler()
         handler.setFormatter(logging.Formatter("activecalls: %(levelname)s %(name)s: %(message)s"))
-        handler._activecalls_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
+
+
+class StderrHandler(logging.Handler):
+    """Writes records to the standard error of the moment (so redirection and capture work)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write one formatted record and a newline."""
+        try:
+            stream = stderr()
+            stream.write(self.format(record) + "\n")
+            stream.flush()
+        except Exception:
+            self.handleError(record)
 
 
 def _retry(args: argparse.Namespace) -> dict[str, Any]:

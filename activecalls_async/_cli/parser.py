@@ -66,7 +66,8 @@ def _secret_option(word: str) -> bool:
         return False
     if any(part in compact for part in _SECRET_WORDS):
         return True
-    return any(difflib.SequenceMatcher(None, compact, n).ratio() >= 0.6 for n in _SECRET_NAMES)
+    # 0.75: a swap or a dropped letter (tkoen, secert, jtw is not) but not --seed or --sort.
+    return any(difflib.SequenceMatcher(None, compact, n).ratio() >= 0.75 for n in _SECRET_NAMES)
 
 
 def hidden_arguments(argv: Sequence[str]) -> list[str]:
@@ -80,10 +81,13 @@ def hidden_arguments(argv: Sequence[str]) -> list[str]:
             hidden.append(word)
         elif eq and _secret_option(option):
             hidden.append(value)
-        if _TOKEN_SHAPE.fullmatch(word) or (eq and _TOKEN_SHAPE.fullmatch(value)):
-            hidden.append(value if eq and word.startswith("-") else word)
+        if word.startswith("-"):
+            if eq and _TOKEN_SHAPE.fullmatch(value):
+                hidden.append(value)
+        elif _TOKEN_SHAPE.fullmatch(word):
+            hidden.append(word)
         follows_secret = not eq and _secret_option(word)
-    return [value for value in hidden if len(value) >= _MIN_HIDDEN_CHARS]
+    return [value for value in dict.fromkeys(hidden) if len(value) >= _MIN_HIDDEN_CHARS]
 
 
 def mask_arguments(text: str, hidden: Sequence[str]) -> str:
