@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -175,3 +178,41 @@ async def test_models(activecalls_client, activecalls_simulator):
     result = pytester.runpytest("-p", "no:activecalls_async.testing.pytest_plugin")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*fixture 'activecalls_client' not found*"])
+
+
+# -- the testing guide's examples run as written ---------------------------------------------
+
+GUIDE = Path(__file__).parent.parent / "docs" / "guides" / "testing.md"
+
+
+def guide_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.DOTALL)
+
+
+def test_the_guide_s_test_files_pass(pytester: pytest.Pytester) -> None:
+    blocks = {block.splitlines()[0].removeprefix("# "): block for block in guide_blocks()}
+    pytester.makeini(INI)
+    pytester.makepyfile(test_supervisor_bot=blocks["test_supervisor_bot.py"])
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2)
+    pytester.makeconftest(blocks["conftest.py"])
+    pytester.makepyfile(
+        test_defaults="""
+import pytest
+
+@pytest.mark.asyncio
+async def test_suite_defaults(activecalls_client, activecalls_simulator):
+    assert len(activecalls_simulator.calls()) == 50
+    assert activecalls_client.page_size == 10
+"""
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize(
+    "index", [i for i, b in enumerate(guide_blocks()) if not b.startswith("# ")]
+)
+def test_the_guide_s_scripts_run(index: int) -> None:
+    block = guide_blocks()[index]
+    exec(compile(block, f"{GUIDE.name} block {index}", "exec"), {"__name__": "__guide__"})

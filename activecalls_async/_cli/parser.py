@@ -238,13 +238,16 @@ def _format(parser: argparse.ArgumentParser, choices: tuple[str, ...] = FORMATS)
     parser.add_argument("-f", "--format", choices=choices, default=choices[0], help="output format")
 
 
-def _columns(parser: argparse.ArgumentParser) -> None:
+_TABLE_COLUMNS = "uii, state, enqueued, answered, agent, ani, dnis, destination"
+
+
+def _columns(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument(
         "--columns",
         type=types.columns,
         metavar="A,B,...",
-        help=f"the columns to show, in order, from: {','.join(CALL_COLUMN_KEYS)} "
-        "(default: those that fit the terminal)",
+        help=f"the columns to show, in order, from: {', '.join(CALL_COLUMN_KEYS)} "
+        f"(default: {default})",
     )
 
 
@@ -267,7 +270,10 @@ def _add_list(commands: argparse._SubParsersAction[Parser], common: Parser) -> N
         "(default: ACCOUNT:<account id>)",
     )
     _format(p)
-    _columns(p)
+    _columns(
+        p,
+        "uii, state, enqueued, answered, agent, ani, dnis, destination; JSON and CSV: every field",
+    )
     p.add_argument(
         "--page-size",
         type=types.positive_int,
@@ -294,7 +300,7 @@ def _add_watch(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
         help="product to watch (default: ACCOUNT:<account id>)",
     )
     _format(p, ("table", "ndjson"))
-    _columns(p)
+    _columns(p, _TABLE_COLUMNS)
     p.add_argument(
         "--interval", type=types.seconds, default=5.0, metavar="SECONDS", help="between polls"
     )
@@ -335,7 +341,7 @@ def _add_top(commands: argparse._SubParsersAction[Parser], common: Parser) -> No
         default="wait",
         help="the order of the rows: longest wait (or talk) first, or by name",
     )
-    _columns(p)
+    _columns(p, "state, wait, talk, destination, agent, ani, and the uii when it fits")
     p.add_argument(
         "--interval", type=types.seconds, default=5.0, metavar="SECONDS", help="between refreshes"
     )
