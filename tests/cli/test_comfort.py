@@ -9,6 +9,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -155,3 +156,12 @@ async def test_the_simulator_command_takes_traffic_and_fault_flags(bare_cli: Cli
     assert "20% of requests fail" in first
     result = await bare_cli.run("simulator", "--port", "0", "--calls", "600", "--duration", "0.1")
     assert "live traffic (10 calls/s, mean 60 s)" in result.out  # 600 calls / 60 s: steady
+
+
+def test_the_cli_page_s_python_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    page = Path(__file__).parent.parent.parent / "docs" / "cli.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL)
+    assert blocks
+    for index, block in enumerate(blocks):
+        exec(compile(block, f"cli.md block {index}", "exec"), {"__name__": "__docs__"})
+    assert len(json.loads(capsys.readouterr().out)) == 20
