@@ -93,6 +93,10 @@ def _run(argv: list[str] | None) -> int:
     if args.command is None:  # a bare ``activecalls``: say what it can do
         parser.print_help()
         return EXIT_OK
+    if getattr(args, "verbose", None):
+        from ._cli.config import configure_logging
+
+        configure_logging(args)  # for every command, the simulator and the demo included
     try:
         return asyncio.run(_command(args.command)(args, environ))
     except KeyboardInterrupt:

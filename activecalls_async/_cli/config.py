@@ -253,7 +253,6 @@ async def open_client(
     """Yield a client for the configured account, or one bound to an embedded simulator
     when one is asked for (see the module docstring); ``rate_limit`` replaces the
     client's default limiter."""
-    configure_logging(args)
     settings: dict[str, Any] = {} if rate_limit is None else {"rate_limit": rate_limit}
     if not uses_simulator(args, environ):
         async with _remote_client(args, environ, settings) as client:

@@ -353,11 +353,15 @@ def _add_top(commands: argparse._SubParsersAction[Parser], common: Parser) -> No
     )
 
 
-def _add_actions(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
-    """The one-request commands; each takes ``-f json`` for a machine-readable answer."""
+def _acting(common: Parser) -> Parser:
+    """The options of every call action: the connection's, and ``-f text|json``."""
     acting = Parser(add_help=False, parents=[common])
     _format(acting, ACTION_FORMATS)
-    common = acting
+    return acting
+
+
+def _add_actions(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
+    """The one-request commands (``common`` is :func:`_acting`'s parent: ``-f json``)."""
     p = commands.add_parser(
         "dial", parents=[common], help="ring an agent and dial a number for them"
     )
@@ -533,7 +537,7 @@ def build_parser() -> Parser:
     _add_list(commands, common)
     _add_watch(commands, common)
     _add_top(commands, common)
-    _add_actions(commands, common)
+    _add_actions(commands, _acting(common))
     _add_queue_check(commands, common)
     _add_simulator(commands)
     _add_demo(commands)
