@@ -32,7 +32,7 @@ import attrs
 
 from ..models import ActiveCall
 from ..priority import Priority
-from ..ratelimit import Limiter, RateLimit
+from ..ratelimit import RateLimit
 from .commands import Listing, default_target
 from .config import open_client
 from .failures import EXIT_OK, scrub
@@ -83,9 +83,6 @@ class BudgetMeter:
         while self._starts and self._starts[0] <= horizon:
             self._starts.popleft()
         return len(self._starts)
-
-
-_: type[Limiter] = BudgetMeter  # it is a Limiter (checked by mypy)
 
 
 @attrs.frozen

@@ -165,3 +165,13 @@ def test_the_cli_page_s_python_runs(capsys: pytest.CaptureFixture[str]) -> None:
     for index, block in enumerate(blocks):
         exec(compile(block, f"cli.md block {index}", "exec"), {"__name__": "__docs__"})
     assert len(json.loads(capsys.readouterr().out)) == 20
+
+
+async def test_a_simulated_watch_says_so_on_every_line(bare_cli: Cli) -> None:
+    argv = ["--simulator", "--sim-calls", "30", "watch", "-f", "ndjson", "--duration", "1"]
+    result = await bare_cli.run(*argv)
+    assert result.status == 0, result.err
+    events = [json.loads(line) for line in result.out.splitlines()]
+    assert len(events) >= 30
+    assert all(event["simulated"] is True for event in events)
+    assert "SIMULATED" in result.err

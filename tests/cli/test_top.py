@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from activecalls_async import ActiveCall, RateLimit
+from activecalls_async import ActiveCall, Limiter, RateLimit
 from activecalls_async._cli.failures import UsageError
 from activecalls_async._cli.handles import resolve_handle, save_view, view_path
 from activecalls_async._cli.top import BudgetMeter, TopView
@@ -113,6 +113,7 @@ def test_rows_stop_at_the_screen_and_say_how_many_more() -> None:
 async def test_the_budget_meter_counts_starts_in_the_window() -> None:
     ticks = [0.0]
     meter = BudgetMeter(RateLimit(3, per=10.0, clock=lambda: ticks[0]), clock=lambda: ticks[0])
+    assert isinstance(meter, Limiter)
     for _ in range(3):
         await meter.acquire()
         await meter.release()
