@@ -7,7 +7,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -175,3 +178,36 @@ async def test_a_simulated_watch_says_so_on_every_line(bare_cli: Cli) -> None:
     assert len(events) >= 30
     assert all(event["simulated"] is True for event in events)
     assert "SIMULATED" in result.err
+
+
+def complete(line: str, tmp_path: Path) -> str:
+    """What the shell's tab key offers after ``line`` (argcomplete's protocol)."""
+    out = tmp_path / "completion.txt"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACTIVECALLS_")}
+    env.update(
+        _ARGCOMPLETE="1",
+        _ARGCOMPLETE_IFS=" ",
+        COMP_LINE=line,
+        COMP_POINT=str(len(line)),
+        _ARGCOMPLETE_STDOUT_FILENAME=str(out),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "activecalls_async"], env=env, capture_output=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return out.read_text()
+
+
+def test_tab_completion_with_argcomplete(tmp_path: Path) -> None:
+    assert complete("activecalls li", tmp_path).split() == ["list"]
+    assert complete("activecalls top --so", tmp_path).split() == ["--sort"]
+    assert "--simulator" in complete("activecalls list --sim", tmp_path).split()
+
+
+def test_the_command_works_without_argcomplete(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "argcomplete", None)  # import fails
+    monkeypatch.setenv("_ARGCOMPLETE", "1")
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("activecalls ")
