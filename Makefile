@@ -2,20 +2,30 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# aioresponses cannot mock aiohttp 3.14+: its tests run in this second environment.
+VENV_AIOHTTP313 ?= .venv-aiohttp313
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest pytest-aioresponses decode-other-python bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+$(VENV_AIOHTTP313)/bin/python:
+	$(PYTHON) -m venv $(VENV_AIOHTTP313)
+	$(VENV_AIOHTTP313)/bin/python -m pip install --quiet --upgrade pip
+
+# No credentials needed: the demo runs against the embedded simulator.
 demo: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[cli]"
 	$(BIN)/activecalls demo
 
+# The whole suite on the newest aiohttp (the one `pip install` gives users), the
+# aioresponses wire-format tests on the 3.13 line, the decoder on a second Python.
 test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
-	$(MAKE) lint typecheck pytest
+	$(BIN)/python -m pip install --quiet --upgrade aiohttp
+	$(MAKE) lint typecheck pytest pytest-aioresponses decode-other-python
 
 lint:
 	$(BIN)/python -m ruff check .
@@ -26,12 +36,41 @@ typecheck:
 
 pytest:
 	$(BIN)/python -m coverage erase
-	$(BIN)/python -m coverage run -m pytest
+	$(BIN)/python -m coverage run -m pytest -m "not aioresponses"
 	$(BIN)/python -m coverage report
+
+pytest-aioresponses: $(VENV_AIOHTTP313)/bin/python
+	$(VENV_AIOHTTP313)/bin/python -m pip install --quiet -e ".[test]" "aiohttp>=3.13,<3.14"
+	$(VENV_AIOHTTP313)/bin/python -m pytest -m aioresponses -q -p no:cacheprovider
+
+# Time formats must decode on the oldest and the newest Python alike: run the decoder's
+# tests under a second interpreter, 3.10 (or 3.13 when the main venv is 3.10). Set
+# OTHER_PYTHON to choose one; without one it is skipped, except under CI=true.
+decode-other-python: $(BIN)/python
+	@want=$$($(BIN)/python -c 'import sys; print("3.13" if sys.version_info[:2] == (3, 10) else "3.10")'); \
+	py=""; \
+	for candidate in $${OTHER_PYTHON:-} python$$want $$HOME/.pyenv/versions/$$want*/bin/python; do \
+		if "$$candidate" -c "" >/dev/null 2>&1; then py=$$candidate; break; fi; \
+	done; \
+	if [ -z "$$py" ]; then \
+		if [ "$${CI:-}" = true ]; then \
+			echo "decode-other-python: no working python$$want found; install it or set OTHER_PYTHON" >&2; \
+			exit 1; \
+		fi; \
+		echo "decode-other-python: skipped: no working python$$want (set OTHER_PYTHON to run it)"; \
+		exit 0; \
+	fi; \
+	venv=.venv-py$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	set -e; \
+	[ -x $$venv/bin/python ] || $$py -m venv $$venv; \
+	$$venv/bin/python -m pip install --quiet -e . pytest pytest-asyncio hypothesis; \
+	echo "decode-other-python: tests/core/test_decode.py on $$($$venv/bin/python --version)"; \
+	$$venv/bin/python -m pytest tests/core/test_decode.py -q -p no:cacheprovider
 
 bench: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[cli]" -r benchmarks/requirements.txt
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .coverage .pytest_cache .mypy_cache .ruff_cache dist build
+	rm -rf $(VENV) $(VENV_AIOHTTP313) .venv-py3.* .coverage .pytest_cache .mypy_cache \
+		.ruff_cache dist build

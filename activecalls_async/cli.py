@@ -1,4 +1,9 @@
-"""The ``activecalls`` command: parse the arguments, run one subcommand, return its status."""
+# PYTHON_ARGCOMPLETE_OK
+"""The ``activecalls`` command: parse the arguments, run one subcommand, return its status.
+
+Tab completion comes from ``argcomplete`` when it is installed (the ``completion`` extra):
+``eval "$(register-python-argcomplete activecalls)"``. Without it nothing changes.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from typing import Any
 
 from ._cli.config import configured_secrets
 from ._cli.failures import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, describe
-from ._cli.parser import build_parser
+from ._cli.parser import Parser, build_parser, hidden_arguments, mask_arguments
 
 __all__ = ["main"]
 
@@ -36,6 +41,10 @@ def _command(name: str) -> Command:
         from ._cli.live import run_watch
 
         return run_watch
+    if name == "top":
+        from ._cli.top import run_top
+
+        return run_top
     if name == "simulator":
         from ._cli.serve import run_simulator
 
@@ -67,12 +76,31 @@ def main(argv: list[str] | None = None) -> int:
     return status
 
 
+def _complete(parser: Parser) -> None:
+    """Answer a shell's completion request, when argcomplete is installed (else nothing)."""
+    try:
+        import argcomplete
+    except ImportError:
+        return
+    argcomplete.autocomplete(parser)
+
+
 def _run(argv: list[str] | None) -> int:
     environ = os.environ
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    _complete(parser)
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(words)
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command is None:  # a bare ``activecalls``: say what it can do
+        parser.print_help()
+        return EXIT_OK
+    if getattr(args, "verbose", None):
+        from ._cli.config import configure_logging
+
+        configure_logging(args)  # for every command, the simulator and the demo included
     try:
         return asyncio.run(_command(args.command)(args, environ))
     except KeyboardInterrupt:
@@ -81,7 +109,7 @@ def _run(argv: list[str] | None) -> int:
         raise  # the reader went away: main() stops quietly
     except Exception as exc:
         message, status = describe(exc, configured_secrets(args, environ))
-        print(message, file=sys.stderr)
+        print(mask_arguments(message, hidden_arguments(words)), file=sys.stderr)
         return status
 
 

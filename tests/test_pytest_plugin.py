@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -35,7 +38,7 @@ async def test_default_account(activecalls_client, activecalls_simulator):
     assert isinstance(activecalls_simulator, Simulator)
     assert isinstance(activecalls_client, ActiveCallsClient)
     calls = [c async for c in activecalls_client.iter_active_calls("ACCOUNT", 12440001)]
-    assert len(calls) == len(activecalls_simulator.calls()) == 200
+    assert len(calls) == len(activecalls_simulator.wire_calls()) == 200
     seen["client"] = activecalls_client
     seen["url"] = activecalls_simulator.base_url
 
@@ -57,7 +60,7 @@ async def test_marker_configures_the_simulator(activecalls_client, activecalls_s
 
 @pytest.mark.asyncio
 async def test_a_bot_is_tested_without_mocks(activecalls_client, activecalls_simulator):
-    call = next(c for c in activecalls_simulator.calls("ACD", 55) if c["agentFirstName"])
+    call = next(c for c in activecalls_simulator.wire_calls("ACD", 55) if c["agentFirstName"])
     await activecalls_client.add_session_to_call(
         call["uii"], destination="+15554150123", session_type=SessionType.MONITOR
     )
@@ -107,17 +110,17 @@ async def test_suite_default(activecalls_client, activecalls_simulator):
 
 @pytest.mark.activecalls_simulator(calls=2)
 async def test_marker_wins(activecalls_simulator):
-    assert len(activecalls_simulator.calls()) == 2
+    assert len(activecalls_simulator.wire_calls()) == 2
 
 
 @pytest.mark.activecalls_simulator(calls=2)
 class TestClassMarker:
     @pytest.mark.activecalls_simulator(calls=4)
     async def test_closest_marker_wins(self, activecalls_simulator):
-        assert len(activecalls_simulator.calls()) == 4
+        assert len(activecalls_simulator.wire_calls()) == 4
 
     async def test_class_marker(self, activecalls_simulator):
-        assert len(activecalls_simulator.calls()) == 2
+        assert len(activecalls_simulator.wire_calls()) == 2
 """
     )
     result = pytester.runpytest()
@@ -142,3 +145,74 @@ async def test_positional(activecalls_simulator):
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*activecalls_simulator takes keyword arguments only*"])
+
+
+def test_the_entry_point_loads_the_fixtures_without_a_conftest(pytester: pytest.Pytester) -> None:
+    from importlib.metadata import entry_points
+
+    found = entry_points(group="pytest11", name="activecalls_async.testing.pytest_plugin")
+    assert [ep.value for ep in found] == ["activecalls_async.testing.pytest_plugin"]
+    pytester.makeini(INI)
+    pytester.makepyfile(
+        test_plain="""
+import pytest
+
+from activecalls_async import ActiveCall
+
+
+@pytest.mark.asyncio
+async def test_models(activecalls_client, activecalls_simulator):
+    page = await activecalls_client.list_active_calls("ACCOUNT", 12440001, max_rows=5)
+    assert list(page) == activecalls_simulator.calls()[:5]
+    assert all(isinstance(call, ActiveCall) for call in activecalls_simulator.calls())
+"""
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    # Named in pytest_plugins as well: still loaded once.
+    pytester.makeconftest(CONFTEST)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    # And a suite can turn it off by the entry point's name.
+    (pytester.path / "conftest.py").unlink()
+    result = pytester.runpytest("-p", "no:activecalls_async.testing.pytest_plugin")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'activecalls_client' not found*"])
+
+
+# -- the testing guide's examples run as written ---------------------------------------------
+
+GUIDE = Path(__file__).parent.parent / "docs" / "guides" / "testing.md"
+
+
+def guide_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.DOTALL)
+
+
+def test_the_guide_s_test_files_pass(pytester: pytest.Pytester) -> None:
+    blocks = {block.splitlines()[0].removeprefix("# "): block for block in guide_blocks()}
+    pytester.makeini(INI)
+    pytester.makepyfile(test_supervisor_bot=blocks["test_supervisor_bot.py"])
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2)
+    pytester.makeconftest(blocks["conftest.py"])
+    pytester.makepyfile(
+        test_defaults="""
+import pytest
+
+@pytest.mark.asyncio
+async def test_suite_defaults(activecalls_client, activecalls_simulator):
+    assert len(activecalls_simulator.calls()) == 50
+    assert activecalls_client.page_size == 10
+"""
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize(
+    "index", [i for i, b in enumerate(guide_blocks()) if not b.startswith("# ")]
+)
+def test_the_guide_s_scripts_run(index: int) -> None:
+    block = guide_blocks()[index]
+    exec(compile(block, f"{GUIDE.name} block {index}", "exec"), {"__name__": "__guide__"})

@@ -4,6 +4,7 @@ accounts."""
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -11,14 +12,17 @@ import attrs
 
 from ..client import ActiveCallsClient
 from ..models import Account, ActiveCall, Product, QueueCheck
-from .config import check_account_id, open_client
+from .config import check_account_id, open_client, output_annotations
 from .failures import EXIT_OK
+from .handles import resolve_handle, view_path
 from .output import (
-    CALL_COLUMNS,
     CALL_FIELDS,
     Column,
     Symbols,
+    call_columns,
+    call_fields_record,
     call_record,
+    select_fields,
     stderr,
     stdout,
     write_rows,
@@ -80,13 +84,20 @@ async def run_list(args: argparse.Namespace, environ: Environ) -> int:
             f"{count:,} call{'s' * (count != 1)} from {len(targets)} "
             f"listing{'s' * (len(targets) != 1)} in {progress.elapsed:.2f} s"
         )
+    keys = getattr(args, "columns", None)
+    fields = select_fields(keys) if keys else CALL_FIELDS
+
+    def record(call: ActiveCall) -> dict[str, Any]:
+        return call_fields_record(call, fields) if keys else call_record(call)
+
     write_rows(
         calls,
         fmt=args.format,
-        columns=CALL_COLUMNS,
-        record=call_record,
-        fields=CALL_FIELDS,
+        columns=call_columns(keys),
+        record=record,
+        fields=fields,
         stream=stdout(),
+        annotate=output_annotations(args, environ),
     )
     return EXIT_OK
 
@@ -142,6 +153,7 @@ async def run_queue_check(args: argparse.Namespace, environ: Environ) -> int:
         record=_queue_record,
         fields=_QUEUE_FIELDS,
         stream=stdout(),
+        annotate=output_annotations(args, environ),
     )
     return EXIT_OK
 
@@ -232,11 +244,29 @@ ACTIONS: dict[str, Action] = {
 
 
 async def run_action(args: argparse.Namespace, environ: Environ) -> int:
-    """Run one call action and print what was done."""
+    """Run one call action and print what was done: a line, or with ``-f json`` one object
+    ``{"ok": true, "command": ..., "uii": ..., "message": ...}``."""
     async with open_client(args, environ) as client:
+        if getattr(args, "uii", None) is not None:
+            args.uii = resolve_handle(
+                args.uii,
+                view_path(environ),
+                base_url=client.base_url,
+                account_id=await client.resolve_account_id(),
+            )
         done = await ACTIONS[args.command](client, args)
     out = stdout()
-    print(f"{Symbols.for_stream(out).ok} {done}", file=out)
+    if getattr(args, "format", "text") == "json":
+        answer: dict[str, Any] = {"ok": True, "command": args.command}
+        for name in ("action", "state"):  # session add/remove, record on/off
+            if getattr(args, name, None) is not None:
+                answer[name] = getattr(args, name)
+        answer["uii"] = getattr(args, "uii", None)
+        answer["message"] = done
+        answer.update(output_annotations(args, environ))
+        print(json.dumps(answer, ensure_ascii=False), file=out)
+    else:
+        print(f"{Symbols.for_stream(out).ok} {done}", file=out)
     return EXIT_OK
 
 

@@ -1,27 +1,45 @@
-"""Where commands send requests: the configured account, or an embedded simulator."""
+"""Where commands send requests: the configured account, or (only when asked for with
+``--simulator`` or ``ACTIVECALLS_SIMULATOR=1``) an embedded simulator.
+
+With no credential configured and no simulator asked for, a command stops with status 2
+and one line naming the variables to set: a script missing an export must never get
+simulated calls. When the simulator is used, a banner on stderr says so, and JSON output
+carries ``"simulated": true``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ..auth import ApiToken, BearerToken
 from ..client import ActiveCallsClient
 from ..errors import ValidationError
+from ..ratelimit import Limiter
 from ..retry import RetryPolicy
 from .failures import UsageError
 from .output import stderr
+from .types import ACCOUNT_ID_PROBLEM
 
 __all__ = [
     "CREDENTIAL_VARS",
     "SECRET_VARS",
+    "SIMULATOR_VAR",
+    "StderrHandler",
     "check_account_id",
+    "configure_logging",
     "configured_secrets",
     "open_client",
+    "output_annotations",
     "uses_simulator",
 ]
+
+#: Set to 1 (or true, yes, on) to run commands against an embedded simulator.
+SIMULATOR_VAR = "ACTIVECALLS_SIMULATOR"
+_TRUE = frozenset({"1", "true", "yes", "on"})
 
 #: The variables whose values are credentials: masked in every message.
 SECRET_VARS = (
@@ -54,9 +72,10 @@ _RC_SETTINGS = {
 
 _NO_ACCOUNT = "no account id: pass --account-id or set ACTIVECALLS_ACCOUNT_ID"
 _NO_CREDENTIALS = (
-    "no credentials: pass --token or --api-token, or set ACTIVECALLS_TOKEN, "
+    "no credentials: set ACTIVECALLS_ACCOUNT_ID and ACTIVECALLS_TOKEN (or "
     "ACTIVECALLS_API_TOKEN, ACTIVECALLS_RC_ACCESS_TOKEN, or ACTIVECALLS_RC_JWT with "
-    "ACTIVECALLS_RC_CLIENT_ID and ACTIVECALLS_RC_CLIENT_SECRET"
+    "ACTIVECALLS_RC_CLIENT_ID and ACTIVECALLS_RC_CLIENT_SECRET), pass --token, "
+    "or try a simulated account with --simulator"
 )
 
 
@@ -77,27 +96,59 @@ def configured_secrets(args: argparse.Namespace | None, environ: Mapping[str, st
 
 
 def uses_simulator(args: argparse.Namespace, environ: Mapping[str, str]) -> bool:
-    """True when no base URL and no credential is configured: commands then run on a
-    simulator. Any ``ACTIVECALLS_RC_*`` login variable counts as a credential."""
-    configured = [
-        _option(args, "base_url"),
-        _option(args, "token"),
-        _option(args, "api_token"),
-        *(environ.get(name) for name in ("ACTIVECALLS_BASE_URL", *CREDENTIAL_VARS)),
-    ]
-    return not any(_set(value) for value in configured)
+    """True when ``--simulator`` is given or ``ACTIVECALLS_SIMULATOR`` is 1/true/yes/on."""
+    if _option(args, "simulator"):
+        return True
+    return environ.get(SIMULATOR_VAR, "").strip().lower() in _TRUE
 
 
-def check_account_id(account_id: str, *, why: str) -> str:
-    """``account_id`` stripped, if it is the digits of a RingCX account id; else a usage error
-    that says ``why`` digits are needed and where the value came from."""
+def output_annotations(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, Any]:
+    """The fields every JSON object a command prints carries: ``simulated: true`` on a
+    simulator, nothing otherwise."""
+    return {"simulated": True} if uses_simulator(args, environ) else {}
+
+
+def check_account_id(account_id: str, *, why: str | None = None) -> str:
+    """``account_id`` stripped, if it is the digits of a RingCX account id; else the same
+    usage error as ``--account-id abc`` gives, naming the flag and the variable."""
     digits = account_id.strip()
     if not (digits.isascii() and digits.isdigit()):
+        reason = f" ({why})" if why else ""
         raise UsageError(
-            f"invalid account id {account_id!r}: {why} needs the numeric RingCX account id; "
+            f"invalid account id {account_id!r}{reason}: {ACCOUNT_ID_PROBLEM}; "
             "fix --account-id or ACTIVECALLS_ACCOUNT_ID"
         )
     return digits
+
+
+#: The SDK's logger level for each ``-v``.
+_LOG_LEVELS = {1: logging.INFO, 2: logging.DEBUG}
+
+
+def configure_logging(args: argparse.Namespace) -> None:
+    """``-v``: the ``activecalls_async`` logger at INFO on stderr; ``-vv``: DEBUG."""
+    count = _option(args, "verbose") or 0
+    if not count:
+        return
+    logger = logging.getLogger("activecalls_async")
+    logger.setLevel(_LOG_LEVELS[min(count, 2)])
+    if not any(isinstance(h, StderrHandler) for h in logger.handlers):
+        handler = StderrHandler()
+        handler.setFormatter(logging.Formatter("activecalls: %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+
+
+class StderrHandler(logging.Handler):
+    """Writes records to the standard error of the moment (so redirection and capture work)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write one formatted record and a newline."""
+        try:
+            stream = stderr()
+            stream.write(self.format(record) + "\n")
+            stream.flush()
+        except Exception:
+            self.handleError(record)
 
 
 def _retry(args: argparse.Namespace) -> dict[str, Any]:
@@ -137,19 +188,36 @@ def _check_rc_login(environ: Mapping[str, str]) -> None:
         raise UsageError(f"ACTIVECALLS_RC_JWT is set but {' and '.join(missing)} {verb} not")
 
 
+def _configured(args: argparse.Namespace, environ: Mapping[str, str]) -> bool:
+    """Whether any credential is given, as a flag or a variable (a RingCentral login
+    variable counts: a half-set login is then reported by name)."""
+    given = [
+        _option(args, "token"),
+        _option(args, "api_token"),
+        *(environ.get(name) for name in CREDENTIAL_VARS),
+    ]
+    return any(_set(value) for value in given)
+
+
 def _remote_client(
-    args: argparse.Namespace, environ: Mapping[str, str], *, needs_account: bool = True
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    settings: Mapping[str, Any],
+    *,
+    needs_account: bool = True,
 ) -> ActiveCallsClient:
     """A client for the configured account: flags override ``ACTIVECALLS_*`` variables
     (without ``needs_account``, a missing account id is left for the client to look up)."""
-    overrides: dict[str, Any] = _retry(args)
+    if not _configured(args, environ):
+        raise UsageError(_NO_CREDENTIALS)
+    overrides: dict[str, Any] = {**_retry(args), **settings}
     if not needs_account:
         overrides["account_id"] = None
     if _option(args, "base_url"):
         overrides["base_url"] = args.base_url
     account_id = _option(args, "account_id") or environ.get("ACTIVECALLS_ACCOUNT_ID") or ""
     if account_id.strip():  # a stray space or newline from a file is forgiven
-        overrides["account_id"] = account_id.strip()
+        overrides["account_id"] = check_account_id(account_id)
     if _option(args, "token"):
         overrides["auth"] = BearerToken(args.token)
     elif _option(args, "api_token"):
@@ -170,7 +238,8 @@ def _remote_client(
             raise UsageError(_NO_ACCOUNT) from None
         if exc.parameter == "account_id":
             raise UsageError(
-                f"invalid account id: {exc.problem}; fix --account-id or ACTIVECALLS_ACCOUNT_ID"
+                f"invalid account id: {ACCOUNT_ID_PROBLEM}; fix --account-id or "
+                "ACTIVECALLS_ACCOUNT_ID"
             ) from None
         if exc.parameter == "ACTIVECALLS_TOKEN":
             raise UsageError(_NO_CREDENTIALS) from None
@@ -186,11 +255,15 @@ async def open_client(
     environ: Mapping[str, str],
     *,
     live: bool = False,
+    rate_limit: Limiter | None = None,
     needs_account: bool = True,
 ) -> AsyncIterator[ActiveCallsClient]:
-    """Yield a client for the configured account, or one bound to an embedded simulator."""
+    """Yield a client for the configured account, or one bound to an embedded simulator
+    when one is asked for (see the module docstring); ``rate_limit`` replaces the
+    client's default limiter."""
+    settings: dict[str, Any] = {} if rate_limit is None else {"rate_limit": rate_limit}
     if not uses_simulator(args, environ):
-        async with _remote_client(args, environ, needs_account=needs_account) as client:
+        async with _remote_client(args, environ, settings, needs_account=needs_account) as client:
             yield client
         return
     from ..testing import Simulator
@@ -198,15 +271,16 @@ async def open_client(
     calls, seed = args.sim_calls, args.sim_seed
     account_id = _option(args, "account_id") or environ.get("ACTIVECALLS_ACCOUNT_ID") or ""
     if account_id.strip():
-        account_id = check_account_id(account_id, why="the embedded simulator")
+        account_id = check_account_id(account_id)
     options: dict[str, Any] = {"account_id": account_id} if account_id else {}
     async with Simulator(calls=calls, seed=seed, live=live, **options) as sim:
         print(
-            f"activecalls: no base URL or token configured; using an embedded simulator "
-            f"({calls} calls, seed {seed}, account {sim.account_id}) at {sim.base_url}",
+            f"activecalls: SIMULATED account, not a real one (--simulator): {calls:,} calls, "
+            f"seed {seed}, account {sim.account_id}, at {sim.base_url}",
             file=stderr(),
+            flush=True,
         )
-        settings: dict[str, Any] = _retry(args)
+        settings.update(_retry(args))
         if _option(args, "page_size") is not None:
             settings["page_size"] = args.page_size
         if _option(args, "timeout") is not None:

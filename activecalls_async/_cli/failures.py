@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from .._redact import redact
@@ -15,6 +16,7 @@ __all__ = [
     "EXIT_USAGE",
     "MIN_SECRET_CHARS",
     "UsageError",
+    "cli_words",
     "describe",
     "scrub",
 ]
@@ -33,6 +35,37 @@ EXIT_TERMINATED = 143
 #: ``x``) also occurs inside ordinary words, and masking it would mangle the message while
 #: hiding nothing. Real tokens, JWTs and client secrets are far longer.
 MIN_SECRET_CHARS = 8
+
+
+#: The SDK's parameter names and the command line's words for them: messages name what
+#: the user typed (``--allow-insecure-http``), not a Python argument.
+_CLI_WORDS = {
+    "allow_insecure_http": "--allow-insecure-http",
+    "base_url": "--base-url",
+    "account_id": "--account-id",
+    "page_size": "--page-size",
+    "max_rows": "--page-size",
+    "timeout": "--timeout",
+    "ring_duration": "--ring-duration",
+    "caller_id": "--caller-id",
+    "callback_at": "--callback-at",
+    "session_type": "--type",
+    "max_queued": "--max-queued",
+    "max_calls_queued": "--max-calls-queued",
+    "destination_number": "NUMBER",
+    "product_id": "--product NAME:ID",
+    "rc_server": "ACTIVECALLS_RC_SERVER",
+    "auth_url": "ACTIVECALLS_AUTH_URL",
+}
+_PYTHON_WORD = re.compile(
+    r"\b(" + "|".join(sorted(_CLI_WORDS, key=len, reverse=True)) + r")\b(?:=(?:True|False))?"
+)
+
+
+def cli_words(text: str) -> str:
+    """``text`` with the SDK's parameter names (``allow_insecure_http=True``) replaced by the
+    command line's flags (``--allow-insecure-http``)."""
+    return _PYTHON_WORD.sub(lambda m: _CLI_WORDS[m.group(1)], text)
 
 
 class UsageError(Exception):
@@ -57,7 +90,7 @@ def describe(exc: BaseException, secrets: Sequence[str]) -> tuple[str, int]:
     if isinstance(exc, UsageError):
         message, status = str(exc), EXIT_USAGE
     elif isinstance(exc, ValidationError):
-        message, status = f"invalid {exc.parameter}: {exc.problem}", EXIT_USAGE
+        message, status = cli_words(f"invalid {exc.parameter}: {exc.problem}"), EXIT_USAGE
     elif isinstance(exc, ActiveCallsError):
         message, status = str(exc) or type(exc).__name__, EXIT_FAILED
     elif isinstance(exc, OSError):

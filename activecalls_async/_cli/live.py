@@ -13,10 +13,12 @@ from typing import Any, TextIO
 
 from ..models import ActiveCall, CallEvent, CallEventType
 from .commands import default_target
-from .config import open_client
+from .config import open_client, output_annotations
 from .failures import EXIT_OK
 from .output import (
     CALL_COLUMNS,
+    Column,
+    call_columns,
     call_record,
     is_terminal,
     plain_table,
@@ -39,8 +41,17 @@ class CallBoard:
     gets a new snapshot after each change, so a log shows how the calls moved.
     """
 
-    def __init__(self, title: str, *, stream: TextIO, rows: int, interval: float) -> None:
+    def __init__(
+        self,
+        title: str,
+        *,
+        stream: TextIO,
+        rows: int,
+        interval: float,
+        columns: tuple[Column, ...] = CALL_COLUMNS,
+    ) -> None:
         self.title = title
+        self.columns = columns
         self.calls: dict[str, ActiveCall] = {}
         self.counts = dict.fromkeys(CallEventType, 0)
         self._stream = stream
@@ -78,13 +89,13 @@ class CallBoard:
             self.calls.pop(event.call.uii, None)
         else:
             self.calls[event.call.uii] = event.call
-        self._updated = datetime.now()
+        self._updated = datetime.now(timezone.utc)
         self._dirty = True
 
     def heading(self) -> str:
         """The line above the table: the count in flight and what has happened so far."""
         counts = self.counts
-        when = f"updated {self._updated:%H:%M:%S}, " if self._updated else ""
+        when = f"updated {self._updated:%H:%M:%S} UTC, " if self._updated else ""
         return (
             f"{self.title}: {len(self.calls):,} calls in flight "
             f"(+{counts[CallEventType.STARTED]:,} started, "
@@ -108,10 +119,10 @@ class CallBoard:
             from rich.console import Group
             from rich.text import Text
 
-            table = rich_table(rows, CALL_COLUMNS, title=self.heading())
+            table = rich_table(rows, self.columns, title=self.heading())
             self._live.update(Group(table, Text(footer)), refresh=True)
             return
-        text = f"{self.heading()}\n{plain_table(rows, CALL_COLUMNS)}{footer}\n"
+        text = f"{self.heading()}\n{plain_table(rows, self.columns)}{footer}\n"
         if self._terminal:
             text = "\x1b[H\x1b[2J" + text  # clear the screen, then draw from the top
         self._stream.write(text if self._terminal else text + "\n")
@@ -125,7 +136,7 @@ class CallBoard:
                 self.draw()
 
 
-def event_record(event: CallEvent) -> Mapping[str, Any]:
+def event_record(event: CallEvent) -> dict[str, Any]:
     """A call event as one JSON object."""
     record: dict[str, Any] = {"event": event.type.value, "call": call_record(event.call)}
     if event.previous is not None:
@@ -133,9 +144,10 @@ def event_record(event: CallEvent) -> Mapping[str, Any]:
     return record
 
 
-async def _print_events(events: Any, stream: TextIO) -> None:
+async def _print_events(events: Any, stream: TextIO, annotate: Mapping[str, Any]) -> None:
     async for event in events:
-        stream.write(json.dumps(event_record(event), separators=(",", ":")) + "\n")
+        record = {**event_record(event), **annotate}
+        stream.write(json.dumps(record, separators=(",", ":")) + "\n")
         stream.flush()
 
 
@@ -162,11 +174,17 @@ async def run_watch(args: argparse.Namespace, environ: Mapping[str, str]) -> int
         out = stdout()
         async with client.watch_active_calls(product, product_id, interval=args.interval) as events:
             if args.format == "ndjson":
-                job = _print_events(events, out)
+                job = _print_events(events, out, output_annotations(args, environ))
                 with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
                     await asyncio.wait_for(job, args.duration)
             else:
-                board = CallBoard(label, stream=out, rows=args.rows, interval=args.interval)
+                board = CallBoard(
+                    label,
+                    stream=out,
+                    rows=args.rows,
+                    interval=args.interval,
+                    columns=call_columns(getattr(args, "columns", None)),
+                )
                 with board, contextlib.suppress(TimeoutError, asyncio.TimeoutError):
                     await asyncio.wait_for(_show_board(events, board), args.duration)
     return EXIT_OK

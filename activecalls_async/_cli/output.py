@@ -7,7 +7,7 @@ import csv
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, TextIO
 
 import attrs
@@ -16,14 +16,20 @@ from .._convert import _WIRE_NAMES
 from ..models import ActiveCall
 
 __all__ = [
+    "ACTION_FORMATS",
     "CALL_COLUMNS",
+    "CALL_COLUMN_KEYS",
     "CALL_FIELDS",
     "FORMATS",
     "Column",
     "Symbols",
+    "call_columns",
+    "call_fields_record",
     "call_record",
+    "duration",
     "is_terminal",
     "rich_available",
+    "select_fields",
     "stderr",
     "stdout",
     "write_rows",
@@ -31,6 +37,8 @@ __all__ = [
 
 #: The ``--format`` choices of commands that print rows.
 FORMATS = ("table", "json", "csv", "ndjson")
+#: The ``--format`` choices of the call actions: a sentence, or one JSON object.
+ACTION_FORMATS = ("text", "json")
 
 
 def stdout() -> TextIO:
@@ -97,6 +105,14 @@ def call_record(call: ActiveCall) -> dict[str, Any]:
     return record
 
 
+def call_fields_record(call: ActiveCall, fields: Sequence[str]) -> dict[str, Any]:
+    """Only ``fields`` of the call's record (``waitSeconds``/``talkSeconds`` computed now)."""
+    full = call_record(call)
+    full["waitSeconds"] = _rounded(wait_seconds(call))
+    full["talkSeconds"] = _rounded(talk_seconds(call))
+    return {field: full.get(field) for field in fields}
+
+
 @attrs.frozen
 class Column:
     """A table column: its header, and how to turn a row into the cell's text."""
@@ -121,17 +137,86 @@ CALL_FIELDS: tuple[str, ...] = tuple(
     _WIRE_NAMES.get(f.name, f.name) for f in attrs.fields(ActiveCall) if f.name != "extra"
 )
 
-#: The columns of a call table (the machine formats carry every field instead).
-CALL_COLUMNS: tuple[Column, ...] = (
-    Column("UII", lambda c: c.uii),
-    Column("STATE", lambda c: _text(c.call_state)),
-    Column("ENQUEUED (UTC)", lambda c: _when(c.enqueue_time)),
-    Column("ANSWERED (UTC)", lambda c: _when(c.dequeue_time)),
-    Column("AGENT", lambda c: _text(c.agent_name)),
-    Column("ANI", lambda c: _text(c.ani)),
-    Column("DNIS", lambda c: _text(c.dnis)),
-    Column("DESTINATION", lambda c: _text(c.destination_name)),
-)
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def wait_seconds(call: ActiveCall, now: datetime | None = None) -> float | None:
+    """How long the call waited (or has been waiting, while queued) before an agent took it."""
+    if call.enqueue_time is None:
+        return None
+    end = call.dequeue_time or now or _utcnow()
+    return max(0.0, (end - call.enqueue_time).total_seconds())
+
+
+def talk_seconds(call: ActiveCall, now: datetime | None = None) -> float | None:
+    """How long the call has been connected (None while it waits)."""
+    if call.dequeue_time is None:
+        return None
+    return max(0.0, ((now or _utcnow()) - call.dequeue_time).total_seconds())
+
+
+def duration(seconds: float | None) -> str:
+    """``42s``, ``3:07``, ``1:02:09``: short enough for a narrow column."""
+    if seconds is None:
+        return ""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{minutes}:{secs:02d}" if minutes else f"{secs}s"
+
+
+def _rounded(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+#: Every column a call table can show, by its ``--columns`` key: the table column, and the
+#: fields it stands for in JSON, CSV and NDJSON (the wait and talk times are computed).
+_CALL_COLUMN_SET: dict[str, tuple[Column, tuple[str, ...]]] = {
+    "uii": (Column("UII", lambda c: c.uii), ("uii",)),
+    "state": (Column("STATE", lambda c: _text(c.call_state)), ("callState",)),
+    "enqueued": (Column("ENQUEUED (UTC)", lambda c: _when(c.enqueue_time)), ("enqueueTime",)),
+    "answered": (Column("ANSWERED (UTC)", lambda c: _when(c.dequeue_time)), ("dequeueTime",)),
+    "wait": (Column("WAIT", lambda c: duration(wait_seconds(c)), "right"), ("waitSeconds",)),
+    "talk": (Column("TALK", lambda c: duration(talk_seconds(c)), "right"), ("talkSeconds",)),
+    "agent": (
+        Column("AGENT", lambda c: _text(c.agent_name)),
+        ("agentFirstName", "agentLastName"),
+    ),
+    "ani": (Column("ANI", lambda c: _text(c.ani)), ("ani",)),
+    "dnis": (Column("DNIS", lambda c: _text(c.dnis)), ("dnis",)),
+    "destination": (
+        Column("DESTINATION", lambda c: _text(c.destination_name)),
+        ("destinationName",),
+    ),
+    "external-id": (Column("EXTERNAL ID", lambda c: _text(c.external_id)), ("externalId",)),
+    "cnam": (Column("CNAM", lambda c: _text(c.cnam)), ("cnam",)),
+    "archive": (Column("ARCHIVE", lambda c: "yes" if c.archive else ""), ("archive",)),
+    "account": (Column("ACCOUNT", lambda c: _text(c.account_id)), ("accountId",)),
+}
+
+#: The ``--columns`` names, in their default order.
+CALL_COLUMN_KEYS: tuple[str, ...] = tuple(_CALL_COLUMN_SET)
+
+#: The columns of a call table when ``--columns`` is not given (the machine formats carry
+#: every field instead).
+_DEFAULT_KEYS = ("uii", "state", "enqueued", "answered", "agent", "ani", "dnis", "destination")
+
+
+def call_columns(keys: Sequence[str] | None = None) -> tuple[Column, ...]:
+    """The table columns for ``--columns`` keys (the default set when None)."""
+    return tuple(_CALL_COLUMN_SET[key][0] for key in (keys or _DEFAULT_KEYS))
+
+
+def select_fields(keys: Sequence[str]) -> tuple[str, ...]:
+    """The record fields ``--columns`` keys stand for, in order."""
+    return tuple(field for key in keys for field in _CALL_COLUMN_SET[key][1])
+
+
+CALL_COLUMNS: tuple[Column, ...] = call_columns()
 
 
 def _cut(text: str, width: int) -> str:
@@ -197,15 +282,22 @@ def write_rows(
     fields: Sequence[str],
     stream: TextIO,
     title: str | None = None,
+    annotate: Mapping[str, Any] | None = None,
 ) -> None:
     """Write ``rows`` to ``stream`` in ``fmt``: a table of ``columns``, or ``record`` objects
-    (CSV has the columns ``fields``)."""
+    (CSV has the columns ``fields``); JSON and NDJSON objects also carry ``annotate``
+    (``{"simulated": true}`` from a simulator)."""
+    extra = dict(annotate or {})
+
+    def annotated(row: Any) -> Mapping[str, Any]:
+        return {**record(row), **extra} if extra else record(row)
+
     if fmt == "json":
-        json.dump([record(row) for row in rows], stream, indent=2, ensure_ascii=False)
+        json.dump([annotated(row) for row in rows], stream, indent=2, ensure_ascii=False)
         stream.write("\n")
     elif fmt == "ndjson":
         for row in rows:
-            stream.write(json.dumps(record(row), ensure_ascii=False, separators=(",", ":")))
+            stream.write(json.dumps(annotated(row), ensure_ascii=False, separators=(",", ":")))
             stream.write("\n")
     elif fmt == "csv":
         _write_csv(map(record, rows), fields, stream)

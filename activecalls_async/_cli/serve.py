@@ -51,15 +51,19 @@ def _stopped_by_signals(on_signal: Callable[[int], None]) -> Iterator[None]:
 async def run_simulator(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """Serve until Ctrl-C or SIGTERM (or ``--duration``), printing the settings that point
     at it; the status is 0 after ``--duration``, else 128 + the signal (130 or 143)."""
-    from ..testing import Simulator
+    from ..testing import Faults, Simulator
 
+    rate = args.fault_rate
     simulator = Simulator(
         calls=args.calls,
         seed=args.seed,
         port=args.port,
         live=args.live,
-        rate_limit=args.rate_limit,
+        arrival_rate=args.arrival_rate,
+        mean_call_seconds=args.mean_call_seconds,
+        rate_limit=args.rate_limit or None,
         latency=args.latency,
+        faults=Faults(error_rate=rate / 2, throttle_rate=rate / 4, drop_rate=rate / 4),
     )
     stop = asyncio.Event()
     received: list[int] = []
@@ -73,12 +77,19 @@ async def run_simulator(args: argparse.Namespace, environ: Mapping[str, str]) ->
             targets = sim.targets()
             example = next((f"{p}:{i}" for p, i in targets if p != "ACCOUNT"), "ACCOUNT")
             out = stdout()
-            traffic = "live traffic" if args.live else "no traffic"
+            traffic = (
+                f"live traffic ({sim.traffic.arrival_rate:g} calls/s, "
+                f"mean {args.mean_call_seconds:g} s)"
+                if args.live
+                else "no traffic"
+            )
+            limit = f"{args.rate_limit} requests/60 s" if args.rate_limit else "no rate limit"
+            faults = f", {rate:.0%} of requests fail" if rate else ""
             # The token is the simulator's own throwaway credential, printed on purpose: it
             # only opens this local server, and another process needs it to connect.
             print(
                 f"# Simulated RingCX Active Calls API: {len(sim.state):,} calls, "
-                f"seed {args.seed}, {traffic}, {args.rate_limit} requests/60 s. "
+                f"seed {args.seed}, {traffic}, {limit}{faults}. "
                 "Ctrl-C stops it.\n"
                 f"export ACTIVECALLS_BASE_URL={sim.base_url}\n"
                 f"export ACTIVECALLS_ACCOUNT_ID={sim.account_id}\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -13,7 +14,13 @@ from ..errors import ValidationError
 from ..models import Product, SessionType
 
 __all__ = [
+    "ACCOUNT_ID_PROBLEM",
+    "account_id",
+    "call_handle",
     "callback_time",
+    "columns",
+    "fraction",
+    "non_negative_float",
     "non_negative_int",
     "non_negative_seconds",
     "phone",
@@ -27,6 +34,13 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+
+#: What is wrong with an account id that is not digits: the same words from the flag
+#: (``--account-id``), the variable (``ACTIVECALLS_ACCOUNT_ID``) and every command.
+ACCOUNT_ID_PROBLEM = "expected the numeric RingCX account id (digits, e.g. 12440001)"
+
+#: A reference to a row of the last ``activecalls top``: ``@3``.
+_ROW = re.compile(r"@([1-9][0-9]{0,5})")
 
 
 def _checked(check: Callable[[str], _T], text: str) -> _T:
@@ -46,6 +60,37 @@ def target(text: str) -> tuple[Product, int | None]:
     if not ident:
         raise argparse.ArgumentTypeError(f"expected NAME[:ID]; got {text!r}")
     return product, int(_checked(lambda t: v.identifier("productId", t), ident))
+
+
+def account_id(text: str) -> str:
+    """A RingCX account id: digits (a stray space or newline around them is forgiven)."""
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()):
+        raise argparse.ArgumentTypeError(f"{ACCOUNT_ID_PROBLEM}; got {text!r}")
+    return digits
+
+
+def call_handle(text: str) -> str:
+    """A uii, ``@N`` (row N of the last ``activecalls top``) or the start of a uii shown
+    there; checked as a uii path segment, resolved when the command runs."""
+    if _ROW.fullmatch(text):
+        return text
+    return uii(text)
+
+
+def columns(text: str) -> tuple[str, ...]:
+    """``uii,state,wait``: column names from the call table's set, in order, each once."""
+    from .output import CALL_COLUMN_KEYS
+
+    keys = tuple(key.strip().lower() for key in text.split(",") if key.strip())
+    unknown = [key for key in keys if key not in CALL_COLUMN_KEYS]
+    if unknown or not keys:
+        raise argparse.ArgumentTypeError(
+            f"unknown column {unknown[0]!r}; choose from {','.join(CALL_COLUMN_KEYS)}"
+            if unknown
+            else "expected at least one column name"
+        )
+    return tuple(dict.fromkeys(keys))
 
 
 def uii(text: str) -> str:
@@ -110,6 +155,25 @@ def _seconds(text: str, *, allow_zero: bool) -> float:
 def seconds(text: str) -> float:
     """A positive, finite number of seconds."""
     return _seconds(text, allow_zero=False)
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number, 0 or more (a rate, say)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0; got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A share from 0 to 1."""
+    value = non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1; got {text!r}")
+    return value
 
 
 def non_negative_seconds(text: str) -> float:

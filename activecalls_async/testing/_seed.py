@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
 
 from ._factory import FIRST_NAMES, LAST_NAMES, RecordFactory
 from ._model import AccountProduct, Agent, Call, DnisNumber
 from ._state import AccountState
-
-#: The simulated clock's starting point; fixed so a seed always yields the same listing.
-EPOCH_MS = int(datetime(2026, 11, 28, 14, 40, tzinfo=timezone.utc).timestamp() * 1000)
 
 #: Seeded calls were enqueued within this long before the clock's start.
 _WINDOW_MS = 3_600_000
@@ -105,8 +101,10 @@ def _agents(rng: random.Random, count: int, queue_ids: list[int]) -> list[Agent]
     return agents
 
 
-def build_state(*, calls: int, seed: int, account_id: str) -> AccountState:
-    """Build the account for a seed: the same seed always gives the same agents and calls."""
+def build_state(*, calls: int, seed: int, account_id: str, now_ms: int) -> AccountState:
+    """Build the account for a seed as it stands at ``now_ms``: the same seed always gives the
+    same agents and calls, their times relative to ``now_ms`` (so uiis, which carry the
+    enqueue second, are the same only for the same ``now_ms``)."""
     rng = random.Random(seed)
     factory = RecordFactory(rng, pool_size=calls)
     queues, campaigns, ivrs, clouds, tracs = _products(factory, 6 + min(calls // 50_000, 14))
@@ -126,7 +124,7 @@ def build_state(*, calls: int, seed: int, account_id: str) -> AccountState:
         cloud_profiles=clouds,
         trac_numbers=tracs,
         dnis_numbers=dnis_numbers,
-        now_ms=EPOCH_MS,
+        now_ms=now_ms,
     )
     state.load(_seed_calls(rng, factory, state, calls))
     return state

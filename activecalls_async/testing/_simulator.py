@@ -1,15 +1,29 @@
-"""The Simulator: a local RingCX Active Calls server on 127.0.0.1, in-process or standalone."""
+"""The Simulator: a local RingCX Active Calls server on 127.0.0.1, in-process or standalone.
+
+Its clock is the wall clock (``time.time``) unless a ``clock`` is given: the seeded calls
+were enqueued in the hour before the simulator was made, and time keeps moving while it
+serves. :meth:`Simulator.advance` adds simulated seconds on top of the clock at once.
+
+With ``live=True`` calls arrive, are answered and end as that clock moves. Every call ends
+with the same chance per second (mean ``mean_call_seconds``) and, unless ``arrival_rate``
+is given, calls arrive at ``calls / mean_call_seconds`` per second, so the population
+stays around ``calls`` however long it runs.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
+from .._convert import structure_calls
+from ..models import ActiveCall
 from ._api import ActiveCallsApi
 from ._auth import TokenStore
 from ._faults import Faults
@@ -45,7 +59,7 @@ class Simulator:
         port: int = 0,
         account_id: str = "12440001",
         live: bool = False,
-        arrival_rate: float = 5.0,
+        arrival_rate: float | None = None,
         mean_call_seconds: float = 60.0,
         tick: float = 0.2,
         token_lifetime: float = 300.0,
@@ -53,6 +67,7 @@ class Simulator:
         rate_window: float = 60.0,
         faults: Faults | None = None,
         latency: float = 0.0,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if calls < 0:
             raise ValueError(f"calls must not be negative, got {calls!r}")
@@ -60,6 +75,16 @@ class Simulator:
             raise ValueError(f"account_id must be digits, got {account_id!r}")
         if tick <= 0:
             raise ValueError(f"tick must be positive, got {tick!r}")
+        if mean_call_seconds <= 0:
+            raise ValueError(f"mean_call_seconds must be positive, got {mean_call_seconds!r}")
+        if arrival_rate is not None and arrival_rate < 0:
+            raise ValueError(f"arrival_rate must not be negative, got {arrival_rate!r}")
+        if arrival_rate is None:
+            arrival_rate = calls / mean_call_seconds  # the rate that keeps ``calls`` in flight
+        #: Epoch seconds now, as ``time.time`` gives them; tests may pass a fixed or fast one.
+        self.clock: Callable[[], float] = time.time if clock is None else clock
+        # Seconds added by advance(): simulated time runs ahead of the clock by this much.
+        self._offset = 0.0
         self.host = host
         self.account_id = account_id
         self.live = live
@@ -67,7 +92,9 @@ class Simulator:
         self.faults = faults if faults is not None else Faults()
         if latency:
             self.faults.latency = latency
-        self.state: AccountState = build_state(calls=calls, seed=seed, account_id=account_id)
+        self.state: AccountState = build_state(
+            calls=calls, seed=seed, account_id=account_id, now_ms=self._clock_ms()
+        )
         self.traffic = Traffic(
             self.state, seed=seed, arrival_rate=arrival_rate, mean_call_seconds=mean_call_seconds
         )
@@ -90,6 +117,7 @@ class Simulator:
         self._port: int | None = port or None
         self._runner: web.AppRunner | None = None
         self._live_task: asyncio.Task[None] | None = None
+        self._clock_timer: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
         where = self.base_url if self._runner is not None else "stopped"
@@ -114,10 +142,15 @@ class Simulator:
         self._runner = runner
         self._port = runner.addresses[0][1]
         if self.live:
-            self._live_task = asyncio.create_task(self._run_live(), name="simulator-live")
+            self._live_task = asyncio.create_task(self._follow_clock(), name="simulator-live")
+        else:
+            self._tick_still_clock()
 
     async def stop(self) -> None:
         """Stop the traffic and the server; a second call does nothing."""
+        timer, self._clock_timer = self._clock_timer, None
+        if timer is not None:
+            timer.cancel()
         task, self._live_task = self._live_task, None
         if task is not None:
             task.cancel()
@@ -154,14 +187,35 @@ class Simulator:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(self.serve())
 
-    async def _run_live(self) -> None:
-        loop = asyncio.get_running_loop()
-        last = loop.time()
+    async def _follow_clock(self) -> None:
+        """Every tick, run the traffic up to the clock."""
         while True:
             await asyncio.sleep(self.tick)
-            now = loop.time()
-            self.traffic.advance(now - last, tick=self.tick)
-            last = now
+            self._catch_up()
+
+    def _tick_still_clock(self) -> None:
+        """Every tick, move a still account's time to the clock: a timer, not a task, since
+        it only sets a number (and a test counting its own tasks must not see it)."""
+        self._catch_up()
+        loop = asyncio.get_running_loop()
+        self._clock_timer = loop.call_later(self.tick, self._tick_still_clock)
+
+    def _clock_ms(self) -> int:
+        return round((self.clock() + self._offset) * 1000)
+
+    def _catch_up(self) -> None:
+        target = self._clock_ms()
+        if self.live:
+            self.traffic.run_until(target, tick=self.tick)
+        elif target > self.state.now_ms:
+            self.state.now_ms = target  # time passes; with no traffic nothing else changes
+
+    # -- time ------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The simulator's current time (UTC): its clock plus every :meth:`advance`."""
+        now_ms = max(self.state.now_ms, self._clock_ms())
+        return datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc)
 
     # -- addresses and credentials ---------------------------------------------------------
 
@@ -228,15 +282,27 @@ class Simulator:
             1 for effect in self.effects if effect.kind == kind and uii in (None, effect.uii)
         )
 
-    def calls(
+    def calls(self, product: str = "ACCOUNT", product_id: int | None = None) -> list[ActiveCall]:
+        """Current calls of a listing as the SDK returns them (``ActiveCall``), in listing
+        order; :meth:`wire_calls` gives the JSON objects the server sends."""
+        return structure_calls(self.wire_calls(product, product_id))
+
+    def wire_calls(
         self, product: str = "ACCOUNT", product_id: int | None = None
     ) -> list[dict[str, Any]]:
         """Current calls as the list operation returns them (wire dicts), in listing order."""
+        if not (self.live and self._runner is not None):
+            self._catch_up()
         account_id = self.account_id
         return [call.wire(account_id) for call in self.state.listing(product, product_id)]
 
-    def call(self, uii: str) -> dict[str, Any] | None:
-        """One live call as the API renders it, or None when it is unknown or ended."""
+    def call(self, uii: str) -> ActiveCall | None:
+        """One live call as the SDK returns it, or None when it is unknown or ended."""
+        wire = self.wire_call(uii)
+        return None if wire is None else structure_calls([wire])[0]
+
+    def wire_call(self, uii: str) -> dict[str, Any] | None:
+        """One live call as the API renders it (a wire dict), or None when unknown or ended."""
         found = self.state.get(uii)
         return None if found is None else found.wire(self.account_id)
 
@@ -253,7 +319,9 @@ class Simulator:
     # -- driving the account from tests ------------------------------------------------------
 
     def advance(self, seconds: float) -> None:
-        """Run the traffic for ``seconds`` of simulated time at once (no waiting)."""
+        """Move simulated time ``seconds`` ahead of the clock at once, running the traffic over
+        them (arrivals and endings run whether or not the simulator is live)."""
+        self._offset += seconds
         self.traffic.advance(seconds, tick=self.tick)
 
     def add_call(
@@ -270,6 +338,8 @@ class Simulator:
         archive: bool = False,
     ) -> str:
         """Add a call now and return its uii (ACD calls without an agent arrive QUEUED)."""
+        if not self.live:
+            self._catch_up()
         call = self.traffic.place(
             product=product,
             product_id=product_id,

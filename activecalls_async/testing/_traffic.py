@@ -29,7 +29,12 @@ def poisson(rng: random.Random, mean: float) -> int:
 
 
 class Traffic:
-    """Advances an account's clock: Poisson arrivals, FIFO answering, exponential call ends."""
+    """Advances an account's clock: Poisson arrivals, FIFO answering, exponential call ends.
+
+    Every call ends with the same chance per second (mean ``mean_call_seconds``) and every
+    arrival is placed, so the number of calls drifts towards ``arrival_rate *
+    mean_call_seconds`` and then stays around it.
+    """
 
     def __init__(
         self,
@@ -52,6 +57,11 @@ class Traffic:
         if self.arrival_rate <= 0:
             return math.inf
         return self.rng.expovariate(self.arrival_rate) * 1000
+
+    def run_until(self, now_ms: int, *, tick: float) -> None:
+        """Run the traffic up to the moment ``now_ms`` (nothing when the clock is already there)."""
+        if now_ms > self.state.now_ms:
+            self.advance((now_ms - self.state.now_ms) / 1000, tick=tick)
 
     def advance(self, seconds: float, *, tick: float) -> None:
         """Move the clock forward, stepping at most ``tick`` seconds at a time."""
@@ -91,7 +101,10 @@ class Traffic:
         if draw < _ACD_SHARE and state.queues:
             self._inbound(self.factory.pick(state.queues), queued=True)
         elif draw < _ACD_SHARE + _OUTBOUND_SHARE and state.campaigns:
-            self._outbound(self.factory.pick(state.campaigns))
+            if not self._outbound(self.factory.pick(state.campaigns)) and state.queues:
+                # Every arrival lands somewhere, so the population settles where the arrival
+                # rate and the mean call length put it (rate x length), busy agents or not.
+                self._inbound(self.factory.pick(state.queues), queued=True)
         else:
             others = [*state.ivrs, *state.cloud_profiles, *state.trac_numbers]
             if others:
@@ -120,15 +133,16 @@ class Traffic:
         dnis = self.factory.pick(product.dnis)
         self.state.add(self._new_call(product, dnis, ani, cnam, "QUEUED" if queued else "ACTIVE"))
 
-    def _outbound(self, campaign: AccountProduct) -> None:
-        # A predictive dialer only places a call when an agent is free to take it.
+    def _outbound(self, campaign: AccountProduct) -> bool:
+        """Dial for ``campaign``; False when no agent is free (a predictive dialer then waits)."""
         free = self.state.available_agents()
         if not free:
-            return
+            return False
         ani, cnam = self.factory.caller()
         call = self._new_call(campaign, campaign.caller_id or "", ani, cnam, "ACTIVE")
         self.state.add(call)
         self.state.answer(call, self.factory.pick(free))
+        return True
 
     def place(
         self,

@@ -1,12 +1,11 @@
 """pytest fixtures that give a test a running Active Calls simulator and a client bound to it.
 
-Enable them in your ``conftest.py``::
-
-    pytest_plugins = ["activecalls_async.testing.pytest_plugin"]
-
-then ask for ``activecalls_client`` (and ``activecalls_simulator`` to inspect or drive
-the account). Both are function-scoped: every test gets a fresh, seeded account. The
-fixtures are async, so the suite needs pytest-asyncio (any mode).
+They load by themselves in any suite where ``activecalls-async`` is installed (a ``pytest11``
+entry point; ``-p no:activecalls_async.testing.pytest_plugin`` turns them off); naming the
+module in ``pytest_plugins`` as well does no harm. Ask for ``activecalls_client`` (and
+``activecalls_simulator`` to inspect or drive the account). Both are function-scoped: every
+test gets a fresh, seeded account. The fixtures are async, so the suite needs pytest-asyncio
+(any mode).
 
 Configure the simulator per test with a marker, or for a whole directory by overriding
 the ``activecalls_simulator_options`` fixture; the marker wins::
@@ -17,17 +16,10 @@ the ``activecalls_simulator_options`` fixture; the marker wins::
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
 import pytest
-
-try:
-    import pytest_asyncio
-except ImportError as exc:  # pragma: no cover - depends on the user's environment
-    raise ImportError(
-        "activecalls_async.testing.pytest_plugin needs pytest-asyncio: pip install pytest-asyncio"
-    ) from exc
 
 from ..client import ActiveCallsClient
 from ._simulator import Simulator
@@ -44,6 +36,26 @@ __all__ = [
 DEFAULT_SIMULATOR_OPTIONS: dict[str, Any] = {"calls": 200, "seed": 0, "live": False}
 
 MARKER = "activecalls_simulator"
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _async_fixture(function: _F) -> _F:
+    """pytest-asyncio's fixture decorator; without pytest-asyncio, a fixture that fails with
+    the missing package's name (the plugin loads in every suite, so it must not break one)."""
+    try:
+        import pytest_asyncio
+    except ImportError:  # pragma: no cover - depends on the user's environment
+
+        def needs_pytest_asyncio() -> None:
+            pytest.fail(
+                f"the {function.__name__} fixture needs pytest-asyncio: pip install pytest-asyncio"
+            )
+
+        needs_pytest_asyncio.__name__ = function.__name__
+        needs_pytest_asyncio.__doc__ = function.__doc__
+        return pytest.fixture(needs_pytest_asyncio)  # type: ignore[return-value]
+    return pytest_asyncio.fixture(function)  # type: ignore[return-value]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -67,7 +79,7 @@ def activecalls_client_options() -> dict[str, Any]:
     return {}
 
 
-@pytest_asyncio.fixture
+@_async_fixture
 async def activecalls_simulator(
     request: pytest.FixtureRequest, activecalls_simulator_options: dict[str, Any]
 ) -> AsyncIterator[Simulator]:
@@ -81,7 +93,7 @@ async def activecalls_simulator(
         yield simulator
 
 
-@pytest_asyncio.fixture
+@_async_fixture
 async def activecalls_client(
     activecalls_simulator: Simulator, activecalls_client_options: dict[str, Any]
 ) -> AsyncIterator[ActiveCallsClient]:

@@ -18,7 +18,7 @@ SUPERVISOR = "+15554150123"
 
 def answered_call(sim: Simulator) -> str:
     """A call of queue 55 that an agent has answered (only those take sessions)."""
-    return next(str(c["uii"]) for c in sim.calls(*QUEUE) if c["agentFirstName"])
+    return next(str(c["uii"]) for c in sim.wire_calls(*QUEUE) if c["agentFirstName"])
 
 
 def sessions(sim: Simulator, uii: str) -> dict[str, str]:

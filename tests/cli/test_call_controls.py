@@ -15,7 +15,7 @@ SUPERVISOR = "+15554150123"
 
 
 def answered_call(sim: Simulator) -> str:
-    return next(str(c["uii"]) for c in sim.calls(*QUEUE) if c["agentFirstName"])
+    return next(str(c["uii"]) for c in sim.wire_calls(*QUEUE) if c["agentFirstName"])
 
 
 async def test_ping(cli: Cli, activecalls_simulator: Simulator) -> None:
@@ -30,10 +30,10 @@ async def test_hold_on_and_off(cli: Cli, activecalls_simulator: Simulator) -> No
     uii = answered_call(sim)
     result = await cli.run("hold", "on", uii)
     assert (result.status, result.out) == (0, f"✓ call {uii} on hold\n")
-    assert sim.call(uii)["callState"] == "HOLD"  # type: ignore[index]
+    assert sim.wire_call(uii)["callState"] == "HOLD"  # type: ignore[index]
     result = await cli.run("hold", "off", uii)
     assert (result.status, result.out) == (0, f"✓ call {uii} taken off hold\n")
-    assert sim.call(uii)["callState"] == "ACTIVE"  # type: ignore[index]
+    assert sim.wire_call(uii)["callState"] == "ACTIVE"  # type: ignore[index]
 
 
 async def test_requeue(cli: Cli, activecalls_simulator: Simulator) -> None:
@@ -42,7 +42,7 @@ async def test_requeue(cli: Cli, activecalls_simulator: Simulator) -> None:
     gate = sim.state.queues[-1].product_id
     result = await cli.run("requeue", uii, str(gate))
     assert (result.status, result.out) == (0, f"✓ call {uii} sent back to queue {gate}\n")
-    assert uii in {c["uii"] for c in sim.calls("ACD", gate)}
+    assert uii in {c["uii"] for c in sim.wire_calls("ACD", gate)}
     line = assert_one_line_error(await cli.run("requeue", uii, "-3"), 2)
     assert "gate_id" in line or "GATE_ID" in line or ">= 0" in line
 
@@ -90,7 +90,8 @@ async def test_accounts_needs_no_account_id(
 
 
 async def test_accounts_on_the_embedded_simulator(bare_cli: Cli) -> None:
-    result = await bare_cli.run("accounts", "-f", "json")
+    result = await bare_cli.run("--simulator", "accounts", "-f", "json")
     assert result.status == 0, result.err
     (account,) = json.loads(result.out)
     assert account["accountId"].isdigit()
+    assert "simulated" in result.err.lower()

@@ -35,9 +35,8 @@ async def test_a_non_numeric_account_id_is_a_usage_error_naming_where_it_came_fr
     result = await cli.run(*argv, connect=False)
     line = assert_one_line_error(result, 2)
     assert line == (
-        "activecalls: error: invalid account id 'acct1': the default --product "
-        "ACCOUNT:<account id> needs the numeric RingCX account id; "
-        "fix --account-id or ACTIVECALLS_ACCOUNT_ID"
+        "activecalls: error: invalid account id 'acct1': expected the numeric RingCX account "
+        "id (digits, e.g. 12440001); fix --account-id or ACTIVECALLS_ACCOUNT_ID"
     )
     assert activecalls_simulator.requests == []  # refused before anything was sent
 
@@ -46,8 +45,8 @@ async def test_the_embedded_simulator_names_the_account_id_settings(
     bare_cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ACTIVECALLS_ACCOUNT_ID", "acct1")
-    line = assert_one_line_error(await bare_cli.run("list"), 2)
-    for part in ("'acct1'", "--account-id", "ACTIVECALLS_ACCOUNT_ID"):
+    line = assert_one_line_error(await bare_cli.run("--simulator", "list"), 2)
+    for part in ("'acct1'", "--account-id", "ACTIVECALLS_ACCOUNT_ID", "expected the numeric"):
         assert part in line
 
 
@@ -59,7 +58,7 @@ async def test_a_numeric_account_id_from_the_environment_lists_the_account(
     monkeypatch.setenv("ACTIVECALLS_TOKEN", activecalls_simulator.token)
     result = await cli.run("list", "-f", "ndjson", "--no-progress", connect=False)
     assert result.status == 0, result.err
-    assert len(result.out.splitlines()) == len(activecalls_simulator.calls())
+    assert len(result.out.splitlines()) == len(activecalls_simulator.wire_calls())
 
 
 # -- missing values are "missing", and name the flag and the variable ----------------------
@@ -76,8 +75,8 @@ async def test_a_missing_account_id_says_so_and_names_the_variable(bare_cli: Cli
 async def test_missing_credentials_name_every_way_to_log_in(bare_cli: Cli) -> None:
     argv = ["list", "--base-url", "https://example.invalid", "--account-id", "1"]
     line = assert_one_line_error(await bare_cli.run(*argv), 2)
-    assert line.startswith("activecalls: error: no credentials: pass --token or --api-token")
-    for name in ("ACTIVECALLS_TOKEN", "ACTIVECALLS_API_TOKEN", *RC_VARS[:4]):
+    assert line.startswith("activecalls: error: no credentials: set ACTIVECALLS_ACCOUNT_ID")
+    for name in ("ACTIVECALLS_TOKEN", "ACTIVECALLS_API_TOKEN", *RC_VARS[:4], "--simulator"):
         assert name in line
     assert "invalid" not in line
 
@@ -105,7 +104,7 @@ async def test_a_ringcentral_login_alone_reaches_the_account(
     rc_login(monkeypatch, activecalls_simulator)
     result = await cli.run("list", "-f", "ndjson", "--no-progress", connect=False)
     assert result.status == 0, result.err
-    assert len(result.out.splitlines()) == len(activecalls_simulator.calls())
+    assert len(result.out.splitlines()) == len(activecalls_simulator.wire_calls())
     assert "embedded simulator" not in result.err
     paths = {r.path for r in activecalls_simulator.requests}
     assert "/restapi/oauth/token" in paths  # it logged in with the JWT
@@ -192,7 +191,8 @@ async def test_retries_sets_how_often_a_failed_request_is_tried_again(
 
 
 async def test_retries_applies_to_the_embedded_simulator_too(bare_cli: Cli) -> None:
-    result = await bare_cli.run("list", "--sim-calls", "5", "--retries", "0", "-f", "json")
+    argv = ["list", "--simulator", "--sim-calls", "5", "--retries", "0", "-f", "json"]
+    result = await bare_cli.run(*argv)
     assert result.status == 0, result.err
 
 

@@ -38,11 +38,17 @@ UII = "202611281340150000000000000011"
         (["dial", "ada@example.com", "6501234567"], "--caller-id"),
         (["dial", "ada smith", "6501234567", "--caller-id", "6505550100"], "user name"),
         (["queue-check", "866-123"], "phone number"),
-        (["queue-check", "8661234567", "--max-queued", "five"], "invalid int"),
+        (["queue-check", "8661234567", "--max-queued", "five"], "whole number"),
         (["watch", "--interval", "0"], "> 0"),
         (["simulator", "--port", "70000"], "65535"),
         (["frobnicate"], "invalid choice"),
-        ([], "required"),
+        (["list", "--account-id", "abc"], "expected the numeric RingCX account id"),
+        (["hangup", UII, "--account-id", "12x"], "expected the numeric RingCX account id"),
+        (["--account-id", "abc", "top"], "expected the numeric RingCX account id"),
+        (["simulator", "--fault-rate", "2"], "from 0 to 1"),
+        (["list", "--columns", "uii,colour"], "unknown column 'colour'"),
+        (["list"], "no credentials: set ACTIVECALLS_ACCOUNT_ID and ACTIVECALLS_TOKEN"),
+        (["top", "--sort", "size"], "invalid choice"),
     ],
 )
 async def test_bad_input_is_one_line_and_exit_2(bare_cli: Cli, argv: list[str], says: str) -> None:
@@ -78,7 +84,7 @@ async def test_clear_text_http_to_another_host_is_refused(bare_cli: Cli) -> None
 
 
 async def test_ended_call_is_a_404_and_exit_1(cli: Cli, activecalls_simulator: Simulator) -> None:
-    uii = str(activecalls_simulator.calls(*QUEUE)[0]["uii"])
+    uii = str(activecalls_simulator.wire_calls(*QUEUE)[0]["uii"])
     assert (await cli.run("hangup", uii)).status == 0
     result = await cli.run("hangup", uii)
     line = assert_one_line_error(result, 1)
@@ -88,7 +94,7 @@ async def test_ended_call_is_a_404_and_exit_1(cli: Cli, activecalls_simulator: S
 
 
 async def test_refused_action_exits_1(cli: Cli, activecalls_simulator: Simulator) -> None:
-    queued = next(c for c in activecalls_simulator.calls(*QUEUE) if c["dequeueTime"] is None)
+    queued = next(c for c in activecalls_simulator.wire_calls(*QUEUE) if c["dequeueTime"] is None)
     result = await cli.run("session", "add", str(queued["uii"]), "+15554150123")
     line = assert_one_line_error(result, 1)
     assert "addSessionToCall was declined by the server (it answered false)" in line

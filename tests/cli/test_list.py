@@ -14,7 +14,7 @@ import pytest
 from activecalls_async._cli import output
 from activecalls_async.testing import Simulator
 
-from .conftest import QUEUE, Cli
+from .conftest import QUEUE, Cli, assert_one_line_error
 
 FIELDS = [
     "uii",
@@ -72,7 +72,7 @@ async def test_machine_formats_hold_exactly_the_simulators_calls(
 ) -> None:
     result = await cli.run("list", "--product", "ACD:55", "--format", fmt, "--page-size", "20")
     assert result.status == 0, result.err
-    expected = activecalls_simulator.calls(*QUEUE)
+    expected = activecalls_simulator.wire_calls(*QUEUE)
     assert len(expected) > 20  # several pages
     listed = parse(fmt, result.out)
     assert [c["uii"] for c in listed] == [c["uii"] for c in expected]
@@ -88,7 +88,7 @@ async def test_table_lists_every_call_under_a_header(
     assert result.status == 0, result.err
     header, *rows = result.out.splitlines()
     assert header.split()[:3] == ["UII", "STATE", "ENQUEUED"]
-    expected = activecalls_simulator.calls(*QUEUE)
+    expected = activecalls_simulator.wire_calls(*QUEUE)
     assert [row.split()[0] for row in rows] == [c["uii"] for c in expected]
     first = expected[0]
     assert f"{first['agentFirstName']} {first['agentLastName']}" in rows[0]
@@ -102,7 +102,7 @@ async def test_many_targets_are_listed_once_each(
     result = await cli.run("list", *argv, "-p", "acd:55", "-f", "ndjson", "--page-size", "30")
     assert result.status == 0, result.err
     listed = [c["uii"] for c in parse("ndjson", result.out)]
-    expected = {c["uii"] for t in targets for c in activecalls_simulator.calls(*t)}
+    expected = {c["uii"] for t in targets for c in activecalls_simulator.wire_calls(*t)}
     assert len(listed) == len(set(listed))  # ACD 55 and its DNIS overlap: shown once
     assert set(listed) == expected
     assert f"{len(expected)} calls from 4 listings" in result.err
@@ -114,7 +114,7 @@ async def test_default_target_is_the_whole_account_every_page(
     result = await cli.run("list", "-f", "json", "--page-size", "50")
     assert result.status == 0, result.err
     assert [c["uii"] for c in json.loads(result.out)] == [
-        c["uii"] for c in activecalls_simulator.calls("ACCOUNT", 12440001)
+        c["uii"] for c in activecalls_simulator.wire_calls("ACCOUNT", 12440001)
     ]
     pages = [r for r in activecalls_simulator.requests if r.operation == "list"]
     assert {r.param("product") for r in pages} == {"ACCOUNT"}
@@ -155,7 +155,7 @@ async def test_configuration_from_environment(
     monkeypatch.setenv("ACTIVECALLS_TIMEOUT", "5")
     result = await cli.run("list", "-p", "ACD:55", "-f", "json", connect=False)
     assert result.status == 0, result.err
-    assert len(json.loads(result.out)) == len(activecalls_simulator.calls(*QUEUE))
+    assert len(json.loads(result.out)) == len(activecalls_simulator.wire_calls(*QUEUE))
     assert "embedded simulator" not in result.err
     sent = [r for r in activecalls_simulator.requests if r.operation == "list"]
     assert sent
@@ -167,21 +167,70 @@ async def test_connection_flags_work_before_the_command(
 ) -> None:
     result = await cli.run(*cli.connection(), "list", "-p", "ACD:55", "-f", "json", connect=False)
     assert result.status == 0, result.err
-    assert len(json.loads(result.out)) == len(activecalls_simulator.calls(*QUEUE))
+    assert len(json.loads(result.out)) == len(activecalls_simulator.wire_calls(*QUEUE))
 
 
-async def test_embedded_simulator_when_nothing_is_configured(bare_cli: Cli) -> None:
-    result = await bare_cli.run("list", "-p", "ACD:55", "-f", "json", "--sim-calls", "150")
+async def test_nothing_configured_is_exit_2_never_simulated_calls(bare_cli: Cli) -> None:
+    for fmt in ("csv", "json", "table"):
+        result = await bare_cli.run("list", "-f", fmt)
+        line = assert_one_line_error(result, 2)
+        assert "ACTIVECALLS_ACCOUNT_ID and ACTIVECALLS_TOKEN" in line
+        assert "--simulator" in line
+        assert result.out == ""
+
+
+@pytest.mark.parametrize("how", ["flag", "variable"])
+async def test_the_simulator_is_opt_in_and_every_output_says_so(
+    bare_cli: Cli, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    argv = ["list", "-p", "ACD:55", "-f", "json", "--sim-calls", "150"]
+    if how == "flag":
+        argv.insert(0, "--simulator")
+    else:
+        monkeypatch.setenv("ACTIVECALLS_SIMULATOR", "1")
+    result = await bare_cli.run(*argv)
     assert result.status == 0, result.err
-    notice = [line for line in result.err.splitlines() if "embedded simulator" in line]
-    assert len(notice) == 1
-    assert "150 calls, seed 7" in notice[0]
-    expected = Simulator(calls=150, seed=7).calls(*QUEUE)  # the same seed: the same calls
-    assert [c["uii"] for c in json.loads(result.out)] == [c["uii"] for c in expected]
+    banner = [line for line in result.err.splitlines() if "SIMULATED" in line]
+    assert len(banner) == 1
+    assert "150 calls, seed 7" in banner[0]
+    calls = json.loads(result.out)
+    assert calls
+    assert all(call["simulated"] is True for call in calls)
+    # The same seed gives the same callers (the times, and so the uiis, follow the clock).
+    expected = Simulator(calls=150, seed=7).wire_calls(*QUEUE)
+    assert [(c["ani"], c["cnam"]) for c in calls] == [(c["ani"], c["cnam"]) for c in expected]
+
+    for fmt in ("ndjson", "csv", "table"):
+        result = await bare_cli.run(*argv[:-4], "-f", fmt, "--sim-calls", "5")
+        assert result.status == 0, result.err
+        assert "SIMULATED" in result.err
+        if fmt == "ndjson":
+            assert all(json.loads(line)["simulated"] for line in result.out.splitlines())
+
+
+async def test_a_real_account_has_no_simulated_field(cli: Cli) -> None:
+    result = await cli.run("list", "-p", "ACD:55", "-f", "json")
+    assert result.status == 0, result.err
+    assert all("simulated" not in call for call in json.loads(result.out))
+    assert "SIMULATED" not in result.err
+
+
+async def test_columns_choose_the_table_and_the_fields(
+    cli: Cli, activecalls_simulator: Simulator
+) -> None:
+    result = await cli.run("list", "-p", "ACD:55", "--columns", "uii,wait,agent", "-f", "csv")
+    assert result.status == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0] == "uii,waitSeconds,agentFirstName,agentLastName"
+    assert len(lines) == 1 + len(activecalls_simulator.wire_calls(*QUEUE))
+    result = await cli.run("list", "-p", "ACD:55", "--columns", "state,uii")
+    assert result.status == 0, result.err
+    assert result.out.splitlines()[0].split() == ["STATE", "UII"]
 
 
 async def test_embedded_simulator_takes_the_configured_account_id(bare_cli: Cli) -> None:
-    result = await bare_cli.run("list", "-f", "json", "--sim-calls", "20", "--account-id", "777")
+    argv = ["--simulator", "list", "-f", "json", "--sim-calls", "20", "--account-id", "777"]
+    result = await bare_cli.run(*argv)
     assert result.status == 0, result.err
     assert "account 777" in result.err
     calls = json.loads(result.out)
@@ -197,7 +246,7 @@ async def test_rich_table_on_a_terminal(
     result = await cli.run("list", "-p", "ACD:55")
     assert result.status == 0, result.err
     assert "─" in result.out  # rich's box drawing, not the plain header
-    for call in activecalls_simulator.calls(*QUEUE):
+    for call in activecalls_simulator.wire_calls(*QUEUE):
         assert call["uii"] in result.out
 
 
@@ -210,4 +259,4 @@ async def test_plain_table_on_a_terminal_without_rich(
     assert result.status == 0, result.err
     assert result.out.startswith("UII ")
     assert "─" not in result.out
-    assert len(result.out.splitlines()) == 1 + len(activecalls_simulator.calls(*QUEUE))
+    assert len(result.out.splitlines()) == 1 + len(activecalls_simulator.wire_calls(*QUEUE))

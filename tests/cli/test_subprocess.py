@@ -196,10 +196,10 @@ def run_into_closed_pipe(*argv: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     "argv",
     [
-        ["list", "--sim-calls", "3", "-f", "json"],  # fits the buffer: fails on the last flush
-        ["list", "--sim-calls", "300", "-f", "ndjson"],
-        ["list", "--sim-calls", "300"],
-        ["queue-check", "8661234567"],
+        ["--simulator", "list", "--sim-calls", "3", "-f", "json"],  # fails on the last flush
+        ["--simulator", "list", "--sim-calls", "300", "-f", "ndjson"],
+        ["--simulator", "list", "--sim-calls", "300"],
+        ["--simulator", "queue-check", "8661234567"],
         ["--help"],
     ],
     ids=" ".join,
@@ -214,7 +214,7 @@ def test_a_closed_stdout_ends_the_command_quietly_with_status_0(argv: list[str])
 def test_a_reader_that_stops_early_leaves_the_status_0() -> None:
     """``activecalls list -f ndjson | head -n 1``, the reader leaving mid-output."""
     child = subprocess.Popen(
-        [*CLI, "list", "--sim-calls", "3000", "-f", "ndjson"],
+        [*CLI, "--simulator", "list", "--sim-calls", "3000", "-f", "ndjson"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -242,7 +242,7 @@ async def test_output_still_buffered_when_the_reader_left_is_dropped_before_exit
     os.close(read)
     stream = io.TextIOWrapper(io.FileIO(write, "w"), encoding="utf-8")
     monkeypatch.setattr(sys, "stdout", stream)
-    uii = str(activecalls_simulator.calls()[0]["uii"])
+    uii = str(activecalls_simulator.wire_calls()[0]["uii"])
     sim = activecalls_simulator
     connection = ["--base-url", sim.base_url, "--account-id", sim.account_id]
     status = await asyncio.to_thread(main, ["hangup", uii, *connection, f"--token={sim.token}"])

@@ -26,7 +26,7 @@ def room_for_fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def watch_while_changing(cli: Cli, sim: Simulator, *argv: str) -> tuple[Result, str, str]:
     """Watch queue 55 for 1.5 s; after the first poll, one call starts and one ends."""
-    ending = str(sim.calls(*QUEUE)[0]["uii"])
+    ending = str(sim.wire_calls(*QUEUE)[0]["uii"])
     run = asyncio.ensure_future(
         cli.run("watch", "-p", "ACD:55", "--interval", "0.2", "--duration", "1.5", *argv)
     )
@@ -41,7 +41,7 @@ async def watch_while_changing(cli: Cli, sim: Simulator, *argv: str) -> tuple[Re
 async def test_ndjson_streams_started_and_ended_events(
     cli: Cli, activecalls_simulator: Simulator
 ) -> None:
-    initial = [c["uii"] for c in activecalls_simulator.calls(*QUEUE)]
+    initial = [c["uii"] for c in activecalls_simulator.wire_calls(*QUEUE)]
     result, started, ending = await watch_while_changing(
         cli, activecalls_simulator, "--format", "ndjson"
     )
@@ -54,7 +54,7 @@ async def test_ndjson_streams_started_and_ended_events(
 
 
 async def test_table_redraws_as_calls_change(cli: Cli, activecalls_simulator: Simulator) -> None:
-    count = len(activecalls_simulator.calls(*QUEUE))
+    count = len(activecalls_simulator.wire_calls(*QUEUE))
     result, _, ending = await watch_while_changing(cli, activecalls_simulator, "--rows", "3")
     assert result.status == 0, result.err
     headings = [line for line in result.out.splitlines() if line.startswith("ACD:55: ")]
@@ -75,10 +75,10 @@ async def test_rich_live_table_on_a_terminal(
     monkeypatch.setenv("COLUMNS", "220")
     result = await cli.run("watch", "-p", "ACD:55", "--interval", "0.2", "--duration", "0.6")
     assert result.status == 0, result.err
-    count = len(activecalls_simulator.calls(*QUEUE))
+    count = len(activecalls_simulator.wire_calls(*QUEUE))
     assert f"ACD:55: {count} calls in flight" in result.out
     assert "─" in result.out  # drawn by rich
-    assert str(activecalls_simulator.calls(*QUEUE)[0]["uii"]) in result.out
+    assert str(activecalls_simulator.wire_calls(*QUEUE)[0]["uii"]) in result.out
 
 
 async def test_watch_defaults_to_the_whole_account(
@@ -86,4 +86,4 @@ async def test_watch_defaults_to_the_whole_account(
 ) -> None:
     result = await cli.run("watch", "-f", "ndjson", "--interval", "5", "--duration", "0.5")
     assert result.status == 0, result.err
-    assert len(result.out.splitlines()) == len(activecalls_simulator.calls())
+    assert len(result.out.splitlines()) == len(activecalls_simulator.wire_calls())

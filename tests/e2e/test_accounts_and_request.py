@@ -265,7 +265,7 @@ def dts(sim: Simulator, uii: str) -> str | None:
 
 
 def answered(sim: Simulator) -> list[str]:
-    return [str(c["uii"]) for c in sim.calls() if c["agentFirstName"]]
+    return [str(c["uii"]) for c in sim.wire_calls() if c["agentFirstName"]]
 
 
 async def test_an_aware_callback_time_is_sent_in_the_account_time_zone(

@@ -35,7 +35,7 @@ def activecalls_client_options() -> dict[str, Any]:
 
 def answered(sim: Simulator) -> str:
     """The uii of a call an agent is on."""
-    return str(next(c["uii"] for c in sim.calls() if c["agentFirstName"]))
+    return str(next(c["uii"] for c in sim.wire_calls() if c["agentFirstName"]))
 
 
 def sent(sim: Simulator, operation: str) -> int:
@@ -67,13 +67,15 @@ async def test_hold_is_seen_in_the_listing(
         "state=OFF",
     ]
     assert sim.call(uii) is not None
-    assert sim.call(uii)["callState"] == "ACTIVE"  # type: ignore[index]
+    assert sim.wire_call(uii)["callState"] == "ACTIVE"  # type: ignore[index]
 
 
 async def test_a_queued_call_cannot_be_held(
     activecalls_client: ActiveCallsClient, activecalls_simulator: Simulator
 ) -> None:
-    queued = next(c["uii"] for c in activecalls_simulator.calls() if c["callState"] == "QUEUED")
+    queued = next(
+        c["uii"] for c in activecalls_simulator.wire_calls() if c["callState"] == "QUEUED"
+    )
     with pytest.raises(ActionRejectedError) as info:
         await activecalls_client.set_call_hold(queued, hold=True)
     assert info.value.operation == "toggleCallHold"

@@ -37,7 +37,7 @@ def activecalls_client_options() -> dict[str, Any]:
 
 def any_call(sim: Simulator) -> dict[str, Any]:
     """A call an agent has answered (only those take sessions and dispositions)."""
-    return next(c for c in sim.calls() if c["agentFirstName"])
+    return next(c for c in sim.wire_calls() if c["agentFirstName"])
 
 
 def sessions(sim: Simulator, uii: str) -> list[tuple[str, str]]:
@@ -57,7 +57,7 @@ async def test_list_one_page_matches_the_server(
     page = await activecalls_client.list_active_calls(
         product=Product.ACCOUNT, product_id=int(sim.account_id), page=1, max_rows=25
     )
-    expected = sim.calls("ACCOUNT")[25:50]
+    expected = sim.wire_calls("ACCOUNT")[25:50]
     assert [c.uii for c in page] == [c["uii"] for c in expected]
     first = page[0]
     wire = expected[0]
@@ -88,7 +88,7 @@ async def test_every_result_product_lists_its_calls(
     name, product_id = targets[0]
     page = await activecalls_client.list_active_calls(name, product_id, max_rows=1000)
     assert [c.uii for c in page] == [
-        c["uii"] for c in activecalls_simulator.calls(name, product_id)
+        c["uii"] for c in activecalls_simulator.wire_calls(name, product_id)
     ]
 
 
@@ -101,7 +101,7 @@ async def test_products_without_calls_return_empty(
 async def test_external_id_filter(
     activecalls_client: ActiveCallsClient, activecalls_simulator: Simulator
 ) -> None:
-    external = next(c["externalId"] for c in activecalls_simulator.calls() if c["externalId"])
+    external = next(c["externalId"] for c in activecalls_simulator.wire_calls() if c["externalId"])
     page = await activecalls_client.list_active_calls(external_id=external, max_rows=1000)
     assert page
     assert {c.external_id for c in page} == {external}
@@ -180,8 +180,8 @@ async def test_hangup_ends_the_call_and_later_actions_get_not_found(
     sim = activecalls_simulator
     uii = any_call(sim)["uii"]
     await activecalls_client.hangup_call(uii)
-    assert sim.call(uii) is None
-    assert uii not in {c["uii"] for c in sim.calls()}
+    assert sim.wire_call(uii) is None
+    assert uii not in {c["uii"] for c in sim.wire_calls()}
     with pytest.raises(NotFoundError) as info:
         await activecalls_client.toggle_call_recording(uii, record=False)
     assert info.value.status == 404
@@ -193,7 +193,7 @@ async def test_manual_agent_call_for_available_and_unknown_agents(
 ) -> None:
     sim = activecalls_simulator
     agent = next(a for a in sim.state.agents if a.online and a.available)
-    before = len(sim.calls())
+    before = len(sim.wire_calls())
     await activecalls_client.create_manual_agent_call(
         username=agent.username,
         destination="6501234567",
@@ -201,7 +201,7 @@ async def test_manual_agent_call_for_available_and_unknown_agents(
         caller_id="8661234567",
     )
     assert "%40" in last_request(sim).raw_query
-    assert len(sim.calls()) == before + 1
+    assert len(sim.wire_calls()) == before + 1
     with pytest.raises(ActionRejectedError):
         await activecalls_client.create_manual_agent_call(
             username="nobody@example.com",

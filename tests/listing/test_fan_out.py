@@ -37,7 +37,7 @@ def expected_sources(sim: Simulator, targets: list[Target]) -> dict[str, tuple[T
     sources: dict[str, tuple[Target, ...]] = {}
     for target in targets:
         product_id = None if target.product_id is None else int(target.product_id)
-        for row in sim.calls(target.product.value, product_id):
+        for row in sim.wire_calls(target.product.value, product_id):
             sources[row["uii"]] = (*sources.get(row["uii"], ()), target)
     return sources
 
@@ -68,7 +68,7 @@ async def test_every_call_once_across_overlapping_targets(sim: Simulator) -> Non
         async with fan_out:
             got = [call.uii async for call in fan_out]
     assert len(got) == len(set(got))
-    assert set(got) == {row["uii"] for row in sim.calls()}
+    assert set(got) == {row["uii"] for row in sim.wire_calls()}
     # Sources list targets in the order their pages arrived: compare them as sets.
     expected = {uii: set(found) for uii, found in expected_sources(sim, targets).items()}
     assert {uii: set(found) for uii, found in fan_out.sources.items()} == expected
@@ -84,7 +84,7 @@ async def test_pairs_are_accepted_and_repeated_targets_walked_once(sim: Simulato
         )
         got = [call.uii async for call in fan_out]
     assert fan_out.targets == (Target(product, product_id),)
-    assert got == [row["uii"] for row in sim.calls(product, product_id)]
+    assert got == [row["uii"] for row in sim.wire_calls(product, product_id)]
 
 
 async def test_targets_are_walked_concurrently_under_the_client_limit(sim: Simulator) -> None:
@@ -218,7 +218,7 @@ async def test_a_fan_out_far_beyond_the_rate_limit_gets_no_429() -> None:
             got = [c.uii async for c in client.iter_active_calls_many(targets, page_size=40)]
         assert len(sim.requests) > 40
         assert [r.status for r in sim.requests if r.status != 200] == []
-        assert set(got) == {row["uii"] for row in sim.calls()}
+        assert set(got) == {row["uii"] for row in sim.wire_calls()}
         assert len(got) == len(set(got))
 
 
@@ -340,7 +340,7 @@ async def test_by_default_a_long_listing_takes_the_slots_short_ones_leave(
         )
         async with fan_out:
             calls = [call async for call in fan_out]
-    assert len(calls) == len(sim.calls())
+    assert len(calls) == len(sim.wire_calls())
     account_pages = [
         (r.started, r.finished)
         for r in sim.requests

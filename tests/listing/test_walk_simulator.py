@@ -35,7 +35,7 @@ async def collect_uiis(walk: CallWalk) -> list[str]:
 
 
 def wire_uiis(sim: Simulator, product: str = "ACCOUNT", product_id: int | None = None) -> list[str]:
-    return [row["uii"] for row in sim.calls(product, product_id)]
+    return [row["uii"] for row in sim.wire_calls(product, product_id)]
 
 
 @pytest.mark.parametrize(
@@ -185,7 +185,7 @@ async def test_bad_arguments_are_refused_when_the_walk_is_made(
 
 
 async def test_external_id_listing(sim: Simulator, client: ActiveCallsClient) -> None:
-    external_id = sim.calls()[0]["externalId"]
-    expected = [row["uii"] for row in sim.calls() if row["externalId"] == external_id]
+    external_id = sim.wire_calls()[0]["externalId"]
+    expected = [row["uii"] for row in sim.wire_calls() if row["externalId"] == external_id]
     got = [c.uii async for c in client.iter_active_calls(external_id=external_id)]
     assert got == expected

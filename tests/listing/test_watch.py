@@ -85,7 +85,7 @@ async def test_first_snapshot_then_arrivals_changes_and_departures(
 ) -> None:
     product, product_id = "ACD", sim.targets()[1][1]
     assert sim.targets()[1][0] == "ACD"
-    rows = sim.calls(product, product_id)
+    rows = sim.wire_calls(product, product_id)
     async with client.watch_active_calls(
         product, product_id, interval=INTERVAL, page_size=7
     ) as watch:
@@ -119,7 +119,7 @@ async def test_a_failed_poll_is_logged_and_retried_without_false_endings(
     sim: Simulator, client: ActiveCallsClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     product, product_id = sim.targets()[1]
-    rows = sim.calls(product, product_id)
+    rows = sim.wire_calls(product, product_id)
     watch = client.watch_active_calls(product, product_id, interval=INTERVAL)
     async with watch:
         await take(watch, len(rows))
@@ -334,7 +334,7 @@ async def test_under_churn_no_call_in_flight_is_ended_or_started_twice() -> None
                     uii = event.call.uii
                     if event.type is ENDED:
                         ended.add(uii)
-                        if sim.call(uii) is not None:
+                        if sim.wire_call(uii) is not None:
                             false_ends.append(uii)
                     elif event.type is STARTED and uii in ended:
                         restarted.append(uii)

@@ -53,7 +53,7 @@ def client_for(sim: Simulator) -> ActiveCallsClient:
 async def test_a_walk_of_every_product_returns_every_call_exactly_once(seed: int) -> None:
     async with Simulator(calls=500, seed=seed, rate_limit=None) as sim:
         expected = {
-            target: {call["uii"] for call in sim.calls(*target)} for target in sim.targets()
+            target: {call["uii"] for call in sim.wire_calls(*target)} for target in sim.targets()
         }
         sim.faults = Faults(**STORM, operations={"list"}, seed=seed)
         async with client_for(sim) as client:
@@ -94,7 +94,7 @@ def key_of(request: RecordedRequest) -> tuple[str, str | None]:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_actions_take_effect_once_or_raise_never_twice(seed: int) -> None:
     async with Simulator(calls=800, seed=seed, rate_limit=None) as sim:
-        answered = [call["uii"] for call in sim.calls() if call["agentFirstName"] is not None]
+        answered = [call["uii"] for call in sim.wire_calls() if call["agentFirstName"] is not None]
         assert len(answered) >= 4 * N
         agents = [agent.username for agent in sim.state.available_agents()][:N]
         assert len(agents) >= N // 2

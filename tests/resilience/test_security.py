@@ -110,7 +110,7 @@ async def test_no_secret_leaks_during_a_stormy_session(
         account_id=sim.account_id, auth=auth, base_url=sim.base_url, retry=policy,
         rate_limit=None,
     ) as client:  # fmt: skip
-        uiis = [call["uii"] for call in sim.calls()][:10]
+        uiis = [call["uii"] for call in sim.wire_calls()][:10]
         for round_ in range(30):
             try:
                 await client.list_active_calls("ACCOUNT", sim.account_id, max_rows=10)

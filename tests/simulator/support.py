@@ -68,7 +68,7 @@ async def act(
 
 def answered_uii(sim: Simulator) -> str:
     """The uii of the first listed call that an agent is on."""
-    return next(str(call["uii"]) for call in sim.calls() if call["agentFirstName"] is not None)
+    return next(str(call["uii"]) for call in sim.wire_calls() if call["agentFirstName"] is not None)
 
 
 def basic_auth(login: str, password: str) -> dict[str, str]:

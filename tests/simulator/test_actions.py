@@ -54,7 +54,7 @@ async def test_action_answers_are_plain_text(sim: Simulator, http: aiohttp.Clien
 async def test_a_queued_call_takes_no_session_or_disposition(
     sim: Simulator, http: aiohttp.ClientSession
 ) -> None:
-    uii = next(call["uii"] for call in sim.calls() if call["callState"] == "QUEUED")
+    uii = next(call["uii"] for call in sim.wire_calls() if call["callState"] == "QUEUED")
     assert await act(
         http, sim, uii, "addSessionToCall", destination=SUPERVISOR, sessionType="COACHING"
     ) == (200, "false")
@@ -136,7 +136,7 @@ async def test_hangup_ends_the_call_everywhere_and_later_actions_404(
     assert call.agent is not None
     agent, busy = call.agent, call.agent.active_calls
     assert await act(http, sim, uii, "hangupCall") == (200, "true")
-    assert sim.call(uii) is None
+    assert sim.wire_call(uii) is None
     assert uii not in {row["uii"] for row in await list_calls(http, sim, product="ACCOUNT")}
     assert call.product is not None
     listed = await list_calls(
@@ -239,14 +239,14 @@ async def test_manual_call_for_an_available_agent(
     sim: Simulator, http: aiohttp.ClientSession
 ) -> None:
     agent = sim.state.available_agents()[0]
-    before = len(sim.calls())
+    before = len(sim.wire_calls())
     assert await manual_call(http, sim, agent.username) == (200, "true")
     assert not agent.available
     assert agent.active_calls == 1
     (effect,) = sim.effects
     assert effect.kind == "createManualAgentCall"
     assert effect.params["username"] == agent.username
-    new = sim.call(str(effect.uii))
+    new = sim.wire_call(str(effect.uii))
     assert new is not None
     assert new["dnis"] == "6505550199"
     assert new["dnisE164"] == "+16505550199"
@@ -322,7 +322,7 @@ async def test_each_session_gets_an_id_that_hangs_it_up(
 def call_state(sim: Simulator, uii: str) -> str | None:
     found = sim.call(uii)
     assert found is not None
-    return str(found["callState"])
+    return found.call_state
 
 
 async def test_hold_shows_in_the_listing_and_setting_it_twice_changes_nothing(
@@ -342,7 +342,7 @@ async def test_hold_shows_in_the_listing_and_setting_it_twice_changes_nothing(
 
 
 async def test_a_queued_call_cannot_be_held(sim: Simulator, http: aiohttp.ClientSession) -> None:
-    uii = next(call["uii"] for call in sim.calls() if call["callState"] == "QUEUED")
+    uii = next(call["uii"] for call in sim.wire_calls() if call["callState"] == "QUEUED")
     assert await act(http, sim, uii, "toggleCallHold", state="ON") == (200, "false")
     assert sim.effects == []
 
@@ -401,7 +401,7 @@ async def test_actions_can_answer_201_created(
     uii = answered_uii(sim)
     assert await act(http, sim, uii, "pingCall") == (201, body)
     # A refusal is still a 200 false.
-    queued = next(call["uii"] for call in sim.calls() if call["callState"] == "QUEUED")
+    queued = next(call["uii"] for call in sim.wire_calls() if call["callState"] == "QUEUED")
     assert await act(http, sim, queued, "toggleCallHold", state="ON") == (200, "false")
     sim.answer_actions()
     assert await act(http, sim, uii, "pingCall") == (200, "true")

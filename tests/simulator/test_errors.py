@@ -115,7 +115,7 @@ async def test_other_account_is_403_with_its_body(
         problem = json.loads(body)
         assert set(problem) == {"errorCode", "generalMessage", "details", "requestUri", "timestamp"}
         assert problem["requestUri"].startswith("/voice/api/v1/admin/accounts/99999/")
-    assert sim.call(uii) is not None
+    assert sim.wire_call(uii) is not None
     assert sim.effects == []
 
 

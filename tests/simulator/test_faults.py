@@ -102,7 +102,7 @@ async def test_error_fault_answers_before_any_effect(
     status, body = await act(http, faulty, uii, "hangupCall")
     assert status == 500
     assert json.loads(body)["generalMessage"] == "Server Error"
-    assert faulty.call(uii) is not None
+    assert faulty.wire_call(uii) is not None
     assert faulty.effects == []
     assert (faulty.requests[-1].status, faulty.requests[-1].fault) == (500, "error")
     faulty.faults.error_rate = 0.0  # faults are mutable between requests
@@ -138,7 +138,7 @@ async def test_drop_closes_the_connection_before_the_effect(
     uii = answered_uii(faulty)
     with pytest.raises(aiohttp.ServerDisconnectedError):
         await act(http, faulty, uii, "hangupCall")
-    assert faulty.call(uii) is not None
+    assert faulty.wire_call(uii) is not None
     assert faulty.effects == []
     (recorded,) = faulty.requests
     assert (recorded.status, recorded.fault, recorded.uii) == (0, "drop", uii)
@@ -232,7 +232,7 @@ async def test_malformed_only_replaces_successes(
 
 
 async def test_max_rows_cap_and_ignore_page(faulty: Simulator, http: aiohttp.ClientSession) -> None:
-    every = [call["uii"] for call in faulty.calls()]
+    every = [call["uii"] for call in faulty.wire_calls()]
     faulty.faults = Faults(max_rows_cap=10)
     rows = await list_calls(http, faulty, product="ACCOUNT", page=1, maxRows=25)
     assert [row["uii"] for row in rows] == every[10:20]

@@ -49,7 +49,7 @@ async def test_account_listing_is_every_call_in_order(
 ) -> None:
     rows = await list_calls(http, sim, product="ACCOUNT", productId=sim.account_id)
     assert len(rows) == 200
-    assert rows == sim.calls()
+    assert rows == sim.wire_calls()
     keys = [(row["enqueueTime"], row["uii"]) for row in rows]
     assert keys == sorted(keys)
     assert len({row["uii"] for row in rows}) == 200
@@ -84,7 +84,7 @@ async def test_every_call_carries_all_fields_in_wire_form(
 async def test_pages_are_zero_based_and_cover_every_call_once(
     sim: Simulator, http: aiohttp.ClientSession, max_rows: int
 ) -> None:
-    expected = [call["uii"] for call in sim.calls()]
+    expected = [call["uii"] for call in sim.wire_calls()]
     seen: list[str] = []
     page = 0
     while True:
@@ -102,7 +102,7 @@ async def test_pages_are_zero_based_and_cover_every_call_once(
 
 
 async def test_last_page_and_beyond_the_end(sim: Simulator, http: aiohttp.ClientSession) -> None:
-    expected = [call["uii"] for call in sim.calls()]
+    expected = [call["uii"] for call in sim.wire_calls()]
     last = await list_calls(http, sim, product="ACCOUNT", page=2, maxRows=75)
     assert [row["uii"] for row in last] == expected[150:]
     assert await list_calls(http, sim, product="ACCOUNT", page=3, maxRows=75) == []
@@ -127,9 +127,9 @@ async def test_product_listings_partition_the_account(
     for product, product_id in targets[1:]:
         rows = await list_calls(http, sim, product=product, productId=product_id)
         assert rows, (product, product_id)
-        assert rows == sim.calls(product, product_id)
+        assert rows == sim.wire_calls(product, product_id)
         by_kind.setdefault(product, set()).update(row["uii"] for row in rows)
-    everything = {call["uii"] for call in sim.calls()}
+    everything = {call["uii"] for call in sim.wire_calls()}
     routed = set().union(*(uiis for kind, uiis in by_kind.items() if kind != "DNIS"))
     assert routed == everything
     # Inbound calls are seen under their DNIS too; outbound calls are not.
@@ -148,7 +148,7 @@ async def test_product_without_id_lists_every_call_of_that_kind(
 ) -> None:
     every_acd = await list_calls(http, sim, product="ACD")
     per_queue = sum(
-        len(sim.calls("ACD", product_id))
+        len(sim.wire_calls("ACD", product_id))
         for product, product_id in sim.targets()
         if product == "ACD"
     )
@@ -175,13 +175,13 @@ async def test_external_id_filters_alone_and_within_a_product(
     sim: Simulator, http: aiohttp.ClientSession
 ) -> None:
     counts: dict[str, int] = {}
-    for call in sim.calls():
+    for call in sim.wire_calls():
         counts[call["externalId"]] = counts.get(call["externalId"], 0) + 1
     shared = max(counts, key=lambda key: counts[key])
     assert counts[shared] > 1
     alone = await list_calls(http, sim, externalId=shared)
     assert [row["uii"] for row in alone] == [
-        call["uii"] for call in sim.calls() if call["externalId"] == shared
+        call["uii"] for call in sim.wire_calls() if call["externalId"] == shared
     ]
     first = sim.state.get(alone[0]["uii"])
     assert first is not None
