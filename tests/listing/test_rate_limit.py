@@ -33,6 +33,7 @@ async def grants(limit: RateLimit, clock: Recorder, tasks: int, each: int) -> li
         for _ in range(each):
             await limit.acquire()
             stamps.append(clock.readings[-1])
+            await limit.release()
 
     await asyncio.gather(*(worker() for _ in range(tasks)))
     return sorted(stamps)
@@ -65,6 +66,7 @@ async def test_waiters_are_served_first_come_first_served() -> None:
         for _ in range(3):
             await limit.acquire()
             order.append(name)
+            await limit.release()
 
     await asyncio.gather(greedy("a"), greedy("b"), greedy("c"))
     # "a" takes the free slot and queues again at once; "b" and "c" arrived while it
@@ -75,8 +77,9 @@ async def test_waiters_are_served_first_come_first_served() -> None:
 async def test_a_cancelled_waiter_takes_no_slot() -> None:
     now = [0.0]
     limit = RateLimit(2, per=60.0, margin=0.0, clock=lambda: now[0])
-    await limit.acquire()
-    await limit.acquire()
+    for _ in range(2):
+        await limit.acquire()
+        await limit.release()
     with pytest.raises(asyncio.TimeoutError):
         await asyncio.wait_for(limit.acquire(), 0.02)  # the window is full
     now[0] = 60.0  # the first two starts leave the window
