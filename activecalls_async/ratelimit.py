@@ -16,10 +16,14 @@ The price is one round trip per request: the window runs ``per + margin`` after 
 answer, not after the start.
 
 **Order.** Waiting requests are served highest ``Priority`` first, first come first
-served within a priority. A waiter rises one level for every ``age`` seconds it has
-waited (``age`` defaults to ``per``), up to ``ACTION``, and then ranks by arrival
-among requests of that level: a ``BULK`` request waits at most about three ``age``
-periods before only earlier arrivals can pass it, so no priority starves.
+served within a priority. The first waiter of each priority rises one level for every
+``age`` seconds it has been first (``age`` defaults to ``per``), up to ``ACTION``, and
+then ranks by arrival among the requests of the level it has reached. Only the first
+waiter ages: a backlog of ``BULK`` requests served at their own pace never climbs
+over a later ``ACTION``, while a ``BULK`` request passed over by a steady stream of
+higher priorities is first of its kind within one request's wait and then waits
+at most about three ``age`` periods more before only earlier arrivals can pass it;
+so no priority starves.
 
 **Headroom and pacing.** A window that ``BULK`` filled at once would leave an
 ``ACTION`` waiting for the next window, so the two lowest priorities (``WATCH`` and
@@ -76,13 +80,12 @@ class _Waiter:
 
     __slots__ = ("future", "priority", "seq", "since")
 
-    def __init__(
-        self, priority: Priority, since: float, seq: int, future: asyncio.Future[None]
-    ) -> None:
+    def __init__(self, priority: Priority, seq: int, future: asyncio.Future[None]) -> None:
         self.priority = priority
-        self.since = since
         self.seq = seq
         self.future = future
+        #: When it became the first waiter of its priority; None while it is not.
+        self.since: float | None = None
 
 
 class RateLimit:
@@ -150,7 +153,9 @@ class RateLimit:
         """Wait until a request of ``priority`` may start (rules: module docstring)."""
         priority = v.enum_member("priority", priority, Priority)
         loop = asyncio.get_running_loop()
-        waiter = _Waiter(priority, self._clock(), next(self._seq), loop.create_future())
+        waiter = _Waiter(priority, next(self._seq), loop.create_future())
+        if not any(w.priority is priority for w in self._waiters):
+            waiter.since = self._clock()
         self._waiters.append(waiter)
         self._dispatch()
         try:
@@ -161,7 +166,7 @@ class RateLimit:
                 # unused, never stamped.
                 self._in_flight -= 1
             elif waiter in self._waiters:  # a dispatch may have dropped it already
-                self._waiters.remove(waiter)
+                self._leave(waiter, self._clock())
             self._dispatch()
             raise
 
@@ -180,8 +185,19 @@ class RateLimit:
         while done and done[0] + window <= now:
             done.popleft()
 
+    def _leave(self, waiter: _Waiter, now: float) -> None:
+        """Take ``waiter`` out of the line; the next of its priority becomes first."""
+        self._waiters.remove(waiter)
+        if waiter.since is not None:
+            following = (w for w in self._waiters if w.priority is waiter.priority)
+            successor = min(following, key=lambda w: w.seq, default=None)
+            if successor is not None:
+                successor.since = now
+
     def _level(self, waiter: _Waiter, now: float) -> int:
         """The waiter's priority after aging."""
+        if waiter.since is None:
+            return waiter.priority
         risen = int((now - waiter.since) // self.age)
         return min(Priority.ACTION, waiter.priority + max(0, risen))
 
@@ -196,8 +212,16 @@ class RateLimit:
             if leaving > len(self._done):
                 return None
             wait = self._done[leaving - 1] + self._window - now
-        if low and self._low_last is not None and 2 * count >= self.requests:
-            wait = max(wait, self._low_last + self._slot - now)
+        last = self._low_last
+        if low and last is not None and 2 * count >= self.requests:
+            due = last + self._slot
+            room = cap - count
+            if room > 0:
+                # Spread the room left over the time until the oldest request leaves,
+                # so that the window is not full long before it starts to empty.
+                leaves = self._done[0] + self._window if self._done else last + self._window
+                due = max(due, last + (leaves - last) / (room + 1))
+            wait = max(wait, due - now)
         return wait
 
     def _dispatch(self) -> None:
@@ -212,7 +236,7 @@ class RateLimit:
         while waiters:
             best = max(waiters, key=lambda w: (self._level(w, now), -w.seq))
             if best.future.done():  # cancelled from outside acquire(): drop it
-                waiters.remove(best)
+                self._leave(best, now)
                 continue
             level = self._level(best, now)
             delay = self._delay(level, now)
@@ -222,14 +246,14 @@ class RateLimit:
                 # Head of the line: whoever ranks below it has a lower or equal level,
                 # so no more room and no earlier pacing turn, and must wait too.
                 break
-            waiters.remove(best)
+            self._leave(best, now)
             self._in_flight += 1
             if level <= Priority.WATCH:
                 self._low_last = now
             best.future.set_result(None)
         # Aging can reorder the line or lift a waiter past the headroom rules.
         for waiter in waiters:
-            if self._level(waiter, now) < Priority.ACTION:
+            if waiter.since is not None and self._level(waiter, now) < Priority.ACTION:
                 risen = (now - waiter.since) // self.age + 1
                 due = waiter.since + risen * self.age - now
                 wake = due if wake is None else min(wake, due)
