@@ -1,5 +1,6 @@
 """Async-first client for the RingCX (Engage Voice) Active Calls API."""
 
+from . import _log  # noqa: F401  (reads ACTIVECALLS_LOG once, at import)
 from ._version import __version__
 from .auth import ApiToken, Auth, BearerToken, RingCentralAuth
 from .client import DEFAULT, DEFAULT_BASE_URL, ActiveCallsClient
@@ -33,6 +34,7 @@ from .pagination import ActiveCallPage, CallWalk, FanOut, PageWalk, Target
 from .priority import Priority
 from .ratelimit import Limiter, RateLimit
 from .retry import RetryPolicy
+from .stats import ClientStats
 from .watch import CallWatch
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "CallWalk",
     "CallWatch",
     "ClientClosedError",
+    "ClientStats",
     "FanOut",
     "FieldError",
     "Limiter",

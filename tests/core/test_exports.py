@@ -26,6 +26,7 @@ def test_all_is_pinned() -> None:
         "CallWalk",
         "CallWatch",
         "ClientClosedError",
+        "ClientStats",
         "FanOut",
         "FieldError",
         "Limiter",
