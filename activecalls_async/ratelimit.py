@@ -1,44 +1,7 @@
 """Client-side request-rate limits, behind the small ``Limiter`` interface.
 
-``RateLimit`` keeps a server's sliding window from ever overflowing, however late the
-server sees a request, and spends the window by priority. Its rules:
-
-**The window.** A request counts in the window from the moment ``acquire()`` lets it
-go until ``release()`` reports its answer, and from then on as if it had started at
-the moment of its release, for ``per + margin`` seconds. At most ``requests`` are
-counted at once. The server sees a request at some moment between those two (never
-before it is let go, never after its answer), so any ``per`` seconds of the server's
-own clock hold at most ``requests`` of them: each request it saw in such a span was
-still counted at the moment it saw the last one. Stamping a request when it is let go
-instead, as a plain sliding log does, lets connection set-up or a busy CPU push its
-arrival into the server's next window, where it meets a full window's worth more.
-The price is one round trip per request: the window runs ``per + margin`` after the
-answer, not after the start.
-
-**Order.** Waiting requests are served highest ``Priority`` first, first come first
-served within a priority. The first waiter of each priority rises one level for every
-``age`` seconds it has been first (``age`` defaults to ``per``), up to ``ACTION``, and
-then ranks by arrival among the requests of the level it has reached. Only the first
-waiter ages: a backlog of ``BULK`` requests served at their own pace never climbs
-over a later ``ACTION``, while a ``BULK`` request passed over by a steady stream of
-higher priorities is first of its kind within one request's wait and then waits
-at most about three ``age`` periods more before only earlier arrivals can pass it;
-so no priority starves.
-
-**Headroom and pacing.** A window that ``BULK`` filled at once would leave an
-``ACTION`` waiting for the next window, so the two lowest priorities (``WATCH`` and
-``BULK``, by the level they have reached) spend the window under two rules:
-
-- they may not fill its last ``reserve`` slots, which stay free for ``READ`` and
-  ``ACTION`` (``reserve`` defaults to ``max(1, requests // 50)``, 2 of 120; none
-  when ``requests`` is 1);
-- once half the window is counted, they start at most one per ``per / requests``
-  seconds (one *slot*), so that the window frees up one slot at a time rather than
-  in bursts, and a request of higher priority finds a free slot within about one
-  slot's time.
-
-``ACTION`` and ``READ`` may use every slot. A waiter that is cancelled uses no slot,
-even when it is cancelled in the moment between being let go and resuming.
+``RateLimit`` is the SDK's own limiter; its rules (the window as the server counts it,
+priorities, aging, headroom and pacing) are written once, in its docstring.
 """
 
 from __future__ import annotations
@@ -91,12 +54,44 @@ class _Waiter:
 class RateLimit:
     """At most ``requests`` requests inside any window of ``per`` seconds, by priority.
 
-    The window, order, aging, headroom and pacing rules are in this module's docstring.
-    One instance may be passed to several clients of one event loop to share an
-    account's budget; clients in other processes need a shared ``Limiter`` instead
-    (for example one backed by Redis). ``margin`` widens the window slightly, so that
-    clock jitter between client and server cannot squeeze an extra request into the
-    server's view of one window.
+    **The window, as the server counts it.** A request counts from the moment
+    ``acquire()`` lets it go until ``release()`` reports its answer, and from then on as
+    if it had started at the moment of its release, for ``per + margin`` seconds; at
+    most ``requests`` are counted at once. The server sees a request at some moment
+    between those two (never before it is let go, never after its answer), so any
+    ``per`` seconds of the server's own clock hold at most ``requests`` of them: each
+    request it saw in such a span was still counted when it saw the last one. Stamping
+    a request when it is let go instead, as a plain sliding log does, lets connection
+    set-up or a busy CPU push its arrival into the server's next window, where it meets
+    a full window's worth more. The price is one round trip per request. ``margin``
+    (0.05 s) covers clock jitter between client and server.
+
+    **Order.** Waiting requests are served highest ``Priority`` first, first come first
+    served within a priority. The first waiter of each priority rises one level for
+    every ``age`` seconds it has been first (``age`` defaults to ``per``), up to
+    ``ACTION``, and then ranks by arrival among the requests of the level it has
+    reached: a request passed over by a steady stream of higher priorities waits at most
+    about three ``age`` periods after it became first of its kind before only earlier
+    arrivals can pass it, so no priority starves. Only the first waiter ages, so a
+    backlog of ``BULK`` served at its own pace never climbs over a later ``ACTION``.
+
+    **Headroom and pacing.** A window that ``BULK`` filled at once would leave an
+    ``ACTION`` waiting for the next window, so ``WATCH`` and ``BULK`` (by the level they
+    have reached) spend it under two more rules; ``READ`` and ``ACTION`` may use every
+    slot.
+
+    - They may not fill the last ``reserve`` slots of the window (``reserve`` defaults
+      to ``max(1, requests // 50)``: 2 of 120; none when ``requests`` is 1).
+    - Once half the window is counted, each of their starts comes at least one *slot*
+      (``per / requests``) after the previous one, and no sooner than spreads the room
+      they have left evenly until the oldest request counted leaves the window. The
+      window then frees up one slot at a time rather than in bursts, and a request of
+      higher priority finds a free slot within about one slot.
+
+    A waiter that is cancelled uses no slot, even when cancelled between being let go
+    and resuming. One instance may be passed to several clients of one event loop to
+    share an account's budget; clients in other processes need a shared ``Limiter``
+    (for example one backed by Redis).
     """
 
     def __init__(
@@ -150,7 +145,7 @@ class RateLimit:
         return self._in_flight + len(self._done)
 
     async def acquire(self, priority: Priority = Priority.READ) -> None:
-        """Wait until a request of ``priority`` may start (rules: module docstring)."""
+        """Wait until a request of ``priority`` may start (rules: the class docstring)."""
         priority = v.enum_member("priority", priority, Priority)
         loop = asyncio.get_running_loop()
         waiter = _Waiter(priority, next(self._seq), loop.create_future())
@@ -171,7 +166,7 @@ class RateLimit:
             raise
 
     async def release(self) -> None:
-        """Count one request that ``acquire()`` let go as started now (rules: module docstring)."""
+        """Count a request that ``acquire()`` let go as started now (rules: the class docstring)."""
         if self._in_flight == 0:
             raise RuntimeError("RateLimit.release() called more often than acquire() returned")
         self._in_flight -= 1
