@@ -513,6 +513,23 @@ def test_an_action_finds_a_slot_within_one_slot_under_saturating_bulk() -> None:
     assert waits[-1] <= 2.0
 
 
+def test_bursts_of_actions_beyond_the_reserve_wait_about_one_slot_each() -> None:
+    async def main() -> list[float]:
+        # Five actions at once every two windows: three more than the reserve and the
+        # ACTION-only slot hold, so the rest take slots as the paced window frees them.
+        run = Run(RateLimit(20, per=2.0, clock=now))
+        arrivals = {f"action-{k}-{j}": 3.13 + 2.0 * k for k in range(8) for j in range(5)}
+        await asyncio.gather(
+            *(run.request(f"bulk-{n}", Priority.BULK, latency=0.05) for n in range(200)),
+            *(run.request(n, Priority.ACTION, at=at, latency=0.05) for n, at in arrivals.items()),
+        )
+        return sorted((run.when(name) - at) / 0.1 for name, at in arrivals.items())
+
+    waits = virtual(main)
+    assert waits[len(waits) // 2] <= 1.0
+    assert waits[-1] <= 3.0
+
+
 @pytest.mark.parametrize("reserve", [-1, 5, 6, 1.5, True])
 def test_bad_reserves_are_refused(reserve: Any) -> None:
     with pytest.raises(ValidationError) as raised:
