@@ -5,7 +5,9 @@ The simulator enforces 20 requests per 2 s (one *slot* is 0.1 s). One SDK client
 to keep the limit saturated; a second SDK client sends ``toggle_call_recording`` 20
 times, spread over the run. Both share one ``RateLimit(20, per=2.0)``. Each client
 reaches it through a small wrapper that fixes the priority of its requests (the fan-out
-``BULK``, the actions ``ACTION``) and times how long each action waited for it. The
+``BULK``, the actions ``ACTION``) and times how long each action waited for it. A second
+contender sends the actions five at a time (at the same average rate), more than the
+window's headroom holds, so that the rest wait for slots the paced window frees. The
 baseline runs the same load with the actions at ``BULK`` too: one first-come,
 first-served line, as the limiter was before it had priorities.
 """
@@ -37,7 +39,14 @@ WARM_UP = 1.0
 PAGE_ROWS = 20
 
 PRIORITY = "actions at ACTION, fan-out at BULK"
+BURSTS = "actions at ACTION in bursts of 5, fan-out at BULK"
 FIFO = "actions at BULK too (one first-come, first-served line)"
+#: How many actions each contender sends at once, and at which priority.
+CONTENDERS = {
+    PRIORITY: (1, Priority.ACTION),
+    BURSTS: (5, Priority.ACTION),
+    FIFO: (1, Priority.BULK),
+}
 
 
 class AtPriority:
@@ -77,7 +86,9 @@ async def _fan_out_forever(client: ActiveCallsClient, server: ServerInfo) -> Non
                 pass
 
 
-async def _one_run(server: ServerInfo, uii: str, action_priority: Priority) -> list[float]:
+async def _one_run(
+    server: ServerInfo, uii: str, group: int, action_priority: Priority
+) -> list[float]:
     """Each action's wait for the limiter, in slots."""
     limit = RateLimit(LIMIT, per=WINDOW)
     bulk = AtPriority(limit, Priority.BULK)
@@ -85,7 +96,8 @@ async def _one_run(server: ServerInfo, uii: str, action_priority: Priority) -> l
     async with _client(server, bulk) as bulk_client, _client(server, actions) as action_client:
 
         async def act(n: int) -> None:
-            await asyncio.sleep(WARM_UP + n * SPACING)
+            # ``group`` at a time, at the same average rate whatever the group.
+            await asyncio.sleep(WARM_UP + (n // group) * group * SPACING)
             with contextlib.suppress(ActiveCallsError):
                 await action_client.toggle_call_recording(uii, record=n % 2 == 1)
 
@@ -128,8 +140,7 @@ def run(config: Config) -> ScenarioResult:
     repeat = config.repetitions(full=3, quick=1)
     calls = 2_000 if config.quick else 5_000
     figures: dict[str, dict[str, list[float]]] = {
-        name: {"median": [], "p95": [], "max": [], "pace": [], "429s": []}
-        for name in (PRIORITY, FIFO)
+        name: {"median": [], "p95": [], "max": [], "pace": [], "429s": []} for name in CONTENDERS
     }
     with SimulatorProcess(
         calls=calls, latency=LATENCY, rate_limit=LIMIT, rate_window=WINDOW
@@ -137,9 +148,9 @@ def run(config: Config) -> ScenarioResult:
         server = process.server
         uii = asyncio.run(_a_live_call(server))
         for _ in range(repeat):
-            for name, priority in ((PRIORITY, Priority.ACTION), (FIFO, Priority.BULK)):
+            for name, (group, priority) in CONTENDERS.items():
                 process.reset()  # an empty window at the server for each contender
-                waits = asyncio.run(_one_run(server, uii, priority))
+                waits = asyncio.run(_one_run(server, uii, group, priority))
                 stats = process.stats()
                 figure = figures[name]
                 figure["median"].append(statistics.median(waits))
@@ -159,8 +170,7 @@ def run(config: Config) -> ScenarioResult:
             "repetitions": repeat,
         },
     )
-    for name in (PRIORITY, FIFO):
-        figure = figures[name]
+    for name, figure in figures.items():
         result.rows += [
             Row(name, "action wait, median", "slots", Stat.of(figure["median"])),
             Row(name, "action wait, p95", "slots", Stat.of(figure["p95"])),
@@ -172,7 +182,7 @@ def run(config: Config) -> ScenarioResult:
     result.checks += [
         Check("action wait median ≤ 1.5 slots", Stat.of(ours["median"]).median, "<=", 1.5),
         Check("action wait p95 ≤ 3 slots", Stat.of(ours["p95"]).median, "<=", 3),
-        Check("429 answers = 0", max(ours["429s"] + figures[FIFO]["429s"]), "<=", 0),
+        Check("429 answers = 0", max(n for f in figures.values() for n in f["429s"]), "<=", 0),
     ]
     result.notes.append(
         "Wait: from an action's acquire() at the shared limiter to its turn, in slots of "
