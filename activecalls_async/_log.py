@@ -42,8 +42,11 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def enable(level: int | str) -> None:
     """Send the ``activecalls_async`` logger's records of ``level`` and above to stderr.
 
-    Calling it again changes the level; there is only ever one such handler.
+    ``level`` is a ``logging`` level or its name in any case (``"debug"``). Calling it
+    again changes the level; there is only ever one such handler.
     """
+    if isinstance(level, str):
+        level = level.strip().upper()
     handler = next((h for h in logger.handlers if isinstance(h, _StderrHandler)), None)
     if handler is None:
         handler = _StderrHandler()

@@ -80,7 +80,7 @@ def test_enable_adds_one_handler_however_often_it_is_called(
 ) -> None:
     before = len(sdk_logger.handlers)
     _log.enable(logging.INFO)
-    _log.enable("DEBUG")  # -vv after -v: the level changes, the handler stays one
+    _log.enable("debug")  # -vv after -v: the level changes, the handler stays one
     assert len(sdk_logger.handlers) == before + 1
     assert sdk_logger.level == logging.DEBUG
     sdk_logger.debug("to the stderr of the moment")
