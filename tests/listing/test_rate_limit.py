@@ -366,16 +366,32 @@ class Run:
     def __init__(self, limit: RateLimit) -> None:
         self.limit = limit
         self.arrived: list[str] = []
+        self.gave_up: list[str] = []
         self.granted: list[tuple[str, float, int]] = []  # (name, when, in_window after)
         self.released: dict[str, float] = {}
 
     async def request(
-        self, name: str, priority: Priority, *, at: float = 0.0, latency: float = 0.0
+        self,
+        name: str,
+        priority: Priority,
+        *,
+        at: float = 0.0,
+        latency: float = 0.0,
+        patience: float | None = None,
     ) -> None:
         await asyncio.sleep(at - now())
-        self.arrived.append(name)
-        await self.limit.acquire(priority)
-        self.granted.append((name, now(), self.limit.in_window))
+
+        async def acquire() -> None:
+            # Recorded where it really asks and resumes: wait_for may run it as a task.
+            self.arrived.append(name)
+            await self.limit.acquire(priority)
+            self.granted.append((name, now(), self.limit.in_window))
+
+        try:
+            await asyncio.wait_for(acquire(), patience)
+        except asyncio.TimeoutError:
+            self.gave_up.append(name)
+            return
         await asyncio.sleep(latency)
         self.released[name] = now()
         await self.limit.release()
@@ -599,13 +615,14 @@ REQUESTS = st.lists(
         st.sampled_from(list(Priority)),
         st.floats(0.0, 1.5),  # latency: acquire to answer
         st.floats(0.0, 1.0),  # where between start and answer the server sees it
+        st.none() | st.floats(0.0, 3.0),  # how long it waits before giving up
     ),
     min_size=1,
     max_size=40,
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     requests=REQUESTS,
     limit=st.integers(1, 8),
@@ -615,7 +632,7 @@ REQUESTS = st.lists(
     age=st.floats(0.1, 5.0),
 )
 def test_the_server_never_sees_more_than_the_limit_in_any_window(
-    requests: list[tuple[float, Priority, float, float]],
+    requests: list[tuple[float, Priority, float, float, float | None]],
     limit: int,
     per: float,
     margin: float,
@@ -623,36 +640,44 @@ def test_the_server_never_sees_more_than_the_limit_in_any_window(
     age: float,
 ) -> None:
     reserve = min(limit - 1, int(reserve_share * limit))
+    window = per + margin
 
-    async def main() -> Run:
+    async def main() -> tuple[Run, int]:
         run = Run(RateLimit(limit, per=per, margin=margin, reserve=reserve, age=age, clock=now))
         await asyncio.gather(
             *(
-                run.request(str(i), priority, at=at, latency=latency)
-                for i, (at, priority, latency, _) in enumerate(requests)
+                run.request(str(i), priority, at=at, latency=latency, patience=patience)
+                for i, (at, priority, latency, _, patience) in enumerate(requests)
             )
         )
-        return run
+        await asyncio.sleep(window)
+        return run, run.limit.in_window
 
-    run = virtual(main)
-    assert len(run.granted) == len(requests)  # everyone was served: nobody starved
+    run, left = virtual(main)
+    # Everyone was served or gave up; nobody starved, and a waiter that gave up left no
+    # count behind.
+    assert sorted(run.order + run.gave_up) == sorted(str(i) for i in range(len(requests)))
+    assert all(requests[int(name)][4] is not None for name in run.gave_up)
+    assert left == 0
     # Wherever between its start and its answer the server saw each request, no span
     # shorter than ``per`` of the server's clock holds more than ``limit`` of them.
     seen = sorted(
-        run.when(str(i)) + share * (run.released[str(i)] - run.when(str(i)))
-        for i, (_, _, _, share) in enumerate(requests)
+        run.when(name) + requests[int(name)][3] * (run.released[name] - run.when(name))
+        for name in run.order
     )
     assert all(
         later - earlier >= per - 1e-9 for earlier, later in zip(seen, seen[limit:], strict=False)
     )
     # The limiter's own count: each request is counted from its start until ``per +
     # margin`` after its answer, and never more than ``limit`` are counted at once.
-    window = per + margin
     spans = [(run.when(name), run.released[name] + window) for name in run.order]
     for start, _ in spans:
         assert sum(1 for s, end in spans if s <= start < end) <= limit
-    assert max(counted for _, _, counted in run.granted) <= limit
+    assert max((counted for _, _, counted in run.granted), default=0) <= limit
     # First come, first served within a priority (aging keeps the order of arrival).
     for level in Priority:
-        mine = {str(i) for i, (_, priority, _, _) in enumerate(requests) if priority is level}
-        assert [n for n in run.order if n in mine] == [n for n in run.arrived if n in mine]
+        mine = {str(i) for i, request in enumerate(requests) if request[1] is level}
+        served = set(run.order)
+        assert [n for n in run.order if n in mine] == [
+            n for n in run.arrived if n in mine and n in served
+        ]
