@@ -1,4 +1,4 @@
-"""``RateLimit``: never more than N starts in any window, fair, shareable, replaceable."""
+"""``RateLimit``: the server never sees more than N per window; priorities, headroom, aging."""
 
 from __future__ import annotations
 
