@@ -1,5 +1,6 @@
 """Async-first client for the RingCX (Engage Voice) Active Calls API."""
 
+from . import _log  # noqa: F401  (reads ACTIVECALLS_LOG once, at import)
 from ._endpoints import RetryClass
 from ._version import __version__
 from .auth import ApiToken, Auth, BearerToken, RingCentralAuth
@@ -43,6 +44,7 @@ from .pagination import ActiveCallPage, CallWalk, FanOut, PageWalk, Target
 from .priority import Priority
 from .ratelimit import Limiter, RateLimit
 from .retry import RetryPolicy
+from .stats import ClientStats
 from .watch import CallWatch, Snapshot, SnapshotWatch
 
 __all__ = [
@@ -69,6 +71,7 @@ __all__ = [
     "CallWatch",
     "ClientClosedError",
     "ClientOptions",
+    "ClientStats",
     "Default",
     "FanOut",
     "FieldError",

@@ -1,14 +1,20 @@
-"""Client-side request-rate limits, behind the small ``Limiter`` interface."""
+"""Client-side request-rate limits, behind the small ``Limiter`` interface.
+
+``RateLimit`` is the SDK's own limiter; its rules (the window as the server counts it,
+priorities, aging, headroom and pacing) are written once, in its docstring.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from . import _validators as v
+from .errors import ValidationError
 from .priority import Priority
 
 __all__ = ["Limiter", "RateLimit"]
@@ -32,17 +38,60 @@ class Limiter(Protocol):
         """Record that one request this limiter let start has had its answer."""
 
 
-class RateLimit:
-    """At most ``requests`` request starts inside any window of ``per`` seconds.
+class _Waiter:
+    """One ``acquire()`` call waiting for its turn."""
 
-    A sliding log of start times rather than a token bucket: a bucket whose burst
-    equals the limit lets twice the limit through inside one window, which a strict
-    server answers with 429s. Waiters are served first come, first served, and a
-    waiter that is cancelled uses no slot. One instance may be passed to several
-    clients of one event loop to share an account's budget; clients in other processes
-    need a shared ``Limiter`` instead (for example one backed by Redis).
-    ``margin`` widens the window slightly, so that network jitter cannot squeeze two
-    windows' worth of requests into the server's view of one.
+    __slots__ = ("future", "priority", "seq", "since")
+
+    def __init__(self, priority: Priority, seq: int, future: asyncio.Future[None]) -> None:
+        self.priority = priority
+        self.seq = seq
+        self.future = future
+        #: When it became the first waiter of its priority; None while it is not.
+        self.since: float | None = None
+
+
+class RateLimit:
+    """At most ``requests`` requests inside any window of ``per`` seconds, by priority.
+
+    **The window, as the server counts it.** A request counts from the moment
+    ``acquire()`` lets it go until ``release()`` reports its answer, and from then on as
+    if it had started at the moment of its release, for ``per + margin`` seconds; at
+    most ``requests`` are counted at once. The server sees a request at some moment
+    between those two (never before it is let go, never after its answer), so any
+    ``per`` seconds of the server's own clock hold at most ``requests`` of them: each
+    request it saw in such a span was still counted when it saw the last one. Stamping
+    a request when it is let go instead, as a plain sliding log does, lets connection
+    set-up or a busy CPU push its arrival into the server's next window, where it meets
+    a full window's worth more. The price is one round trip per request. ``margin``
+    (0.05 s) covers clock jitter between client and server.
+
+    **Order.** Waiting requests are served highest ``Priority`` first, first come first
+    served within a priority. The first waiter of each priority rises one level for
+    every ``age`` seconds it has been first (``age`` defaults to ``per``), up to
+    ``ACTION``, and then ranks by arrival among the requests of the level it has
+    reached: a request passed over by a steady stream of higher priorities waits at most
+    about three ``age`` periods after it became first of its kind before only earlier
+    arrivals can pass it, so no priority starves. Only the first waiter ages, so a
+    backlog of ``BULK`` served at its own pace never climbs over a later ``ACTION``.
+
+    **Headroom and pacing.** A window that ``BULK`` filled at once would leave an
+    ``ACTION`` waiting for the next window, so ``WATCH`` and ``BULK`` (by the level they
+    have reached) spend it under two more rules; ``READ`` and ``ACTION`` may use every
+    slot.
+
+    - They may not fill the last ``reserve`` slots of the window (``reserve`` defaults
+      to ``max(1, requests // 50)``: 2 of 120; none when ``requests`` is 1).
+    - Once half the window is counted, each of their starts comes at least one *slot*
+      (``per / requests``) after the previous one, and no sooner than spreads the room
+      they have left evenly until the oldest request counted leaves the window. The
+      window then frees up one slot at a time rather than in bursts, and a request of
+      higher priority finds a free slot within about one slot.
+
+    A waiter that is cancelled uses no slot, even when cancelled between being let go
+    and resuming. One instance may be passed to several clients of one event loop to
+    share an account's budget; clients in other processes need a shared ``Limiter``
+    (for example one backed by Redis).
     """
 
     def __init__(
@@ -51,15 +100,35 @@ class RateLimit:
         per: float = 60.0,
         *,
         margin: float = 0.05,
+        reserve: int | None = None,
+        age: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         v.count("requests", requests, minimum=1)
         self.requests = requests
         self.per = v.seconds("per", per)
         self.margin = v.seconds("margin", margin, inclusive=True)
+        if reserve is None:
+            reserve = max(1, requests // 50) if requests > 1 else 0
+        else:
+            v.count("reserve", reserve, minimum=0)
+            if reserve >= requests:
+                raise ValidationError(
+                    "reserve", f"must leave WATCH and BULK at least one of {requests} slots"
+                )
+        #: Slots at the end of the window that ``WATCH`` and ``BULK`` may not fill.
+        self.reserve = reserve
+        #: Seconds of waiting that raise a waiter's priority by one level.
+        self.age = self.per if age is None else v.seconds("age", age)
         self._clock = clock
-        self._starts: deque[float] = deque()
-        self._lock = asyncio.Lock()
+        self._window = self.per + self.margin
+        self._slot = self.per / requests
+        self._done: deque[float] = deque()  # release times still inside the window
+        self._in_flight = 0
+        self._waiters: list[_Waiter] = []
+        self._seq = itertools.count()
+        self._low_last: float | None = None  # the latest WATCH/BULK start
+        self._timer: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
         return f"RateLimit({self.requests}, per={self.per:g})"
@@ -69,21 +138,121 @@ class RateLimit:
         """The limit in requests per second."""
         return self.requests / self.per
 
-    async def release(self) -> None:
-        """Record that one request this limiter let start has had its answer."""
+    @property
+    def in_window(self) -> int:
+        """Requests counted in the window now: those in flight and those recently answered."""
+        self._expire(self._clock())
+        return self._in_flight + len(self._done)
 
     async def acquire(self, priority: Priority = Priority.READ) -> None:
-        """Wait, in arrival order, until a start keeps the window within the limit."""
-        # Holding the lock while sleeping is what makes the limiter fair: later
-        # arrivals queue behind the waiter instead of racing it for the next slot.
-        async with self._lock:
-            window = self.per + self.margin
-            while True:
-                now = self._clock()
-                starts = self._starts
-                while starts and starts[0] + window <= now:
-                    starts.popleft()
-                if len(starts) < self.requests:
-                    starts.append(now)
-                    return
-                await asyncio.sleep(starts[0] + window - now)
+        """Wait until a request of ``priority`` may start (rules: the class docstring)."""
+        priority = v.enum_member("priority", priority, Priority)
+        loop = asyncio.get_running_loop()
+        waiter = _Waiter(priority, next(self._seq), loop.create_future())
+        if not any(w.priority is priority for w in self._waiters):
+            waiter.since = self._clock()
+        self._waiters.append(waiter)
+        self._dispatch()
+        try:
+            await waiter.future
+        except asyncio.CancelledError:
+            if waiter.future.done() and not waiter.future.cancelled():
+                # Let go, then cancelled before it could start: the slot is handed back
+                # unused, never stamped.
+                self._in_flight -= 1
+            elif waiter in self._waiters:  # a dispatch may have dropped it already
+                self._leave(waiter, self._clock())
+            self._dispatch()
+            raise
+
+    async def release(self) -> None:
+        """Count a request that ``acquire()`` let go as started now (rules: the class docstring)."""
+        if self._in_flight == 0:
+            raise RuntimeError("RateLimit.release() called more often than acquire() returned")
+        self._in_flight -= 1
+        now = self._clock()
+        # A clock that stepped back must not leave the log out of order.
+        self._done.append(max(now, self._done[-1]) if self._done else now)
+        self._dispatch()
+
+    def _expire(self, now: float) -> None:
+        done, window = self._done, self._window
+        while done and done[0] + window <= now:
+            done.popleft()
+
+    def _leave(self, waiter: _Waiter, now: float) -> None:
+        """Take ``waiter`` out of the line; the next of its priority becomes first."""
+        self._waiters.remove(waiter)
+        if waiter.since is not None:
+            following = (w for w in self._waiters if w.priority is waiter.priority)
+            successor = min(following, key=lambda w: w.seq, default=None)
+            if successor is not None:
+                successor.since = now
+
+    def _level(self, waiter: _Waiter, now: float) -> int:
+        """The waiter's priority after aging."""
+        if waiter.since is None:
+            return waiter.priority
+        risen = int((now - waiter.since) // self.age)
+        return min(Priority.ACTION, waiter.priority + max(0, risen))
+
+    def _delay(self, level: int, now: float) -> float | None:
+        """Seconds until a request of ``level`` may start; None: only a release can help."""
+        count = self._in_flight + len(self._done)
+        low = level <= Priority.WATCH
+        cap = self.requests - self.reserve if low else self.requests
+        wait = 0.0
+        if count >= cap:
+            leaving = count - cap + 1  # how many must leave the window first
+            if leaving > len(self._done):
+                return None
+            wait = self._done[leaving - 1] + self._window - now
+        last = self._low_last
+        if low and last is not None and 2 * count >= self.requests:
+            due = last + self._slot
+            room = cap - count
+            if room > 0:
+                # Spread the room left over the time until the oldest request leaves,
+                # so that the window is not full long before it starts to empty.
+                leaves = self._done[0] + self._window if self._done else last + self._window
+                due = max(due, last + (leaves - last) / (room + 1))
+            wait = max(wait, due - now)
+        return wait
+
+    def _dispatch(self) -> None:
+        """Let go every waiter that may start now, best first; wake up when that changes."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        now = self._clock()
+        self._expire(now)
+        waiters = self._waiters
+        wake: float | None = None
+        while waiters:
+            best = max(waiters, key=lambda w: (self._level(w, now), -w.seq))
+            if best.future.done():  # cancelled from outside acquire(): drop it
+                self._leave(best, now)
+                continue
+            level = self._level(best, now)
+            delay = self._delay(level, now)
+            if delay is not None and delay > 0:
+                wake = delay
+            if delay is None or delay > 0:
+                # Head of the line: whoever ranks below it has a lower or equal level,
+                # so no more room and no earlier pacing turn, and must wait too.
+                break
+            self._leave(best, now)
+            self._in_flight += 1
+            if level <= Priority.WATCH:
+                self._low_last = now
+            best.future.set_result(None)
+        # Aging can reorder the line or lift a waiter past the headroom rules.
+        for waiter in waiters:
+            if waiter.since is not None and self._level(waiter, now) < Priority.ACTION:
+                risen = (now - waiter.since) // self.age + 1
+                due = waiter.since + risen * self.age - now
+                wake = due if wake is None else min(wake, due)
+        if wake is not None:
+            loop = asyncio.get_running_loop()
+            # Never zero: a rounding error must not spin the loop on a clock that stands still.
+            self._timer = loop.call_later(max(wake, 1e-6), self._dispatch)

@@ -28,6 +28,7 @@ def test_all_is_pinned() -> None:
         "CallWatch",
         "ClientClosedError",
         "ClientOptions",
+        "ClientStats",
         "Default",
         "FanOut",
         "FieldError",
