@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
-__all__ = ["ENV_VAR", "LOGGER_NAME", "enable", "enable_from_env"]
+__all__ = ["ENV_VAR", "LOGGER_NAME", "disable", "enable", "enable_from_env"]
 
 LOGGER_NAME = "activecalls_async"
 ENV_VAR = "ACTIVECALLS_LOG"
@@ -39,20 +39,27 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         """The stream is always the current ``sys.stderr``; setting it changes nothing."""
 
 
-def enable(level: int | str) -> None:
+def enable(level: int | str, *, fmt: str = _FORMAT) -> None:
     """Send the ``activecalls_async`` logger's records of ``level`` and above to stderr.
 
     ``level`` is a ``logging`` level or its name in any case (``"debug"``). Calling it
-    again changes the level; there is only ever one such handler.
+    again changes the level and the format; there is only ever one such handler.
     """
     if isinstance(level, str):
         level = level.strip().upper()
     handler = next((h for h in logger.handlers if isinstance(h, _StderrHandler)), None)
     if handler is None:
         handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter(_FORMAT))
         logger.addHandler(handler)
+    handler.setFormatter(logging.Formatter(fmt))
     logger.setLevel(level)
+
+
+def disable() -> None:
+    """Remove the handler ``enable`` added and reset the logger's level."""
+    for handler in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
+        logger.removeHandler(handler)
+    logger.setLevel(logging.NOTSET)
 
 
 def enable_from_env(environ: Mapping[str, str] = os.environ) -> None:

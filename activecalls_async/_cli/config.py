@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from .. import _log
 from ..auth import ApiToken, BearerToken
 from ..client import ActiveCallsClient
 from ..errors import ValidationError
@@ -28,7 +29,6 @@ __all__ = [
     "CREDENTIAL_VARS",
     "SECRET_VARS",
     "SIMULATOR_VAR",
-    "StderrHandler",
     "check_account_id",
     "configure_logging",
     "configured_secrets",
@@ -128,27 +128,10 @@ _LOG_LEVELS = {1: logging.INFO, 2: logging.DEBUG}
 def configure_logging(args: argparse.Namespace) -> None:
     """``-v``: the ``activecalls_async`` logger at INFO on stderr; ``-vv``: DEBUG."""
     count = _option(args, "verbose") or 0
-    if not count:
-        return
-    logger = logging.getLogger("activecalls_async")
-    logger.setLevel(_LOG_LEVELS[min(count, 2)])
-    if not any(isinstance(h, StderrHandler) for h in logger.handlers):
-        handler = StderrHandler()
-        handler.setFormatter(logging.Formatter("activecalls: %(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
-
-
-class StderrHandler(logging.Handler):
-    """Writes records to the standard error of the moment (so redirection and capture work)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Write one formatted record and a newline."""
-        try:
-            stream = stderr()
-            stream.write(self.format(record) + "\n")
-            stream.flush()
-        except Exception:
-            self.handleError(record)
+    if count:
+        _log.enable(
+            _LOG_LEVELS[min(count, 2)], fmt="activecalls: %(levelname)s %(name)s: %(message)s"
+        )
 
 
 def _retry(args: argparse.Namespace) -> dict[str, Any]:

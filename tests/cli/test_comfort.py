@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from activecalls_async._cli.config import StderrHandler
+from activecalls_async import _log
 from activecalls_async._cli.failures import cli_words
 from activecalls_async._cli.parser import build_parser
 from activecalls_async.cli import main
@@ -81,9 +81,8 @@ def sdk_logger() -> Iterator[logging.Logger]:
     logger = logging.getLogger("activecalls_async")
     level = logger.level
     yield logger
+    _log.disable()
     logger.setLevel(level)
-    for handler in [h for h in logger.handlers if isinstance(h, StderrHandler)]:
-        logger.removeHandler(handler)
 
 
 @pytest.mark.usefixtures("sdk_logger")
