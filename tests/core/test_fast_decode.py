@@ -1,0 +1,258 @@
+"""The fast decoder (msgspec) against the reference one (cattrs): same calls, same refusals."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import attrs
+import msgspec
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from activecalls_async import ActiveCall
+from activecalls_async._convert import structure_calls
+from activecalls_async._decode import _fast, decode_calls
+
+DOCUMENTED_CALL = {
+    "uii": "202005081440470130000000000123",
+    "accountId": "12440001",
+    "ani": "6501234567",
+    "dnis": "8661234567",
+    "dnisE164": "+18661234567",
+    "enqueueTime": "2020-05-08T14:40:47.000+0000",
+    "dequeueTime": "2020-05-08T14:41:02.500+0000",
+    "callState": "ACTIVE",
+    "archive": False,
+    "agentFirstName": "Ada",
+    "agentLastName": "Lovelace",
+    "destinationName": "Support",
+    "externalId": "crm-42",
+    "cnam": "WIRELESS CALLER",
+}
+CALL_KEYS = list(DOCUMENTED_CALL)
+TIME_KEYS = ("enqueueTime", "dequeueTime")
+
+
+def reference(body: bytes) -> list[ActiveCall] | None:
+    """What the cattrs converter makes of ``body``; None when it refuses it."""
+    try:
+        return structure_calls(json.loads(body))
+    except (ValueError, RecursionError):
+        return None
+
+
+def fast(body: bytes) -> list[ActiveCall] | None:
+    """What the fast path makes of ``body``; None when it declines it."""
+    try:
+        return _fast(body)
+    except msgspec.MsgspecError:
+        return None
+
+
+def combined(body: bytes) -> list[ActiveCall] | None:
+    """What the SDK's decoder makes of ``body``; None when it raises its ValueError."""
+    try:
+        return decode_calls(body)
+    except ValueError:
+        return None
+
+
+def same_call(a: ActiveCall, b: ActiveCall) -> None:
+    """Equal field by field, with the same types and the same UTC offsets."""
+    for field in attrs.fields(ActiveCall):
+        left, right = getattr(a, field.name), getattr(b, field.name)
+        assert left == right, field.name
+        assert type(left) is type(right), field.name
+        if isinstance(left, datetime):
+            assert left.utcoffset() == right.utcoffset(), field.name
+
+
+def assert_agree(body: bytes) -> None:
+    """The fast path accepts only bodies the reference reads identically."""
+    expected = reference(body)
+    got = fast(body)
+    if got is not None:
+        assert expected is not None, "the fast path accepted a body the reference refuses"
+        assert len(got) == len(expected)
+        for a, b in zip(got, expected, strict=True):
+            same_call(a, b)
+    decoded = combined(body)
+    if expected is None:
+        assert decoded is None
+    else:
+        assert decoded is not None
+        assert decoded == expected
+        for a, b in zip(decoded, expected, strict=True):
+            same_call(a, b)
+
+
+# Times in every shape a server might send: RFC 3339 and its neighbours, some invalid.
+def two_digits(valid: int, odd: list[str]) -> st.SearchStrategy[str]:
+    """Mostly a valid two-digit value below ``valid``, sometimes an odd one."""
+    return st.integers(min_value=0, max_value=valid - 1).map(
+        lambda n: f"{n:02d}"
+    ) | st.sampled_from(odd)
+
+
+offsets = st.builds(
+    lambda sign, h, m, colon: f"{sign}{h}{colon}{m}",
+    st.sampled_from("+-"),
+    two_digits(24, ["24", "99"]),
+    two_digits(60, ["60", "99"]),
+    st.sampled_from(["", ":"]),
+)
+time_strings = st.builds(
+    lambda y, mo, d, sep, h, mi, s, frac, off: f"{y:04d}-{mo}-{d}{sep}{h}:{mi}:{s}{frac}{off}",
+    st.integers(min_value=1, max_value=9999) | st.just(0),
+    two_digits(13, ["00", "13"]).filter(lambda m: m != "00") | st.just("13"),
+    st.sampled_from(["01", "08", "28", "29", "30", "31", "32"]),
+    st.sampled_from(["T", "T", "T", "t", " ", "_"]),
+    two_digits(24, ["24"]),
+    two_digits(60, ["60"]),
+    two_digits(60, ["60"]),
+    st.one_of(
+        st.just(""),
+        st.just(".000"),
+        st.just("."),
+        st.text("0123456789", min_size=1, max_size=12).map(lambda f: "." + f),
+    ),
+    st.one_of(
+        st.sampled_from(["", "Z", "z", "+0000", "-0000", "+00:00", "+05", "+05:30:15"]),
+        offsets,
+    ),
+)
+good_times = st.builds(
+    lambda when, sep, frac, off: when.isoformat(sep, "seconds") + frac + off,
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+    st.sampled_from(["T", "t", " "]),
+    st.sampled_from(["", ".000", ".5"])
+    | st.text("0123456789", min_size=1, max_size=9).map(lambda f: "." + f),
+    st.sampled_from(["Z", "+0000", "+00:00", "-0500", "+05:30", "z"]),
+)
+time_values = (
+    time_strings
+    | st.none()
+    | st.integers(min_value=-(10**16), max_value=10**16)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.booleans()
+    | good_times
+    | st.builds(lambda ms: {"millis": ms}, st.integers(min_value=0, max_value=10**13))
+)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=8)
+    | st.sampled_from(["false", "true", "12440001", ""])
+)
+json_values = st.recursive(
+    scalars,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@st.composite
+def call_dicts(draw: st.DrawFn) -> dict[str, Any]:
+    """A call near the documented shape: a few fields dropped, nulled or changed."""
+    call: dict[str, Any] = dict(DOCUMENTED_CALL)
+    for key in TIME_KEYS:
+        call[key] = draw(
+            st.one_of(good_times, st.none()) if draw(st.integers(0, 5)) else time_strings
+        )
+    changed = st.lists(st.sampled_from(CALL_KEYS), min_size=1, max_size=2, unique=True)
+    for key in draw(changed) if draw(st.integers(0, 2)) == 0 else []:
+        choice = draw(st.sampled_from(["drop", "null", "change"]))
+        if choice == "drop":
+            del call[key]
+        elif choice == "null":
+            call[key] = None
+        else:
+            call[key] = draw(time_values if key in TIME_KEYS else json_values)
+    if draw(st.integers(min_value=0, max_value=4)) == 0:
+        call.update(draw(st.dictionaries(st.text(max_size=10), json_values, max_size=2)))
+    return call
+
+
+calls = st.lists(call_dicts(), max_size=3)
+pages = st.one_of(calls, calls, st.lists(call_dicts() | json_values, max_size=3))
+
+
+@settings(max_examples=500, deadline=None)
+@given(page=pages)
+@example(page=[DOCUMENTED_CALL])
+@example(page=[{**DOCUMENTED_CALL, "enqueueTime": "2020-12-31T23:59:59.9999995Z"}])
+@example(page=[{**DOCUMENTED_CALL, "enqueueTime": "2020-05-08T14:40:47.1234564999z"}])
+@example(page=[{**DOCUMENTED_CALL, "enqueueTime": "9999-12-31T23:59:59.9999999Z"}])
+@example(page=[{**DOCUMENTED_CALL, "enqueueTime": "2020-05-08T14:40:47+0560"}])
+@example(page=[{**DOCUMENTED_CALL, "enqueueTime": "2020-05-08T14:40:47"}])
+@example(page=[{**DOCUMENTED_CALL, "accountId": 12440001}])
+@example(page=[{**DOCUMENTED_CALL, "archive": "false"}])
+@example(page=[{**DOCUMENTED_CALL, "uii": True}])
+def test_fast_and_reference_decoders_agree_on_every_page(page: Any) -> None:
+    assert_agree(json.dumps(page).encode())
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.binary(max_size=200))
+@example(body=b"\xef\xbb\xbf[]")
+@example(body=b'[{"uii": "\\ud800"}]')
+@example(body=b'[{"uii": "a", "uii": "b"}]')
+@example(body=b'[{"uii": "a", "enqueueTime": 1e400}]')
+@example(body=b'[{"uii": "a", "cnam": NaN}]')
+@example(body=b"[" * 5000 + b"]" * 5000)
+def test_fast_and_reference_decoders_agree_on_any_bytes(body: bytes) -> None:
+    assert_agree(body)
+
+
+def test_the_documented_body_takes_the_fast_path() -> None:
+    body = json.dumps([DOCUMENTED_CALL, {**DOCUMENTED_CALL, "dequeueTime": None}]).encode()
+    calls = _fast(body)
+    assert calls == reference(body)
+    assert calls[0].enqueue_time == datetime(2020, 5, 8, 14, 40, 47, tzinfo=timezone.utc)
+    assert calls[1].dequeue_time is None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"surprise": 1},  # an undocumented field is kept in extra
+        {"accountId": 12440001},  # an id sent as a number
+        {"enqueueTime": 1588948847000},  # epoch milliseconds
+        {"enqueueTime": "2020-05-08T14:40:47"},  # no offset: read as UTC
+        {"archive": "false"},  # refused: a string is not a boolean
+    ],
+)
+def test_what_the_fast_path_declines_goes_to_the_reference(change: dict[str, Any]) -> None:
+    body = json.dumps([{**DOCUMENTED_CALL, **change}]).encode()
+    with pytest.raises(msgspec.MsgspecError):
+        _fast(body)
+    assert combined(body) == reference(body)
+
+
+def test_fast_calls_are_the_public_frozen_model() -> None:
+    body = json.dumps([DOCUMENTED_CALL, DOCUMENTED_CALL]).encode()
+    first, second = _fast(body)
+    assert type(first) is ActiveCall
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        first.uii = "other"  # type: ignore[misc]
+    assert first == second
+    assert hash(first) == hash(second)
+    assert first.extra == {}
+    assert first.extra is not second.extra
+    assert first.agent_name == "Ada Lovelace"
+    assert attrs.evolve(first, call_state="HOLD").call_state == "HOLD"
+
+
+def test_offsets_keep_their_instant_and_their_offset() -> None:
+    body = json.dumps([{**DOCUMENTED_CALL, "enqueueTime": "2020-05-08T09:40:47.000-0500"}])
+    (call,) = _fast(body.encode())
+    assert call.enqueue_time == datetime(2020, 5, 8, 14, 40, 47, tzinfo=timezone.utc)
+    assert call.enqueue_time is not None
+    assert call.enqueue_time.utcoffset() == timedelta(hours=-5)
