@@ -73,7 +73,7 @@ def _parse_time_text(text: str) -> datetime:
         parsed = _parse_rfc3339(text)
     else:
         dot = text.find(".")
-        if dot != -1 and text[dot + 7 : dot + 8].isdigit():
+        if dot != -1 and text[dot + 1 : dot + 8].isdigit():
             parsed = _parse_rfc3339(text)  # fromisoformat drops digits past the sixth
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 

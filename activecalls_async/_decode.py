@@ -2,17 +2,18 @@
 
 Two paths give the same result:
 
-- **Fast** (msgspec, in C): a body in the documented shape (every field a JSON string
-  or null, ``archive`` a boolean, times in RFC 3339 with an offset, the documented
-  ``2020-05-08T14:40:47.000+0000`` included, no undocumented field) is decoded into
-  wire structs with the API's camelCase names, then into ``ActiveCall`` by attribute
-  name.
-- **Reference** (``_convert``, cattrs): every other body. It takes ids sent as
-  numbers, times in epoch milliseconds, keeps undocumented fields in ``extra`` and
-  names the item and field of a body that is wrong.
+- **Fast** (msgspec, in C): every field a JSON string or null, ``archive`` a boolean,
+  times in RFC 3339 with an offset (the documented ``2020-05-08T14:40:47.000+0000``
+  included). The bytes are decoded into wire structs under the API's camelCase names,
+  then into ``ActiveCall`` by attribute name.
+- **Reference** (``_convert``, cattrs): every other body. It takes ids sent as numbers
+  and times in epoch milliseconds, keeps undocumented fields in ``extra`` and names the
+  item and field of a body that is wrong.
 
-The fast path only ever declines (msgspec refuses what it does not cover); it never
-accepts a body the reference path would read differently, which
+An undocumented field first sends its body to the reference path; the decoder then
+learns its name (up to ``MAX_LEARNED`` names), and later bodies carrying it stay on the
+fast path with the field in ``extra``. The fast path only ever declines: it never
+accepts a body that the reference path reads differently, which
 ``tests/core/test_fast_decode.py`` checks property by property.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import typing
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -29,7 +31,10 @@ import msgspec
 from ._convert import _WIRE_NAMES, structure_calls
 from .models import ActiveCall
 
-__all__ = ["decode_calls"]
+__all__ = ["MAX_LEARNED", "CallDecoder", "decode_calls"]
+
+#: How many undocumented field names a decoder learns; bodies with others stay slow.
+MAX_LEARNED = 16
 
 # A time must carry its offset here: a naive one is read as UTC by the reference path.
 _Time = Annotated[datetime, msgspec.Meta(tz=True)]
@@ -40,52 +45,118 @@ _WIRE_TYPES: dict[Any, Any] = {
     bool | None: bool | None,
     datetime | None: _Time | None,
 }
-
-
-def _wire_struct() -> type[msgspec.Struct]:
-    """A struct with ActiveCall's attribute names, read under the API's wire names."""
-    hints = typing.get_type_hints(ActiveCall)
-    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
-    for field in attrs.fields(ActiveCall):
-        if field.name == "extra":
-            continue
-        wire_type = _WIRE_TYPES[hints[field.name]]
-        if field.default is attrs.NOTHING:
-            fields.append((field.name, wire_type))
-        else:
-            fields.append((field.name, wire_type, field.default))
-    return msgspec.defstruct(
-        "_WireCall",
-        fields,
-        rename=_WIRE_NAMES,
-        # An undocumented field is left to the reference path, which keeps it in ``extra``.
-        forbid_unknown_fields=True,
-        # Strings, times, booleans and None only: no reference cycles to track.
-        gc=False,
-    )
-
-
-_WIRE_DECODER = msgspec.json.Decoder(list[_wire_struct()])  # type: ignore[misc]
 _CALLS = list[ActiveCall]
+_set = object.__setattr__
 
 
-def _fast(body: bytes) -> list[ActiveCall]:
-    """The documented shape, decoded in C; raise ``msgspec.MsgspecError`` for anything else."""
-    result: list[ActiveCall] = msgspec.convert(
-        _WIRE_DECODER.decode(body), _CALLS, from_attributes=True
-    )
-    return result
+def _documented_fields() -> list[tuple[str, Any, Any]]:
+    """ActiveCall's attributes with their wire types and defaults, ``extra`` left out."""
+    hints = typing.get_type_hints(ActiveCall)
+    return [
+        (
+            field.name,
+            _WIRE_TYPES[hints[field.name]],
+            msgspec.NODEFAULT if field.default is attrs.NOTHING else field.default,
+        )
+        for field in attrs.fields(ActiveCall)
+        if field.name != "extra"
+    ]
+
+
+_DOCUMENTED = _documented_fields()
+
+
+class _FastPath:
+    """msgspec's decoder for the documented fields and a fixed set of learned ones."""
+
+    def __init__(self, learned: tuple[str, ...] = ()) -> None:
+        self.learned = learned
+        # Learned fields get neutral attribute names (x0, x1, ...): any string can be a
+        # wire name, and none may shadow an ActiveCall attribute.
+        self._slots = tuple((f"x{i}", wire) for i, wire in enumerate(learned))
+        struct = msgspec.defstruct(
+            "_WireCall",
+            [*_DOCUMENTED, *((attr, object, msgspec.UNSET) for attr, _ in self._slots)],
+            rename={**_WIRE_NAMES, **dict(self._slots)},
+            # Any other field is left to the reference path, which keeps it in ``extra``.
+            forbid_unknown_fields=True,
+            # Decoded JSON cannot refer back to a struct: no cycles for the GC to track.
+            gc=False,
+        )
+        self._decoder = msgspec.json.Decoder(list[struct])  # type: ignore[valid-type]
+
+    def decode(self, body: bytes) -> list[ActiveCall]:
+        """Decode ``body``; raise ``msgspec.MsgspecError`` for anything not covered."""
+        structs = self._decoder.decode(body)
+        calls: list[ActiveCall] = msgspec.convert(structs, _CALLS, from_attributes=True)
+        if self._slots:
+            self._keep_extra(structs, calls)
+        return calls
+
+    def _keep_extra(self, structs: Sequence[Any], calls: list[ActiveCall]) -> None:
+        unset = msgspec.UNSET
+        for struct, call in zip(structs, calls, strict=True):
+            extra = {}
+            for attr, wire in self._slots:
+                value = getattr(struct, attr)
+                if value is not unset:
+                    extra[wire] = value
+            if extra:
+                # The instance is brand new and not yet shared: filling in the field
+                # that the frozen class's converter left at its default is safe.
+                _set(call, "extra", extra)
+
+
+class CallDecoder:
+    """Decodes ``list`` bodies; learns undocumented field names (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._fast = _FastPath()
+        # Names msgspec cannot take (quotes, control characters), not to be tried again.
+        self._refused: set[str] = set()
+
+    @property
+    def learned(self) -> tuple[str, ...]:
+        """The undocumented field names that stay on the fast path, in learning order."""
+        return self._fast.learned
+
+    def decode(self, body: bytes) -> list[ActiveCall]:
+        """Decode a ``list`` body; raise ``ValueError`` saying what is wrong (item and field)."""
+        fast = self._fast
+        try:
+            return fast.decode(body)
+        except msgspec.MsgspecError:
+            pass
+        try:
+            data = json.loads(body)
+        # JSONDecodeError and UnicodeDecodeError are ValueErrors; absurd nesting is a
+        # RecursionError.
+        except (ValueError, RecursionError) as exc:
+            raise ValueError(f"invalid JSON ({exc})") from None
+        calls = structure_calls(data)
+        unseen = {key for call in calls for key in call.extra}
+        unseen.difference_update(fast.learned, self._refused)
+        if unseen and len(fast.learned) + len(unseen) <= MAX_LEARNED:
+            self._learn(sorted(unseen))
+        return calls
+
+    def _learn(self, names: list[str]) -> None:
+        """Add each name the fast path can take; remember those it cannot."""
+        fast = self._fast
+        for name in names:
+            if len(self._refused) >= MAX_LEARNED:
+                return
+            try:
+                fast = _FastPath((*fast.learned, name))
+            except ValueError:
+                self._refused.add(name)
+        # Replaced whole, never mutated: a concurrent decode keeps the path it read.
+        self._fast = fast
+
+
+_DEFAULT = CallDecoder()
 
 
 def decode_calls(body: bytes) -> list[ActiveCall]:
-    """Decode a ``list`` body; raise ``ValueError`` saying what is wrong (item and field)."""
-    try:
-        return _fast(body)
-    except msgspec.MsgspecError:
-        pass
-    try:
-        data = json.loads(body)
-    # JSONDecodeError and UnicodeDecodeError are ValueErrors; absurd nesting is a RecursionError.
-    except (ValueError, RecursionError) as exc:
-        raise ValueError(f"invalid JSON ({exc})") from None
-    return structure_calls(data)
+    """Decode a ``list`` body with the process-wide decoder; raise ``ValueError`` if wrong."""
+    return _DEFAULT.decode(body)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from activecalls_async import ActiveCall
 from activecalls_async._convert import structure_calls
-from activecalls_async._decode import _fast, decode_calls
+from activecalls_async._decode import MAX_LEARNED, CallDecoder, _FastPath
 
 DOCUMENTED_CALL = {
     "uii": "202005081440470130000000000123",
@@ -44,49 +44,49 @@ def reference(body: bytes) -> list[ActiveCall] | None:
         return None
 
 
-def fast(body: bytes) -> list[ActiveCall] | None:
+def fast(body: bytes, path: _FastPath) -> list[ActiveCall] | None:
     """What the fast path makes of ``body``; None when it declines it."""
     try:
-        return _fast(body)
+        return path.decode(body)
     except msgspec.MsgspecError:
         return None
 
 
-def combined(body: bytes) -> list[ActiveCall] | None:
+def decoded(body: bytes, decoder: CallDecoder) -> list[ActiveCall] | None:
     """What the SDK's decoder makes of ``body``; None when it raises its ValueError."""
     try:
-        return decode_calls(body)
+        return decoder.decode(body)
     except ValueError:
         return None
 
 
-def same_call(a: ActiveCall, b: ActiveCall) -> None:
-    """Equal field by field, with the same types and the same UTC offsets."""
-    for field in attrs.fields(ActiveCall):
-        left, right = getattr(a, field.name), getattr(b, field.name)
-        assert left == right, field.name
-        assert type(left) is type(right), field.name
-        if isinstance(left, datetime):
-            assert left.utcoffset() == right.utcoffset(), field.name
+def same_calls(got: list[ActiveCall], expected: list[ActiveCall]) -> None:
+    """Equal call by call and field by field, with the same types and UTC offsets."""
+    assert got == expected
+    for a, b in zip(got, expected, strict=True):
+        for field in attrs.fields(ActiveCall):
+            left, right = getattr(a, field.name), getattr(b, field.name)
+            assert left == right, field.name
+            assert type(left) is type(right), field.name
+            if isinstance(left, datetime):
+                assert left.utcoffset() == right.utcoffset(), field.name
 
 
 def assert_agree(body: bytes) -> None:
-    """The fast path accepts only bodies the reference reads identically."""
+    """Fresh, then having learnt from the body, the decoder reads it as the reference does."""
     expected = reference(body)
-    got = fast(body)
-    if got is not None:
-        assert expected is not None, "the fast path accepted a body the reference refuses"
-        assert len(got) == len(expected)
-        for a, b in zip(got, expected, strict=True):
-            same_call(a, b)
-    decoded = combined(body)
-    if expected is None:
-        assert decoded is None
-    else:
-        assert decoded is not None
-        assert decoded == expected
-        for a, b in zip(decoded, expected, strict=True):
-            same_call(a, b)
+    decoder = CallDecoder()
+    for attempt in ("fresh", "learnt"):
+        got = fast(body, decoder._fast)
+        if got is not None:
+            assert expected is not None, f"{attempt} fast path accepted a refused body"
+            same_calls(got, expected)
+        result = decoded(body, decoder)
+        if expected is None:
+            assert result is None
+        else:
+            assert result is not None
+            same_calls(result, expected)
 
 
 # Times in every shape a server might send: RFC 3339 and its neighbours, some invalid.
@@ -213,7 +213,7 @@ def test_fast_and_reference_decoders_agree_on_any_bytes(body: bytes) -> None:
 
 def test_the_documented_body_takes_the_fast_path() -> None:
     body = json.dumps([DOCUMENTED_CALL, {**DOCUMENTED_CALL, "dequeueTime": None}]).encode()
-    calls = _fast(body)
+    calls = _FastPath().decode(body)
     assert calls == reference(body)
     assert calls[0].enqueue_time == datetime(2020, 5, 8, 14, 40, 47, tzinfo=timezone.utc)
     assert calls[1].dequeue_time is None
@@ -232,13 +232,53 @@ def test_the_documented_body_takes_the_fast_path() -> None:
 def test_what_the_fast_path_declines_goes_to_the_reference(change: dict[str, Any]) -> None:
     body = json.dumps([{**DOCUMENTED_CALL, **change}]).encode()
     with pytest.raises(msgspec.MsgspecError):
-        _fast(body)
-    assert combined(body) == reference(body)
+        _FastPath().decode(body)
+    assert decoded(body, CallDecoder()) == reference(body)
+
+
+def test_undocumented_fields_are_learnt_and_then_decoded_fast() -> None:
+    decoder = CallDecoder()
+    first = json.dumps([{**DOCUMENTED_CALL, "queueName": "VIP", "skills": [1, {"a": None}]}])
+    second = json.dumps(
+        [{**DOCUMENTED_CALL, "skills": []}, DOCUMENTED_CALL, {**DOCUMENTED_CALL, "uii": "2"}]
+    ).encode()
+    assert decoder.learned == ()
+    (call,) = decoder.decode(first.encode())
+    assert call.extra == {"queueName": "VIP", "skills": [1, {"a": None}]}
+    assert decoder.learned == ("queueName", "skills")
+    # Now on the fast path, each call with only the learnt fields it carries.
+    calls = decoder._fast.decode(second)
+    assert [c.extra for c in calls] == [{"skills": []}, {}, {}]
+    assert calls == reference(second)
+    assert calls[1].extra is not calls[2].extra
+
+
+def test_learning_stops_at_its_limit() -> None:
+    decoder = CallDecoder()
+    many = {f"field{i:02d}": i for i in range(MAX_LEARNED + 1)}
+    body = json.dumps([{**DOCUMENTED_CALL, **many}]).encode()
+    (call,) = decoder.decode(body)
+    assert call.extra == many
+    assert decoder.learned == ()
+    few = dict(list(many.items())[:MAX_LEARNED])
+    decoder.decode(json.dumps([{**DOCUMENTED_CALL, **few}]).encode())
+    assert decoder.learned == tuple(sorted(few))
+    # Full: a body with one more name still decodes, on the reference path.
+    assert decoder.decode(body) == [call]
+    assert len(decoder.learned) == MAX_LEARNED
+
+
+def test_a_refused_body_teaches_nothing() -> None:
+    decoder = CallDecoder()
+    body = json.dumps([{**DOCUMENTED_CALL, "queueName": "VIP", "archive": "false"}]).encode()
+    with pytest.raises(ValueError, match=r"body\[0\]\.archive"):
+        decoder.decode(body)
+    assert decoder.learned == ()
 
 
 def test_fast_calls_are_the_public_frozen_model() -> None:
     body = json.dumps([DOCUMENTED_CALL, DOCUMENTED_CALL]).encode()
-    first, second = _fast(body)
+    first, second = _FastPath().decode(body)
     assert type(first) is ActiveCall
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         first.uii = "other"  # type: ignore[misc]
@@ -252,7 +292,17 @@ def test_fast_calls_are_the_public_frozen_model() -> None:
 
 def test_offsets_keep_their_instant_and_their_offset() -> None:
     body = json.dumps([{**DOCUMENTED_CALL, "enqueueTime": "2020-05-08T09:40:47.000-0500"}])
-    (call,) = _fast(body.encode())
+    (call,) = _FastPath().decode(body.encode())
     assert call.enqueue_time == datetime(2020, 5, 8, 14, 40, 47, tzinfo=timezone.utc)
     assert call.enqueue_time is not None
     assert call.enqueue_time.utcoffset() == timedelta(hours=-5)
+
+
+def test_names_msgspec_cannot_take_stay_on_the_reference_path() -> None:
+    decoder = CallDecoder()
+    body = json.dumps([{**DOCUMENTED_CALL, "\x1f": None, 'say "hi"': 1, "ok": 2}]).encode()
+    for _ in range(2):
+        (call,) = decoder.decode(body)
+        assert call.extra == {"\x1f": None, 'say "hi"': 1, "ok": 2}
+    assert decoder.learned == ("ok",)
+    assert decoder._refused == {"\x1f", 'say "hi"'}
