@@ -67,11 +67,11 @@ _DOCUMENTED = _documented_fields()
 
 
 class _FastPath:
-    """msgspec's decoder for the documented fields and a fixed set of learned ones."""
+    """msgspec's decoder for the documented fields and a fixed set of learnt ones."""
 
     def __init__(self, learned: tuple[str, ...] = ()) -> None:
         self.learned = learned
-        # Learned fields get neutral attribute names (x0, x1, ...): any string can be a
+        # Learnt fields get neutral attribute names (x0, x1, ...): any string can be a
         # wire name, and none may shadow an ActiveCall attribute.
         self._slots = tuple((f"x{i}", wire) for i, wire in enumerate(learned))
         struct = msgspec.defstruct(
@@ -94,6 +94,7 @@ class _FastPath:
         return calls
 
     def _keep_extra(self, structs: Sequence[Any], calls: list[ActiveCall]) -> None:
+        """Put the learnt fields each struct carried into its call's ``extra``."""
         unset = msgspec.UNSET
         for struct, call in zip(structs, calls, strict=True):
             extra = {}
@@ -117,7 +118,7 @@ class CallDecoder:
 
     @property
     def learned(self) -> tuple[str, ...]:
-        """The undocumented field names that stay on the fast path, in learning order."""
+        """The undocumented field names learnt so far, read on the fast path, in order."""
         return self._fast.learned
 
     def decode(self, body: bytes) -> list[ActiveCall]:
@@ -145,7 +146,7 @@ class CallDecoder:
         fast = self._fast
         for name in names:
             if len(self._refused) >= MAX_LEARNED:
-                return
+                break
             try:
                 fast = _FastPath((*fast.learned, name))
             except ValueError:

@@ -306,3 +306,16 @@ def test_names_msgspec_cannot_take_stay_on_the_reference_path() -> None:
         assert call.extra == {"\x1f": None, 'say "hi"': 1, "ok": 2}
     assert decoder.learned == ("ok",)
     assert decoder._refused == {"\x1f", 'say "hi"'}
+
+
+def test_refused_names_are_bounded_too() -> None:
+    decoder = CallDecoder()
+    bad = {f"\x01{i:02d}": i for i in range(MAX_LEARNED)}
+    decoder.decode(json.dumps([{**DOCUMENTED_CALL, **bad}]).encode())
+    assert decoder._refused == set(bad)
+    body = json.dumps([{**DOCUMENTED_CALL, "\x02": 1, "ok": 2}]).encode()
+    (call,) = decoder.decode(body)
+    assert call.extra == {"\x02": 1, "ok": 2}
+    # Nothing more is tried once the refused names fill their bound.
+    assert decoder._refused == set(bad)
+    assert decoder.learned == ()
