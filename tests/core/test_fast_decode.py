@@ -319,3 +319,13 @@ def test_refused_names_are_bounded_too() -> None:
     # Nothing more is tried once the refused names fill their bound.
     assert decoder._refused == set(bad)
     assert decoder.learned == ()
+
+
+def test_the_model_has_nothing_the_fast_path_would_skip() -> None:
+    # msgspec fills attrs instances without running validators or converters: a model
+    # that gains one must teach the fast path (or this test) about it.
+    for field in attrs.fields(ActiveCall):
+        assert field.validator is None, field.name
+        assert field.converter is None, field.name
+    assert not hasattr(ActiveCall, "__attrs_post_init__")
+    assert not hasattr(ActiveCall, "__attrs_pre_init__")
