@@ -207,6 +207,11 @@ def test_fast_and_reference_decoders_agree_on_every_page(page: Any) -> None:
 @example(body=b'[{"uii": "a", "enqueueTime": 1e400}]')
 @example(body=b'[{"uii": "a", "cnam": NaN}]')
 @example(body=b"[" * 5000 + b"]" * 5000)
+@example(body=b'[{"uii": "a\nb"}]')
+@example(body=b'[{"uii": "a"},]')
+@example(body=b'[{"uii": "a"}]\x0c')
+@example(body=b'[{"uii": "a", "x": 1e309}]')
+@example(body=b'[{"uii": "a", "x": 2.4703282292062328e-324, "y": -0.0}]')
 def test_fast_and_reference_decoders_agree_on_any_bytes(body: bytes) -> None:
     assert_agree(body)
 
