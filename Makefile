@@ -64,8 +64,8 @@ decode-other-python: $(BIN)/python
 	set -e; \
 	[ -x $$venv/bin/python ] || $$py -m venv $$venv; \
 	$$venv/bin/python -m pip install --quiet -e . pytest pytest-asyncio hypothesis; \
-	echo "decode-other-python: tests/core/test_decode.py on $$($$venv/bin/python --version)"; \
-	$$venv/bin/python -m pytest tests/core/test_decode.py -q -p no:cacheprovider
+	echo "decode-other-python: the decoder tests on $$($$venv/bin/python --version)"; \
+	$$venv/bin/python -m pytest tests/core/test_decode.py tests/core/test_fast_decode.py -q -p no:cacheprovider
 
 bench: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[cli]" -r benchmarks/requirements.txt

@@ -18,7 +18,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import attrs
 
 from . import _validators as v
-from ._convert import structure_calls, structure_queue_check
+from ._convert import structure_queue_check
+from ._decode import decode_calls
 from ._endpoints import Endpoint, ResponseKind, RetryClass, Scope
 from ._redact import excerpt, redact_url
 from .errors import (
@@ -232,14 +233,17 @@ def decode_response(
         raise _decode_error(request, status, body, "expected true or false", secrets)
     if kind is ResponseKind.ANY:
         return _any_body(body)
+    if kind is ResponseKind.CALL_LIST:
+        try:
+            return decode_calls(body)
+        except ValueError as exc:
+            raise _decode_error(request, status, body, str(exc), secrets) from None
     try:
         data = json.loads(body)
     # JSONDecodeError and UnicodeDecodeError are ValueErrors; absurd nesting is a RecursionError.
     except (ValueError, RecursionError) as exc:
         raise _decode_error(request, status, body, f"invalid JSON ({exc})", secrets) from None
     try:
-        if kind is ResponseKind.CALL_LIST:
-            return structure_calls(data)
         if kind is ResponseKind.ACCOUNT_LIST:
             return structure_accounts(data)
         return structure_queue_check(data)

@@ -190,3 +190,58 @@ def test_extra_fields_count_for_equality_but_calls_stay_hashable() -> None:
     assert a != b
     assert hash(a) == hash(b)
     assert len({a, b}) == 2
+
+
+MAY_8 = datetime(2020, 5, 8, 14, 40, 47, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("sent", "expected"),
+    [
+        ("2020-05-08T14:40:47.000+0000", MAY_8),
+        ("2020-05-08T14:40:47+0000", MAY_8),
+        ("2020-05-08T14:40:47Z", MAY_8),
+        ("2020-05-08T14:40:47.123Z", MAY_8.replace(microsecond=123000)),
+        ("2020-05-08T14:40:47.5+00:00", MAY_8.replace(microsecond=500000)),
+        ("2020-05-08T20:10:47.1234+0530", MAY_8.replace(microsecond=123400)),
+        ("2020-05-08T14:40:47.1234567Z", MAY_8.replace(microsecond=123457)),
+        ("2020-05-08T14:40:47", MAY_8),
+        (1588948847000, MAY_8),
+        (1588948847123.0, MAY_8.replace(microsecond=123000)),
+    ],
+)
+@pytest.mark.parametrize("extra", [{}, {"queueName": "VIP"}], ids=["documented", "with-extra"])
+def test_every_time_format_decodes_on_this_python(
+    sent: object, expected: datetime, extra: dict[str, str]
+) -> None:
+    # The "with-extra" pages take the reference path; the documented ones the fast path.
+    (call,) = decode_calls([{**DOCUMENTED_CALL, **extra, "enqueueTime": sent}])
+    assert call.enqueue_time == expected
+    assert call.enqueue_time is not None
+    assert call.enqueue_time.utcoffset() is not None
+    assert call.extra == extra
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "2020-05-08T25:40:47.000+0000",
+        "2020-02-30T14:40:47Z",
+        "2020-05-08T14:40:47.000+2400",
+        "8 May 2020",
+        "",
+        True,
+        [1588948847000],
+        {"zone": "UTC"},
+        -(10**20),
+    ],
+)
+@pytest.mark.parametrize("extra", [{}, {"queueName": "VIP"}], ids=["documented", "with-extra"])
+def test_one_bad_time_in_a_page_names_the_item_and_field(
+    bad: object, extra: dict[str, str]
+) -> None:
+    page = [DOCUMENTED_CALL, {**DOCUMENTED_CALL, **extra, "dequeueTime": bad}, DOCUMENTED_CALL]
+    with pytest.raises(ResponseDecodeError) as info:
+        decode_response(LIST, 200, json.dumps(page).encode())
+    assert "body[1].dequeue_time" in str(info.value)
+    assert info.value.operation == "list"
