@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable, Container, Mapping
 
 from . import _validators as v
+from ._aio import _Closing
 from .errors import (
     ActiveCallsError,
     APIStatusError,
@@ -28,7 +29,7 @@ from .errors import (
     ValidationError,
 )
 from .models import ActiveCall, CallEvent, CallEventType
-from .pagination import PageWalk, _Closing
+from .pagination import PageWalk
 
 __all__ = ["CallWatch", "diff_snapshots"]
 

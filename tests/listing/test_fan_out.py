@@ -18,7 +18,7 @@ from activecalls_async import (
     Target,
     ValidationError,
 )
-from activecalls_async.pagination import PageWalk
+from activecalls_async.pagination import PageWalk, Window
 from activecalls_async.testing import Faults, Simulator
 
 from .helpers import FakeListing, assert_no_tasks_left, client_for, make_calls, wait_until
@@ -171,7 +171,7 @@ async def test_leaving_a_fan_out_early_cancels_every_walk(sim: Simulator, mode: 
 
 
 async def test_a_bug_in_a_walk_is_raised_even_in_collect_mode() -> None:
-    def open_walk(target: Target) -> PageWalk:
+    def open_walk(target: Target, window: Window | None) -> PageWalk:
         listing = FakeListing(make_calls(10), fail_page=0, fail_with=KeyError("bug"))
         return PageWalk(listing.fetch, page_size=5)
 
@@ -236,7 +236,7 @@ async def test_without_the_limiter_the_same_fan_out_is_throttled() -> None:
 
 def test_a_fan_out_has_a_readable_repr() -> None:
     fan_out = FanOut(
-        lambda t: PageWalk(FakeListing([]).fetch, page_size=1), [("ACD", 1)], concurrency=4
+        lambda t, w: PageWalk(FakeListing([]).fetch, page_size=1), [("ACD", 1)], concurrency=4
     )
     assert repr(fan_out) == "<FanOut 1 targets concurrency=1 on_error='raise' errors=0>"
     assert str(Target("ACD", 55)) == "ACD 55"
@@ -265,7 +265,7 @@ async def test_bad_request_options_are_refused_when_the_fan_out_is_made(
 async def test_a_walk_that_cannot_be_opened_is_never_silent(
     on_error: Literal["raise", "collect"],
 ) -> None:
-    def open_walk(target: Target) -> PageWalk:
+    def open_walk(target: Target, window: Window | None) -> PageWalk:
         if target.product_id == "2":
             raise ValidationError("timeout", "refused")
         return PageWalk(FakeListing(make_calls(10)).fetch, page_size=5)
@@ -283,7 +283,7 @@ async def test_a_walk_that_cannot_be_opened_is_never_silent(
 
 @pytest.mark.parametrize("on_error", ["raise", "collect"])
 async def test_a_bug_opening_a_walk_is_raised(on_error: Literal["raise", "collect"]) -> None:
-    def open_walk(target: Target) -> PageWalk:
+    def open_walk(target: Target, window: Window | None) -> PageWalk:
         raise KeyError("bug")
 
     fan_out = FanOut(open_walk, [("ACD", 1), ("ACD", 2)], concurrency=2, on_error=on_error)

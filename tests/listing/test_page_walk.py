@@ -47,7 +47,10 @@ async def test_a_silent_cap_loses_no_call(offset_by_request: bool, total: int) -
     got = await uiis(calls_of(listing, page_size=100, prefetch=3))
     assert got == [c.uii for c in listing.calls]
     assert listing.requests[:2] == [(0, 100), (1, min(40, total))]
-    assert all(max_rows == min(40, total) for _, max_rows in listing.requests[1:])
+    # A full page 1 is a cap only once page 0, asked again at 100, still brings 40.
+    later = listing.requests[2:]
+    assert later.count((0, 100)) == (1 if total >= 80 else 0)
+    assert all(request[1] == min(40, total) for request in later if request != (0, 100))
 
 
 async def test_a_short_first_page_is_checked_once_then_remembered() -> None:
@@ -78,15 +81,17 @@ async def test_a_page_smaller_than_any_sent_before_is_proof_of_the_end() -> None
     assert fewer.requests == [(0, 100)]
 
 
-async def test_a_proven_cap_is_used_from_page_zero_by_later_walks() -> None:
+async def test_a_proven_cap_spares_later_walks_the_check_but_not_the_full_page_zero() -> None:
     memo = PagingMemo()
     first = FakeListing(make_calls(130), cap=40)
     assert len(await uiis(calls_of(first, page_size=100, memo=memo))) == 130
+    assert first.requests == [(0, 100), (1, 40), (0, 100), (2, 40), (3, 40)]
     assert memo.cap == 40
 
     second = FakeListing(make_calls(90), cap=40)
     assert len(await uiis(calls_of(second, page_size=100, memo=memo))) == 90
-    assert second.requests == [(0, 40), (1, 40), (2, 40)]
+    # Page 0 at the caller's size first, so that a server sending more drops the cap.
+    assert second.requests == [(0, 100), (1, 40), (2, 40)]
 
 
 def test_a_cap_disproved_by_a_bigger_page_is_forgotten() -> None:
@@ -94,7 +99,16 @@ def test_a_cap_disproved_by_a_bigger_page_is_forgotten() -> None:
     memo.prove_cap(40)
     memo.saw_page(100, 60)
     assert memo.cap is None
-    assert memo.start_size(100) == 100
+    assert memo.floor == 60
+
+
+def test_a_cap_below_a_page_the_server_has_sent_is_never_believed() -> None:
+    memo = PagingMemo()
+    memo.saw_page(100, 60)
+    memo.prove_cap(40)  # calls coming and going can fake a proof; one page of 60 cannot
+    assert memo.cap is None
+    memo.prove_cap(60)
+    assert memo.cap == 60
 
 
 @pytest.mark.parametrize(("total", "prefetch"), [(250, 1), (250, 4), (30, 1)])
