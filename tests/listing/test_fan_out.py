@@ -347,3 +347,29 @@ async def test_by_default_a_long_listing_takes_the_slots_short_ones_leave(
         if r.operation == "list" and r.param("product") == "ACCOUNT"
     ]
     assert (_max_overlap(account_pages) > 1) is shares
+
+
+async def test_a_default_fan_out_sends_at_most_one_request_past_the_end_of_each_listing() -> None:
+    async with Simulator(calls=400, seed=11, rate_limit=None, latency=0.02) as sim:
+        sizes = {
+            Target(p, i): len(sim.calls(p, i))
+            for p, i in sim.targets()
+            if len(sim.calls(p, i)) >= 10
+        }
+        assert len(sizes) >= 5
+        async with client_for(sim, rate_limit=None) as client:
+            fan_out = client.iter_active_calls_many(list(sizes), page_size=10)
+            async with fan_out:
+                got = [call.uii async for call in fan_out]
+        assert len(got) == len(set(got))
+    for target, size in sizes.items():
+        pages = [
+            int(r.param("page") or 0)
+            for r in sim.requests
+            if r.param("product") == target.product.value
+            and r.param("productId") == target.product_id
+        ]
+        # Pages 0 .. size // 10 hold the rows and prove the end; one more may be in flight.
+        past = [page for page in pages if page > size // 10]
+        assert len(past) <= 1, (target, size, sorted(pages))
+        assert sorted(set(pages))[: size // 10 + 1] == list(range(size // 10 + 1))

@@ -451,3 +451,78 @@ async def test_a_walk_closed_or_failed_early_is_not_complete() -> None:
     with pytest.raises(ServerError):
         await _all_pages(walk)
     assert not walk.complete
+
+
+async def test_a_call_arriving_during_the_probe_teaches_no_cap() -> None:
+    # Issue reproducer: ACD holds one call and another arrives when page 1 is asked.
+    # That full page 1 once made every later walk of the client ask maxRows=1.
+    memo = PagingMemo()
+    acd = FakeListing(make_calls(1, tag="1"))
+    arrivals = iter(make_calls(100, tag="2"))
+
+    def one_arrives_at_the_probe(page: int) -> None:
+        if len(acd.requests) == 2:
+            acd.calls.append(next(arrivals))
+
+    acd.before_page = one_arrives_at_the_probe
+    assert len(await uiis(calls_of(acd, page_size=100, memo=memo))) == 2
+    assert acd.requests == [(0, 100), (1, 1), (0, 100), (1, 2)]
+    assert memo.cap is None
+
+    account = FakeListing(make_calls(300))
+    assert len(await uiis(calls_of(account, page_size=100, memo=memo))) == 300
+    assert account.requests == [(0, 100), (1, 100), (2, 100), (3, 100)]
+
+
+async def test_a_cap_faked_by_a_call_coming_and_going_is_dropped_by_the_next_big_page() -> None:
+    memo = PagingMemo()
+    acd = FakeListing(make_calls(1, tag="1"))
+    visitor = make_call(1, tag="2")
+
+    def one_comes_and_goes(page: int) -> None:
+        if len(acd.requests) == 2:  # the probe
+            acd.calls.append(visitor)
+        elif len(acd.requests) == 3:  # the check: the visitor has gone again
+            acd.calls.remove(visitor)
+
+    acd.before_page = one_comes_and_goes
+    await uiis(calls_of(acd, page_size=100, memo=memo))
+    assert memo.cap == 1  # no request could tell this from a real cap of one row
+    account = FakeListing(make_calls(300))
+    assert len(await uiis(calls_of(account, page_size=100, memo=memo))) == 300
+    assert memo.cap is None
+    assert account.requests == [(0, 100), (1, 100), (2, 100), (3, 100)]
+
+
+async def test_a_walk_ends_with_a_call_arriving_for_every_request() -> None:
+    # The worst case: a cap of one row faked by a call coming and going, then a burst,
+    # then one arrival per request for ever. Paging one row at a time would never end;
+    # the periodic check finds the larger pages the server sends.
+    memo = PagingMemo()
+    listing = FakeListing(make_calls(1, tag="1"))
+    arrivals = iter(make_calls(10_000, tag="2"))
+    visitor = make_call(0, tag="3")
+
+    def traffic(page: int) -> None:
+        asked = len(listing.requests)
+        if asked == 2:
+            listing.calls.append(visitor)
+        elif asked == 3:
+            listing.calls.remove(visitor)
+            listing.calls.extend(next(arrivals) for _ in range(5))
+        elif asked > 3:
+            listing.calls.append(next(arrivals))
+
+    listing.before_page = traffic
+    walk = PageWalk(listing.fetch, page_size=100, memo=memo)
+    async with walk:
+        got = [
+            call.uii for page in await asyncio.wait_for(_all_pages(walk), 5) for call in page.calls
+        ]
+    assert walk.complete
+    assert len(got) == len(set(got))
+    most = max(len(listing.calls), 1)
+    smallest = min(max_rows for _, max_rows in listing.requests)
+    pages = most // smallest
+    assert len(listing.requests) <= pages + 2 + (pages + 1) // 64  # the documented bound
+    assert memo.cap is None
