@@ -139,6 +139,16 @@ def check_walk(walked: Walked, prefetch: int) -> None:
 @example(
     start=0, cap=None, offset_by_request=False, page_size=100, prefetch=1, script=[], tail="end"
 )
+# A cap of one row faked by a call coming and going, a burst, then one arrival per request.
+@example(
+    start=1,
+    cap=None,
+    offset_by_request=False,
+    page_size=100,
+    prefetch=1,
+    script=[[], [("start", 1.0)], [("end", 1.0)], [("start", 1.0)] * 5],
+    tail="end",
+)
 def test_walks_while_calls_start_and_end(
     start: int,
     cap: int | None,
