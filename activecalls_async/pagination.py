@@ -47,9 +47,10 @@ smallest page size the walk asks for. Every request but the last, the check and 
 periodic re-checks reads rows no other request of the walk read, at least ``m`` of
 them, so a walk sends at most ``⌊N/m⌋ + 2 + ⌊(⌊N/m⌋ + 1)/64⌋`` requests. Calls arriving
 raise ``N`` by at most their number, so a walk ends whenever fewer calls arrive between
-two of its requests than the page size it walks at: with one call arriving per request,
-whenever the server sends pages of two rows or more. (A size proven by calls that came
-and went is re-checked within 64 pages.)
+two of its requests than the page size it walks at. Calls only arriving cannot fake a
+cap, so with one call arriving per request a walk ends whenever the server sends pages
+of two rows or more; a size proven by calls that came and went is re-checked within 64
+pages.
 
 **Guarantees while calls come and go.** Each ``uii`` is yielded at most once per walk.
 Calls that start during a walk push later rows onto the next page; those rows are read
@@ -62,13 +63,22 @@ it has yielded. ``complete`` says whether the walk read the listing to its end (
 page, or a short one at a size the server honours); it is false after an early stop (a
 server ignoring ``page``, ``max_items``, an error or ``aclose()``).
 
-**Many listings.** ``FanOut`` walks several targets concurrently, ``concurrency`` at a
-time, and yields each ``uii`` once across them, as pages arrive; ``sources`` maps each
-uii to the targets that listed it. By default the client's concurrency slots are shared
-among the walks under way, at most two requests in flight per walk, so that none sends
-more than one request past its end; an explicit ``prefetch`` fixes each walk's window
-instead. With ``on_error="raise"`` the first failing target cancels the others and its
-error is raised; with ``"collect"`` failures land in ``errors`` and the others carry on.
+**Options.** ``page_size`` defaults to the client's (``server_max_rows`` when given,
+else ``DEFAULT_PAGE_SIZE``); ``max_items`` stops the walk after that many calls, asking
+no page it cannot use; ``prefetch`` pages are kept in flight once the size is settled,
+still handed out in order (page 0, the probe and the checks go one at a time).
+
+**Many listings.** ``FanOut`` (``iter_active_calls_many``) walks several targets
+concurrently, ``concurrency`` at a time (default: the client's ``max_concurrency``, at
+most one per target), and yields each ``uii`` once across them, as pages arrive; every
+request still shares the client's concurrency limit and rate limiter. ``sources`` maps
+each uii to the targets that listed it. By default (``prefetch=None``) the client's
+concurrency slots are shared among the walks under way, at most two requests in flight
+per walk, so that none sends more than one request past its end; an explicit
+``prefetch`` fixes each walk's window instead. With ``on_error="raise"`` (default) the
+first failing target cancels the others and its error is raised; with ``"collect"``
+failures land in ``errors``, by target, and the others carry on. A bug (an exception
+that is no ``ActiveCallsError``) always fails the fan-out.
 
 **Closing.** Every iterator here is also an async context manager: ``async with`` (or
 ``aclose()``) cancels and awaits whatever is still in flight. Leaving a plain ``async
