@@ -373,3 +373,20 @@ async def test_a_default_fan_out_sends_at_most_one_request_past_the_end_of_each_
         past = [page for page in pages if page > size // 10]
         assert len(past) <= 1, (target, size, sorted(pages))
         assert sorted(set(pages))[: size // 10 + 1] == list(range(size // 10 + 1))
+
+
+@pytest.mark.parametrize(("slots", "windows"), [(0, {None}), (3, {1, 2})])
+async def test_a_fan_out_hands_each_walk_its_window_when_it_opens_it(
+    slots: int, windows: set[int | None]
+) -> None:
+    seen: set[int | None] = set()
+
+    def open_walk(target: Target, window: Window | None) -> PageWalk:
+        seen.add(None if window is None else window())
+        return PageWalk(FakeListing(make_calls(25)).fetch, page_size=5, window=window)
+
+    fan_out = FanOut(open_walk, [("ACD", n) for n in range(4)], concurrency=4, slots=slots)
+    async with fan_out:
+        assert len([call async for call in fan_out]) == 25  # the same calls in every listing
+    assert seen <= windows
+    assert seen

@@ -487,7 +487,8 @@ async def test_a_cap_faked_by_a_call_coming_and_going_is_dropped_by_the_next_big
 
     acd.before_page = one_comes_and_goes
     await uiis(calls_of(acd, page_size=100, memo=memo))
-    assert memo.cap == 1  # no request could tell this from a real cap of one row
+    learnt = memo.cap
+    assert learnt == 1  # no request could tell this from a real cap of one row
     account = FakeListing(make_calls(300))
     assert len(await uiis(calls_of(account, page_size=100, memo=memo))) == 300
     assert memo.cap is None
@@ -526,3 +527,58 @@ async def test_a_walk_ends_with_a_call_arriving_for_every_request() -> None:
     pages = most // smallest
     assert len(listing.requests) <= pages + 2 + (pages + 1) // 64  # the documented bound
     assert memo.cap is None
+
+
+@pytest.mark.parametrize("mode", ["break", "cancel"])
+async def test_leaving_during_the_cap_check_cancels_it(mode: str) -> None:
+    listing = FakeListing(make_calls(300), cap=40)
+    page_zero_asked = 0
+
+    def slow_check(page: int) -> float:
+        nonlocal page_zero_asked
+        if page == 0:
+            page_zero_asked += 1
+            return 5.0 if page_zero_asked == 2 else 0.0  # page 0 asked again: the check
+        return 0.0
+
+    listing.delay = slow_check
+    seen: list[str] = []
+
+    async def consume() -> None:
+        async for call in calls_of(listing, page_size=100):
+            seen.append(call.uii)
+            if len(seen) == 80 and mode == "break":
+                await wait_until(lambda: listing.in_flight == 1)
+                break
+
+    task = asyncio.create_task(consume())
+    if mode == "cancel":
+        await wait_until(lambda: len(seen) == 80 and listing.in_flight == 1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    else:
+        await task
+    assert listing.requests == [(0, 100), (1, 40), (0, 100)]
+    assert listing.in_flight == 0
+    assert listing.cancelled == 1
+    await assert_no_tasks_left()
+
+
+async def test_a_check_that_finds_no_cap_goes_on_at_the_larger_size_without_losing_a_call() -> None:
+    # Page 0 brings 30 of 100 rows, 200 calls arrive (page 1 at 30 rows comes back full),
+    # then page 0 asked again brings 100: no cap; the walk goes on at 100 rows a page.
+    listing = FakeListing(make_calls(30))
+    arrivals = iter(make_calls(1000, tag="9"))
+
+    def burst(page: int) -> None:
+        if len(listing.requests) == 2:
+            listing.calls.extend(next(arrivals) for _ in range(200))
+
+    listing.before_page = burst
+    memo = PagingMemo()
+    got = await uiis(calls_of(listing, page_size=100, memo=memo))
+    assert got == [c.uii for c in listing.calls]
+    assert listing.requests == [(0, 100), (1, 30), (0, 100), (1, 100), (2, 100)]
+    assert memo.cap is None
+    assert memo.floor == 100
