@@ -505,7 +505,7 @@ class PageWalk(_Closing[ActiveCallPage]):
     def _follow(self, asked: Asked, answer: Answer, decision: Decision) -> bool:
         """Act on a decision; return whether the walk ends."""
         step = decision.step
-        if step is Step.END:
+        if decision.complete:
             self.complete = True
             return True
         if step is Step.PAGE_IGNORED:
