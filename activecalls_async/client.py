@@ -32,7 +32,7 @@ from .auth import (
 )
 from .errors import ClientClosedError, ValidationError
 from .models import Account, ActiveCall, Product, QueueCheck, SessionType
-from .pagination import CallWalk, FanOut, PageWalk, PagingMemo, Target
+from .pagination import DEFAULT_PAGE_SIZE, CallWalk, FanOut, PageWalk, PagingMemo, Target, Window
 from .ratelimit import Limiter, RateLimit
 from .retry import RetryPolicy
 from .watch import CallWatch, SnapshotWatch
@@ -117,7 +117,8 @@ class ActiveCallsClient:
         retry: RetryPolicy | None = RetryPolicy(),  # noqa: B008 - frozen, safe to share
         rate_limit: Limiter | Default | None = DEFAULT,
         max_concurrency: int = 10,
-        page_size: int = 100,
+        page_size: int | None = None,
+        server_max_rows: int | None = None,
         allow_insecure_http: bool = False,
         ssl_context: ssl.SSLContext | None = None,
         user_agent: str | None = None,
@@ -137,7 +138,8 @@ class ActiveCallsClient:
         self._warned_wall_clock = False
         self._check_request_options(timeout, retry)
         v.count("max_concurrency", max_concurrency, minimum=1)
-        v.count("page_size", page_size, minimum=1)
+        v.count("page_size", page_size, minimum=1, allow_none=True)
+        v.count("server_max_rows", server_max_rows, minimum=1, allow_none=True)
         if rate_limit is DEFAULT:
             rate_limit = RateLimit(120, per=60.0)
         elif rate_limit is not None and not isinstance(rate_limit, Limiter):
@@ -154,7 +156,11 @@ class ActiveCallsClient:
                 ssl_context.verify_mode.name,
                 ssl_context.check_hostname,
             )
-        self.page_size = page_size
+        #: The largest page the server is known to honour (None: learnt from its answers).
+        self.server_max_rows = server_max_rows
+        #: The ``maxRows`` asked by default: ``server_max_rows`` when given (see
+        #: ``activecalls_async.pagination`` for how walks learn what the server sends).
+        self.page_size = page_size or server_max_rows or DEFAULT_PAGE_SIZE
         self._transport = Transport(
             auth=coerce_auth(auth),
             # A token string becomes credentials of this client's own, closed with it;
@@ -594,7 +600,7 @@ class ActiveCallsClient:
     @functools.cached_property
     def _paging(self) -> PagingMemo:
         """What this client's walks have learnt about the server's page sizes."""
-        return PagingMemo()
+        return PagingMemo(server_max_rows=self.server_max_rows)
 
     @staticmethod
     def _check_request_options(timeout: TimeoutOption, retry: RetryOption) -> None:
@@ -615,6 +621,7 @@ class ActiveCallsClient:
         max_items: int | None,
         timeout: TimeoutOption,
         retry: RetryOption,
+        window: Window | None = None,
     ) -> PageWalk:
         """A walk over one listing, every argument checked now rather than at page 0."""
         args = {"product": product, "product_id": product_id, "external_id": external_id}
@@ -637,6 +644,7 @@ class ActiveCallsClient:
             fetch,
             page_size=self.page_size if page_size is None else page_size,
             prefetch=prefetch,
+            window=window,
             max_items=max_items,
             memo=self._paging,
             label=label or "externalId listing",
@@ -654,8 +662,8 @@ class ActiveCallsClient:
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
     ) -> PageWalk:
-        """Every page of a listing in order, each ``ActiveCallPage`` holding only the calls
-        new to this walk; see ``iter_active_calls`` for the rules and guarantees."""
+        """Every page of a listing, each holding the calls new to the walk (the walk
+        contract: ``activecalls_async.pagination``)."""
         return self._page_walk(
             product,
             product_id,
@@ -679,26 +687,8 @@ class ActiveCallsClient:
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
     ) -> CallWalk:
-        """Every call of a listing, walking ``page``/``maxRows`` from page 0, each uii once.
-
-        ``page_size`` defaults to the client's; ``max_items`` stops after that many calls;
-        ``prefetch`` pages are kept in flight and still yielded in order. A short first
-        page is checked for a silent ``maxRows`` cap before it is taken as the end, and
-        a page repeating page 0 (a server ignoring ``page``) stops the walk with a
-        warning.
-
-        Guarantees while calls come and go: no uii is yielded twice. A call in flight
-        for the whole walk is yielded, unless calls ahead of it in the listing end
-        during the walk: each such end moves later calls up one row, and a call moved
-        from a page not yet read onto one already read is missed by this walk (the next
-        walk sees it). Calls starting mid-walk may or may not be included; a call may
-        have ended by the time it is yielded. The walk holds at most ``page_size *
-        (prefetch + 1)`` calls plus the set of uiis it has yielded.
-
-        Use ``async with client.iter_active_calls(...) as calls:`` (or ``aclose()``) to
-        close it deterministically; breaking out of a plain ``async for``, an error or
-        cancellation also cancels every request in flight.
-        """
+        """Every call of a listing, each uii once (the walk contract:
+        ``activecalls_async.pagination``)."""
         return CallWalk(
             self.iter_active_call_pages(
                 product,
@@ -723,20 +713,8 @@ class ActiveCallsClient:
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
     ) -> FanOut:
-        """The calls of many ``(product, product_id)`` listings, walked concurrently, each
-        uii once across them, yielded as pages arrive.
-
-        ``concurrency`` listings are walked at once (default: the client's
-        ``max_concurrency``, at most one per target); every request still shares the
-        client's concurrency limit and rate limiter. ``prefetch`` fixes how many pages
-        each listing keeps in flight; by default (``None``) the client's
-        ``max_concurrency`` is shared among the listings still being walked, so that a
-        long listing speeds up as the short ones finish (at the cost of up to that many
-        requests past the end of a listing). ``on_error="raise"`` (default)
-        cancels the other listings and raises the first failure; ``"collect"`` records
-        failures in ``.errors`` by target and carries on. ``.sources`` maps each uii to
-        the targets that listed it.
-        """
+        """The calls of many listings, walked concurrently, each uii once across them (the
+        walk contract: ``activecalls_async.pagination``)."""
         if concurrency is None:
             concurrency = self._transport.max_concurrency
         v.count("page_size", page_size, minimum=1, allow_none=True)
@@ -744,7 +722,7 @@ class ActiveCallsClient:
         # Checked now: a walk opened later, in a worker, must not be the first to refuse.
         self._check_request_options(timeout, retry)
 
-        def open_walk(target: Target) -> PageWalk:
+        def open_walk(target: Target, window: Window | None) -> PageWalk:
             return self._page_walk(
                 target.product,
                 target.product_id,
@@ -754,6 +732,7 @@ class ActiveCallsClient:
                 max_items=None,
                 timeout=timeout,
                 retry=retry,
+                window=window,
             )
 
         slots = self._transport.max_concurrency if prefetch is None else 0

@@ -83,6 +83,7 @@ from typing import Generic, TypeVar
 import attrs
 
 from . import _validators as v
+from ._aio import _Closing
 from .errors import (
     ActiveCallsError,
     APIStatusError,
@@ -90,7 +91,7 @@ from .errors import (
     ValidationError,
 )
 from .models import ActiveCall, CallEvent, CallEventType, Product
-from .pagination import FanOut, PageWalk, Target, _Closing
+from .pagination import FanOut, PageWalk, Target
 from .ratelimit import Limiter
 
 __all__ = ["CallWatch", "Snapshot", "SnapshotWatch", "diff_snapshots"]

@@ -75,7 +75,7 @@ async def test_list_active_calls_documented_example(
         "product": "ACCOUNT",
         "productId": "12440001",
         "page": "0",
-        "maxRows": "100",
+        "maxRows": "1000",
     }
     headers = kwargs["headers"]
     assert headers["Authorization"] == f"Bearer {TOKEN}"

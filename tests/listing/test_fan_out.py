@@ -18,7 +18,7 @@ from activecalls_async import (
     Target,
     ValidationError,
 )
-from activecalls_async.pagination import PageWalk
+from activecalls_async.pagination import PageWalk, Window
 from activecalls_async.testing import Faults, Simulator
 
 from .helpers import FakeListing, assert_no_tasks_left, client_for, make_calls, wait_until
@@ -171,7 +171,7 @@ async def test_leaving_a_fan_out_early_cancels_every_walk(sim: Simulator, mode: 
 
 
 async def test_a_bug_in_a_walk_is_raised_even_in_collect_mode() -> None:
-    def open_walk(target: Target) -> PageWalk:
+    def open_walk(target: Target, window: Window | None) -> PageWalk:
         listing = FakeListing(make_calls(10), fail_page=0, fail_with=KeyError("bug"))
         return PageWalk(listing.fetch, page_size=5)
 
@@ -236,7 +236,7 @@ async def test_without_the_limiter_the_same_fan_out_is_throttled() -> None:
 
 def test_a_fan_out_has_a_readable_repr() -> None:
     fan_out = FanOut(
-        lambda t: PageWalk(FakeListing([]).fetch, page_size=1), [("ACD", 1)], concurrency=4
+        lambda t, w: PageWalk(FakeListing([]).fetch, page_size=1), [("ACD", 1)], concurrency=4
     )
     assert repr(fan_out) == "<FanOut 1 targets concurrency=1 on_error='raise' errors=0>"
     assert str(Target("ACD", 55)) == "ACD 55"
@@ -265,7 +265,7 @@ async def test_bad_request_options_are_refused_when_the_fan_out_is_made(
 async def test_a_walk_that_cannot_be_opened_is_never_silent(
     on_error: Literal["raise", "collect"],
 ) -> None:
-    def open_walk(target: Target) -> PageWalk:
+    def open_walk(target: Target, window: Window | None) -> PageWalk:
         if target.product_id == "2":
             raise ValidationError("timeout", "refused")
         return PageWalk(FakeListing(make_calls(10)).fetch, page_size=5)
@@ -283,7 +283,7 @@ async def test_a_walk_that_cannot_be_opened_is_never_silent(
 
 @pytest.mark.parametrize("on_error", ["raise", "collect"])
 async def test_a_bug_opening_a_walk_is_raised(on_error: Literal["raise", "collect"]) -> None:
-    def open_walk(target: Target) -> PageWalk:
+    def open_walk(target: Target, window: Window | None) -> PageWalk:
         raise KeyError("bug")
 
     fan_out = FanOut(open_walk, [("ACD", 1), ("ACD", 2)], concurrency=2, on_error=on_error)
@@ -347,3 +347,46 @@ async def test_by_default_a_long_listing_takes_the_slots_short_ones_leave(
         if r.operation == "list" and r.param("product") == "ACCOUNT"
     ]
     assert (_max_overlap(account_pages) > 1) is shares
+
+
+async def test_a_default_fan_out_sends_at_most_one_request_past_the_end_of_each_listing() -> None:
+    async with Simulator(calls=400, seed=11, rate_limit=None, latency=0.02) as sim:
+        sizes = {
+            Target(p, i): len(sim.calls(p, i))
+            for p, i in sim.targets()
+            if len(sim.calls(p, i)) >= 10
+        }
+        assert len(sizes) >= 5
+        async with client_for(sim, rate_limit=None) as client:
+            fan_out = client.iter_active_calls_many(list(sizes), page_size=10)
+            async with fan_out:
+                got = [call.uii async for call in fan_out]
+        assert len(got) == len(set(got))
+    for target, size in sizes.items():
+        pages = [
+            int(r.param("page") or 0)
+            for r in sim.requests
+            if r.param("product") == target.product.value
+            and r.param("productId") == target.product_id
+        ]
+        # Pages 0 .. size // 10 hold the rows and prove the end; one more may be in flight.
+        past = [page for page in pages if page > size // 10]
+        assert len(past) <= 1, (target, size, sorted(pages))
+        assert sorted(set(pages))[: size // 10 + 1] == list(range(size // 10 + 1))
+
+
+@pytest.mark.parametrize(("slots", "windows"), [(0, {None}), (3, {1, 2})])
+async def test_a_fan_out_hands_each_walk_its_window_when_it_opens_it(
+    slots: int, windows: set[int | None]
+) -> None:
+    seen: set[int | None] = set()
+
+    def open_walk(target: Target, window: Window | None) -> PageWalk:
+        seen.add(None if window is None else window())
+        return PageWalk(FakeListing(make_calls(25)).fetch, page_size=5, window=window)
+
+    fan_out = FanOut(open_walk, [("ACD", n) for n in range(4)], concurrency=4, slots=slots)
+    async with fan_out:
+        assert len([call async for call in fan_out]) == 25  # the same calls in every listing
+    assert seen <= windows
+    assert seen

@@ -47,7 +47,10 @@ async def test_a_silent_cap_loses_no_call(offset_by_request: bool, total: int) -
     got = await uiis(calls_of(listing, page_size=100, prefetch=3))
     assert got == [c.uii for c in listing.calls]
     assert listing.requests[:2] == [(0, 100), (1, min(40, total))]
-    assert all(max_rows == min(40, total) for _, max_rows in listing.requests[1:])
+    # A full page 1 is a cap only once page 0, asked again at 100, still brings 40.
+    later = listing.requests[2:]
+    assert later.count((0, 100)) == (1 if total >= 80 else 0)
+    assert all(request[1] == min(40, total) for request in later if request != (0, 100))
 
 
 async def test_a_short_first_page_is_checked_once_then_remembered() -> None:
@@ -78,15 +81,17 @@ async def test_a_page_smaller_than_any_sent_before_is_proof_of_the_end() -> None
     assert fewer.requests == [(0, 100)]
 
 
-async def test_a_proven_cap_is_used_from_page_zero_by_later_walks() -> None:
+async def test_a_proven_cap_spares_later_walks_the_check_but_not_the_full_page_zero() -> None:
     memo = PagingMemo()
     first = FakeListing(make_calls(130), cap=40)
     assert len(await uiis(calls_of(first, page_size=100, memo=memo))) == 130
+    assert first.requests == [(0, 100), (1, 40), (0, 100), (2, 40), (3, 40)]
     assert memo.cap == 40
 
     second = FakeListing(make_calls(90), cap=40)
     assert len(await uiis(calls_of(second, page_size=100, memo=memo))) == 90
-    assert second.requests == [(0, 40), (1, 40), (2, 40)]
+    # Page 0 at the caller's size first, so that a server sending more drops the cap.
+    assert second.requests == [(0, 100), (1, 40), (2, 40)]
 
 
 def test_a_cap_disproved_by_a_bigger_page_is_forgotten() -> None:
@@ -94,7 +99,16 @@ def test_a_cap_disproved_by_a_bigger_page_is_forgotten() -> None:
     memo.prove_cap(40)
     memo.saw_page(100, 60)
     assert memo.cap is None
-    assert memo.start_size(100) == 100
+    assert memo.floor == 60
+
+
+def test_a_cap_below_a_page_the_server_has_sent_is_never_believed() -> None:
+    memo = PagingMemo()
+    memo.saw_page(100, 60)
+    memo.prove_cap(40)  # calls coming and going can fake a proof; one page of 60 cannot
+    assert memo.cap is None
+    memo.prove_cap(60)
+    assert memo.cap == 60
 
 
 @pytest.mark.parametrize(("total", "prefetch"), [(250, 1), (250, 4), (30, 1)])
@@ -437,3 +451,134 @@ async def test_a_walk_closed_or_failed_early_is_not_complete() -> None:
     with pytest.raises(ServerError):
         await _all_pages(walk)
     assert not walk.complete
+
+
+async def test_a_call_arriving_during_the_probe_teaches_no_cap() -> None:
+    # Issue reproducer: ACD holds one call and another arrives when page 1 is asked.
+    # That full page 1 once made every later walk of the client ask maxRows=1.
+    memo = PagingMemo()
+    acd = FakeListing(make_calls(1, tag="1"))
+    arrivals = iter(make_calls(100, tag="2"))
+
+    def one_arrives_at_the_probe(page: int) -> None:
+        if len(acd.requests) == 2:
+            acd.calls.append(next(arrivals))
+
+    acd.before_page = one_arrives_at_the_probe
+    assert len(await uiis(calls_of(acd, page_size=100, memo=memo))) == 2
+    assert acd.requests == [(0, 100), (1, 1), (0, 100), (1, 2)]
+    assert memo.cap is None
+
+    account = FakeListing(make_calls(300))
+    assert len(await uiis(calls_of(account, page_size=100, memo=memo))) == 300
+    assert account.requests == [(0, 100), (1, 100), (2, 100), (3, 100)]
+
+
+async def test_a_cap_faked_by_a_call_coming_and_going_is_dropped_by_the_next_big_page() -> None:
+    memo = PagingMemo()
+    acd = FakeListing(make_calls(1, tag="1"))
+    visitor = make_call(1, tag="2")
+
+    def one_comes_and_goes(page: int) -> None:
+        if len(acd.requests) == 2:  # the probe
+            acd.calls.append(visitor)
+        elif len(acd.requests) == 3:  # the check: the visitor has gone again
+            acd.calls.remove(visitor)
+
+    acd.before_page = one_comes_and_goes
+    await uiis(calls_of(acd, page_size=100, memo=memo))
+    learnt = memo.cap
+    assert learnt == 1  # no request could tell this from a real cap of one row
+    account = FakeListing(make_calls(300))
+    assert len(await uiis(calls_of(account, page_size=100, memo=memo))) == 300
+    assert memo.cap is None
+    assert account.requests == [(0, 100), (1, 100), (2, 100), (3, 100)]
+
+
+async def test_a_walk_ends_with_a_call_arriving_for_every_request() -> None:
+    # The worst case: a cap of one row faked by a call coming and going, then a burst,
+    # then one arrival per request for ever. Paging one row at a time would never end;
+    # the periodic check finds the larger pages the server sends.
+    memo = PagingMemo()
+    listing = FakeListing(make_calls(1, tag="1"))
+    arrivals = iter(make_calls(10_000, tag="2"))
+    visitor = make_call(0, tag="3")
+
+    def traffic(page: int) -> None:
+        asked = len(listing.requests)
+        if asked == 2:
+            listing.calls.append(visitor)
+        elif asked == 3:
+            listing.calls.remove(visitor)
+            listing.calls.extend(next(arrivals) for _ in range(5))
+        elif asked > 3:
+            listing.calls.append(next(arrivals))
+
+    listing.before_page = traffic
+    walk = PageWalk(listing.fetch, page_size=100, memo=memo)
+    async with walk:
+        got = [
+            call.uii for page in await asyncio.wait_for(_all_pages(walk), 5) for call in page.calls
+        ]
+    assert walk.complete
+    assert len(got) == len(set(got))
+    most = max(len(listing.calls), 1)
+    smallest = min(max_rows for _, max_rows in listing.requests)
+    pages = most // smallest
+    assert len(listing.requests) <= pages + 2 + (pages + 1) // 64  # the documented bound
+    assert memo.cap is None
+
+
+@pytest.mark.parametrize("mode", ["break", "cancel"])
+async def test_leaving_during_the_cap_check_cancels_it(mode: str) -> None:
+    listing = FakeListing(make_calls(300), cap=40)
+    page_zero_asked = 0
+
+    def slow_check(page: int) -> float:
+        nonlocal page_zero_asked
+        if page == 0:
+            page_zero_asked += 1
+            return 5.0 if page_zero_asked == 2 else 0.0  # page 0 asked again: the check
+        return 0.0
+
+    listing.delay = slow_check
+    seen: list[str] = []
+
+    async def consume() -> None:
+        async for call in calls_of(listing, page_size=100):
+            seen.append(call.uii)
+            if len(seen) == 80 and mode == "break":
+                await wait_until(lambda: listing.in_flight == 1)
+                break
+
+    task = asyncio.create_task(consume())
+    if mode == "cancel":
+        await wait_until(lambda: len(seen) == 80 and listing.in_flight == 1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    else:
+        await task
+    assert listing.requests == [(0, 100), (1, 40), (0, 100)]
+    assert listing.in_flight == 0
+    assert listing.cancelled == 1
+    await assert_no_tasks_left()
+
+
+async def test_a_check_that_finds_no_cap_goes_on_at_the_larger_size_without_losing_a_call() -> None:
+    # Page 0 brings 30 of 100 rows, 200 calls arrive (page 1 at 30 rows comes back full),
+    # then page 0 asked again brings 100: no cap; the walk goes on at 100 rows a page.
+    listing = FakeListing(make_calls(30))
+    arrivals = iter(make_calls(1000, tag="9"))
+
+    def burst(page: int) -> None:
+        if len(listing.requests) == 2:
+            listing.calls.extend(next(arrivals) for _ in range(200))
+
+    listing.before_page = burst
+    memo = PagingMemo()
+    got = await uiis(calls_of(listing, page_size=100, memo=memo))
+    assert got == [c.uii for c in listing.calls]
+    assert listing.requests == [(0, 100), (1, 30), (0, 100), (1, 100), (2, 100)]
+    assert memo.cap is None
+    assert memo.floor == 100

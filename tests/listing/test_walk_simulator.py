@@ -189,3 +189,75 @@ async def test_external_id_listing(sim: Simulator, client: ActiveCallsClient) ->
     expected = [row["uii"] for row in sim.wire_calls() if row["externalId"] == external_id]
     got = [c.uii async for c in client.iter_active_calls(external_id=external_id)]
     assert got == expected
+
+
+async def test_a_call_arriving_during_the_probe_does_not_shrink_later_walks() -> None:
+    # Issue reproducer, end to end: ACD 55 holds one call; one more arrives as page 1 is
+    # asked. Then ACCOUNT (300 calls) must still be walked at page_size=100.
+    async with Simulator(calls=0, seed=1, rate_limit=None) as sim:
+        sim.add_call(product="ACD", product_id=55)
+        for _ in range(299):
+            sim.add_call(product="ACD", product_id=56)
+        async with client_for(sim) as client:
+            async with client.iter_active_call_pages("ACD", 55, page_size=100) as pages:
+                async for _page in pages:
+                    if len(list_requests(sim)) == 1:
+                        # The probe is scheduled, not yet sent: the call beats it there.
+                        sim.add_call(product="ACD", product_id=55)
+            sim.requests.clear()
+            got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT, page_size=100)]
+        assert len(got) == 301
+        assert list_requests(sim) == [(0, 100), (1, 100), (2, 100), (3, 100)]
+
+
+async def test_a_3000_call_account_in_four_requests_by_default() -> None:
+    async with Simulator(calls=3000, seed=5, rate_limit=None) as sim, client_for(sim) as client:
+        got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT)]
+        assert got == wire_uiis(sim)
+        assert list_requests(sim) == [(0, 1000), (1, 1000), (2, 1000), (3, 1000)]
+
+
+async def test_a_3000_call_account_capped_at_500_costs_the_minimum_plus_one_then_the_minimum() -> (
+    None
+):
+    async with Simulator(calls=3000, seed=5, rate_limit=None) as sim, client_for(sim) as client:
+        sim.faults = Faults(max_rows_cap=500)
+        # Six full pages of 500 and the empty one proving the end: 7 at the least.
+        got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT)]
+        assert got == wire_uiis(sim)
+        assert len(list_requests(sim)) == 8  # the first walk checks the cap once
+        sim.requests.clear()
+        got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT)]
+        assert got == wire_uiis(sim)
+        assert list_requests(sim) == [(0, 1000)] + [(page, 500) for page in range(1, 7)]
+
+
+async def test_a_short_listing_costs_one_request_once_the_server_sent_a_larger_page(
+    sim: Simulator, client: ActiveCallsClient
+) -> None:
+    product, product_id = "ACD", 55
+    size = len(sim.calls(product, product_id))
+    assert 0 < size < 300
+    await collect_uiis(client.iter_active_calls(product, product_id))
+    assert list_requests(sim) == [(0, 1000), (1, size)]  # size may be a cap: checked
+    await collect_uiis(client.iter_active_calls("ACCOUNT", ACCOUNT))  # a page of 300
+    sim.requests.clear()
+    assert await collect_uiis(client.iter_active_calls(product, product_id)) == wire_uiis(
+        sim, product, product_id
+    )
+    assert list_requests(sim) == [(0, 1000)]
+
+
+async def test_server_max_rows_makes_a_short_listing_one_request_from_the_start(
+    sim: Simulator,
+) -> None:
+    async with client_for(sim, server_max_rows=2000) as client:
+        assert client.page_size == 2000
+        assert await collect_uiis(client.iter_active_calls("ACCOUNT", ACCOUNT)) == wire_uiis(sim)
+    assert list_requests(sim) == [(0, 2000)]
+
+
+@pytest.mark.parametrize("value", [0, -5, True, "1000"])
+async def test_a_bad_server_max_rows_is_refused(sim: Simulator, value: object) -> None:
+    with pytest.raises(ValidationError, match="server_max_rows"):
+        client_for(sim, server_max_rows=value)

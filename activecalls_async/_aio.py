@@ -1,0 +1,53 @@
+"""The asyncio helpers the package shares: closing iterators, cancelling, reading outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+__all__ = ["_Closing", "cancel_all", "retrieve"]
+
+_T = TypeVar("_T")
+_Self = TypeVar("_Self", bound="_Closing[Any]")
+
+
+def retrieve(future: asyncio.Future[Any]) -> None:
+    """Done callback: read a finished future's outcome so that asyncio never reports its
+    exception as "never retrieved" (nobody may be left awaiting it)."""
+    if not future.cancelled():
+        future.exception()
+
+
+def cancel_all(futures: Iterable[asyncio.Future[Any]]) -> None:
+    """Cancel every future still pending; a future whose loop is closed is left alone."""
+    for future in futures:
+        with contextlib.suppress(RuntimeError):  # the loop may already be closed
+            future.cancel()
+
+
+class _Closing(Generic[_T]):
+    """An async iterator that is also an async context manager closing it on exit."""
+
+    def __aiter__(self) -> _Closing[_T]:
+        return self
+
+    async def __anext__(self) -> _T:
+        raise NotImplementedError
+
+    async def __aenter__(self: _Self) -> _Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Cancel and await whatever is in flight; further iteration stops at once."""
+        raise NotImplementedError
