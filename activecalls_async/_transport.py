@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import platform
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import backoff
 from yarl import URL
 
 from ._endpoints import Endpoint, RetryClass
-from ._redact import redact, redact_url, sent_secrets
-from ._version import __version__
-from ._wire import Request, decode_response, error_from_response, status_error
+from ._http import USER_AGENT, post_form, progress_tracer, request_once
+from ._redact import sent_secrets
+from ._wire import Request, decode_response, error_from_response
+from .auth import Auth, LoginRequest, LoginSender
 from .errors import (
     ActiveCallsError,
     APIConnectionError,
@@ -32,154 +30,16 @@ from .priority import Priority
 from .ratelimit import Limiter
 from .retry import RetryPolicy
 
-if TYPE_CHECKING:  # auth sends its login requests through this module
-    from .auth import Auth
-
-__all__ = ["USER_AGENT", "Transport", "post_form"]
+__all__ = ["Transport"]
 
 logger = logging.getLogger("activecalls_async")
 
-USER_AGENT = (
-    f"activecalls-async/{__version__} aiohttp/{aiohttp.__version__} "
-    f"python/{platform.python_version()}"
-)
 _ACCEPT = "application/json, text/plain;q=0.9"
 
 #: Retry wrappers a transport keeps before it starts over (see ``Transport._sender``).
 _MAX_SENDERS = 64
 
 Attempt = Callable[[Request, "float | None"], Awaitable[Any]]
-
-#: Failures that happen while connecting, before a byte of the request is written.
-_CONNECT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
-
-
-def _progress_tracer() -> aiohttp.TraceConfig:
-    """Trace hooks that record how far each request got, in its ``trace_request_ctx``."""
-
-    def mark(step: str) -> Callable[[aiohttp.ClientSession, SimpleNamespace, Any], Awaitable[None]]:
-        async def hook(session: aiohttp.ClientSession, context: SimpleNamespace, _: Any) -> None:
-            progress = context.trace_request_ctx
-            if isinstance(progress, dict):  # a caller's own requests carry no record
-                progress[step] = True
-
-        return hook
-
-    tracer = aiohttp.TraceConfig()
-    tracer.on_request_start.append(mark("started"))
-    # aiohttp fires this just before it writes the request line: from here on the
-    # server may have received the request.
-    tracer.on_request_headers_sent.append(mark("sent"))
-    return tracer
-
-
-def _request_sent(exc: BaseException, progress: Mapping[str, bool]) -> bool:
-    """Whether the server may have received the request that failed with ``exc``.
-
-    Only a proof of the contrary counts: a connect failure, or a request that this
-    transport's trace saw start but not reach the writing of its first line. Without
-    the trace (a borrowed session, a mocked one) the answer is "it may have".
-    """
-    if isinstance(exc, _CONNECT_ERRORS):
-        return False
-    return not (progress.get("started") and not progress.get("sent"))
-
-
-async def _request_once(
-    session: aiohttp.ClientSession,
-    method: str,
-    url: URL,
-    *,
-    where: Callable[[], Mapping[str, str]],
-    headers: Mapping[str, str],
-    timeout: float | None,
-    secrets: Iterable[str] = (),
-    closed: Callable[[], bool] = lambda: False,
-    data: Mapping[str, str] | None = None,
-) -> tuple[int, Mapping[str, str], bytes]:
-    """Send once and read the whole answer; map transport failures to SDK errors.
-
-    Every request of the SDK, API call or login, goes through here. ``where`` names the
-    request for its errors (called only on failure: redacting a URL costs more than a
-    request's own bookkeeping); ``closed`` tells whether its client was closed meanwhile.
-    """
-    progress: dict[str, bool] = {}  # filled in by _progress_tracer's hooks
-    try:
-        async with session.request(
-            method,
-            url,
-            headers=headers,
-            data=data,
-            timeout=aiohttp.ClientTimeout(total=timeout),
-            allow_redirects=False,
-            trace_request_ctx=progress,
-        ) as response:
-            body = await response.read()
-            return response.status, response.headers, body
-    except asyncio.TimeoutError as exc:  # also aiohttp's ServerTimeoutError family
-        sent = _request_sent(exc, progress)
-        when = "answer" if sent else "connection"
-        raise APITimeoutError(
-            f"no complete {when} within {timeout}s", request_sent=sent, **where()
-        ) from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        if closed() or session.closed:
-            raise ClientClosedError("the client was closed during the request") from exc
-        what = "could not connect" if isinstance(exc, _CONNECT_ERRORS) else "connection failed"
-        raise APIConnectionError(
-            redact(f"{what}: {type(exc).__name__}: {exc}".rstrip(": "), secrets),
-            request_sent=_request_sent(exc, progress),
-            **where(),
-        ) from exc
-    except RuntimeError as exc:  # aiohttp's "Session is closed"
-        if closed() or session.closed:
-            raise ClientClosedError("the client was closed during the request") from exc
-        raise
-
-
-async def post_form(
-    session: aiohttp.ClientSession,
-    operation: str,
-    url: URL,
-    form: Mapping[str, str],
-    *,
-    timeout: float | None,
-    secrets: Iterable[str],
-    credentials: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """POST a login form and return its JSON object; failures become SDK errors.
-
-    ``secrets`` are the form's credential values: an answer echoing one never gets it
-    into an exception; ``credentials`` are headers such as HTTP Basic client
-    credentials. A refusal (a 4xx but 429) is an ``AuthenticationError``.
-    """
-    where = {"operation": operation, "method": "POST", "url": redact_url(str(url))}
-    credentials = credentials or {}
-    masked = sent_secrets(credentials, *secrets)
-    status, headers, body = await _request_once(
-        session,
-        "POST",
-        url,
-        where=lambda: where,
-        headers={"Accept": "application/json", **credentials},
-        timeout=timeout,
-        secrets=masked,
-        data=form,
-    )
-    if not 200 <= status < 300:
-        raise status_error(
-            status, body, headers, **where, secrets=masked, refusal=AuthenticationError
-        )
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):  # not JSON, or absurdly nested
-        data = None
-    if not isinstance(data, dict):
-        # No excerpt: a half-broken login answer may still carry a token.
-        raise ResponseDecodeError(
-            f"{operation} answered a body that is not a JSON object", status=status, **where
-        )
-    return data
 
 
 class Transport:
@@ -218,6 +78,8 @@ class Transport:
         self._base_headers = {"User-Agent": user_agent, "Accept": _ACCEPT}
         self._closed = False
         self._senders: dict[tuple[RetryPolicy, str], Attempt] = {}
+        # Kept as one object: a renewal remembers which client's sender carried it.
+        self._login_sender: LoginSender = self._send_login
 
     @property
     def closed(self) -> bool:
@@ -235,7 +97,7 @@ class Transport:
                 ssl=self._ssl_context if self._ssl_context is not None else True,
             )
             self._session = aiohttp.ClientSession(
-                connector=connector, trace_configs=[_progress_tracer()]
+                connector=connector, trace_configs=[progress_tracer()]
             )
         return self._session
 
@@ -258,6 +120,19 @@ class Transport:
         finally:
             if session is not None and session is not self._borrowed:
                 await session.close()
+
+    async def _send_login(self, request: LoginRequest) -> Mapping[str, Any]:
+        """The ``LoginSender`` this transport gives its auth: one POST over its session."""
+        return await post_form(
+            self.session,
+            request.operation,
+            URL(request.url),
+            request.form,
+            timeout=request.timeout,
+            secrets=request.secrets,
+            headers=request.headers,
+            closed=lambda: self._closed,
+        )
 
     async def send(
         self,
@@ -308,7 +183,7 @@ class Transport:
         """One attempt, repeated once at most after renewing an expired token."""
         session = self.session
         for renewed in (False, True):
-            credentials = await self.auth.headers(session)
+            credentials = await self.auth.headers(self._login_sender)
             secrets = sent_secrets(credentials)
             status, headers, body = await self._exchange(
                 session, request, credentials, secrets, timeout
@@ -321,7 +196,7 @@ class Transport:
                 renewed
                 or not isinstance(error, AuthenticationError)
                 or not error.token_expired
-                or not await self.auth.refresh(session, credentials)
+                or not await self.auth.refresh(self._login_sender, credentials)
             ):
                 raise error
             logger.info("%s: access token expired; renewed it, repeating", request.operation)
@@ -363,7 +238,7 @@ class Transport:
         timeout: float | None,
         where: Callable[[], Mapping[str, str]],
     ) -> tuple[int, Mapping[str, str], bytes]:
-        return await _request_once(
+        return await request_once(
             session,
             request.method,
             URL(request.url, encoded=True),

@@ -16,7 +16,8 @@ import aiohttp
 
 from . import _validators as v
 from ._endpoints import ENDPOINTS
-from ._transport import USER_AGENT, Transport
+from ._http import USER_AGENT
+from ._transport import Transport
 from ._wire import api_prefix, build_request
 from .auth import (
     DEFAULT_AUTH_URL,
