@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import Any
 
 import aiohttp
-import backoff
 from yarl import URL
 
-from ._endpoints import Endpoint, RetryClass
+from ._endpoints import RetryClass
 from ._http import USER_AGENT, post_form, progress_tracer, request_once
 from ._redact import sent_secrets
 from ._wire import Request, decode_response, error_from_response
@@ -25,6 +24,7 @@ from .errors import (
     AuthenticationError,
     ClientClosedError,
     ResponseDecodeError,
+    _RequestError,
 )
 from .priority import Priority
 from .ratelimit import Limiter
@@ -36,18 +36,13 @@ logger = logging.getLogger("activecalls_async")
 
 _ACCEPT = "application/json, text/plain;q=0.9"
 
-#: Retry wrappers a transport keeps before it starts over (see ``Transport._sender``).
-_MAX_SENDERS = 64
-
-Attempt = Callable[[Request, "float | None"], Awaitable[Any]]
-
 
 class Transport:
     """Sends prepared requests for one client and decodes their answers.
 
     Every attempt takes a concurrency slot, then waits for the rate limiter, then
     sends: the limiter records real start times, and nothing holds a connection
-    while it waits. Retries (``backoff``) run outside the slot. Credentials come from
+    while it waits. Retries (one loop in ``send``) run outside the slot. Credentials come from
     the auth object over the same session, outside the slot and the rate limiter.
     """
 
@@ -77,7 +72,6 @@ class Transport:
         self._slots = asyncio.Semaphore(max_concurrency)
         self._base_headers = {"User-Agent": user_agent, "Accept": _ACCEPT}
         self._closed = False
-        self._senders: dict[tuple[RetryPolicy, str], Attempt] = {}
         # Kept as one object: a renewal remembers which client's sender carried it.
         self._login_sender: LoginSender = self._send_login
 
@@ -141,43 +135,36 @@ class Transport:
         timeout: float | None,
         retry: RetryPolicy | None,
     ) -> Any:
-        """Send ``request`` under the retry policy and return its decoded result."""
-        if retry is None or retry.max_attempts == 1:
-            return await self._attempt(request, timeout)
-        return await self._sender(retry, request.endpoint)(request, timeout)
+        """Send ``request`` under the retry policy and return its decoded result.
 
-    def _sender(self, policy: RetryPolicy, endpoint: Endpoint) -> Attempt:
-        """``_attempt`` wrapped in the policy's backoff for this operation, built once.
-
-        Building a ``backoff`` wrapper costs more than a request's own Python work, so
-        wrappers are kept per (policy, operation).
+        The retry loop: attempt, classify the failure, wait the policy's next delay,
+        repeat; the error finally raised carries the number of retries taken.
         """
-        key = (policy, endpoint.operation)
-        sender = self._senders.get(key)
-        if sender is not None:
-            return sender
-
-        def giveup(exc: Exception) -> bool:
-            # An error naming another operation came from obtaining credentials, before
-            # this request was sent, so repeating cannot make the server act twice.
-            own = getattr(exc, "operation", None) == endpoint.operation
-            retry_class = endpoint.retry if own else RetryClass.IDEMPOTENT
-            return not policy.should_retry(exc, retry_class)
-
-        sender = backoff.on_exception(
-            policy.delays,
-            ActiveCallsError,
-            max_tries=policy.max_attempts,
-            giveup=giveup,
-            jitter=None,  # the policy's delays are already fully jittered
-            on_backoff=_log_retry,
-            on_giveup=_count_retries,
-            logger=None,
-        )(self._attempt)
-        if len(self._senders) >= _MAX_SENDERS:
-            self._senders.clear()  # a caller building a new policy for every request
-        self._senders[key] = sender
-        return sender
+        if retry is None:
+            return await self._attempt(request, timeout)
+        delays: Generator[float, BaseException | None, None] | None = None
+        attempt = 1
+        while True:
+            try:
+                return await self._attempt(request, timeout)
+            except ActiveCallsError as exc:
+                if attempt >= retry.max_attempts or not _may_retry(exc, request, retry):
+                    if isinstance(exc, _RequestError):
+                        exc.retries = attempt - 1
+                    raise
+                if delays is None:
+                    delays = retry.delays()
+                    next(delays)  # primed: from now on it is sent each failure
+                wait = delays.send(exc)
+                logger.info(
+                    "%s: attempt %d failed (%s); retrying in %.2fs",
+                    request.operation,
+                    attempt,
+                    _reason(exc),
+                    wait,
+                )
+            await asyncio.sleep(wait)
+            attempt += 1
 
     async def _attempt(self, request: Request, timeout: float | None) -> Any:
         """One attempt, repeated once at most after renewing an expired token."""
@@ -250,22 +237,12 @@ class Transport:
         )
 
 
-def _log_retry(details: Any) -> None:
-    exc = details["exception"]
-    request = details["args"][0]
-    logger.info(
-        "%s: attempt %d failed (%s); retrying in %.2fs",
-        request.operation,
-        details["tries"],
-        _reason(exc),
-        details["wait"],
-    )
-
-
-def _count_retries(details: Any) -> None:
-    exc = details["exception"]
-    if hasattr(exc, "retries"):
-        exc.retries = details["tries"] - 1
+def _may_retry(exc: ActiveCallsError, request: Request, policy: RetryPolicy) -> bool:
+    """Whether the policy lets ``request`` be tried again after ``exc``."""
+    # An error naming another operation came from obtaining credentials, before this
+    # request was sent, so repeating cannot make the server act twice.
+    own = getattr(exc, "operation", None) == request.operation
+    return policy.should_retry(exc, request.endpoint.retry if own else RetryClass.IDEMPOTENT)
 
 
 def _reason(exc: BaseException) -> str:
