@@ -38,10 +38,12 @@ from .errors import (
 )
 from .priority import Priority
 from .ratelimit import Limiter, RateLimit
+from .token_cache import StoredLogin, TokenCache
 
 __all__ = [
     "DEFAULT_AUTH_URL",
     "DEFAULT_RC_SERVER",
+    "AgentDetails",
     "ApiToken",
     "Auth",
     "BearerToken",
@@ -293,6 +295,70 @@ def _token_source(value: object) -> TokenSource:
     )
 
 
+@attrs.frozen
+class AgentDetails:
+    """One agent record of a RingCX login answer (``agentDetails``); ids as text.
+
+    ``extra`` keeps every field not named here, and any named field whose value was not
+    text or an integer, as the server sent it.
+    """
+
+    agent_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    username: str | None = None
+    agent_type: str | None = None
+    account_id: str | None = None
+    account_name: str | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+
+
+_AGENT_FIELDS = {
+    "agentId": "agent_id",
+    "firstName": "first_name",
+    "lastName": "last_name",
+    "email": "email",
+    "username": "username",
+    "agentType": "agent_type",
+    "accountId": "account_id",
+    "accountName": "account_name",
+}
+
+
+def _wire_id(value: object) -> str | None:
+    """Text or an integer as text; anything else (a bool included) as None."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _agent_details(value: object) -> tuple[AgentDetails, ...]:
+    """The agent records of a login answer; entries that are not objects are skipped.
+
+    Informational only, so a surprise here never fails a login.
+    """
+    if not isinstance(value, list):
+        return ()
+    agents = []
+    for entry in value:
+        if not isinstance(entry, dict):
+            continue
+        known: dict[str, str | None] = {}
+        extra: dict[str, Any] = {}
+        for key, item in entry.items():
+            name = _AGENT_FIELDS.get(key)
+            text = _wire_id(item)
+            if name is not None and (text is not None or item is None):
+                known[name] = text
+            else:
+                extra[key] = item
+        agents.append(AgentDetails(**known, extra=extra))
+    return tuple(agents)
+
+
 class RingCentralAuth(Auth):
     """RingCX access tokens obtained from a RingCentral access token and kept fresh.
 
@@ -305,6 +371,17 @@ class RingCentralAuth(Auth):
     documented limit; pass one instance to several objects that share a login). Login
     requests go through the client's ``LoginSender`` with their own ``timeout``,
     outside the client's rate limiter.
+
+    With a ``cache`` (a ``TokenCache``, e.g. ``activecalls_async.fleet.RedisTokenCache``)
+    several objects, in this process or others, share one login: a fresh login found in
+    the cache is used as it is; a renewal runs inside ``cache.renewal()``, loads the
+    cache again (another user may have renewed meanwhile: then that login is used),
+    and only otherwise refreshes or exchanges and stores the result. A token the API
+    called expired is renewed once for all of them: whoever renews second finds a
+    different token in the cache and uses it. Ages in the cache are wall-clock time
+    (``StoredLogin.obtained_at``). Without a cache the login is this object's own.
+
+    ``main_account_id`` and ``agent_details`` hold what the last login answered.
 
     A client never closes a ``RingCentralAuth`` passed to it, so one object can serve
     several clients; ``aclose()`` it when done with all of them (optional: no request
@@ -322,6 +399,7 @@ class RingCentralAuth(Auth):
         exchange_limit: Limiter | None = None,
         allow_insecure_http: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        cache: TokenCache | None = None,
     ) -> None:
         v.seconds("token_lifetime", token_lifetime)
         margin = v.finite_number(refresh_margin)
@@ -330,6 +408,8 @@ class RingCentralAuth(Auth):
         v.optional_seconds("timeout", timeout)
         if exchange_limit is not None and not isinstance(exchange_limit, Limiter):
             raise ValidationError("exchange_limit", "expected a RateLimit (or other Limiter)")
+        if cache is not None and not isinstance(cache, TokenCache):
+            raise ValidationError("cache", "expected a TokenCache (load, store, renewal)")
         self.auth_url = v.base_url("auth_url", auth_url, allow_insecure_http=allow_insecure_http)
         self._source = _token_source(rc_access_token)
         self.token_lifetime = float(token_lifetime)
@@ -346,6 +426,11 @@ class RingCentralAuth(Auth):
         self._renew_at = 0.0
         self._expires_at = 0.0
         self._renewal: _Renewal | None = None
+        self._cache = cache
+        #: The access token the server called expired, until a new login replaces it.
+        self._rejected: str | None = None
+        self._main_account_id: str | None = None
+        self._agent_details: tuple[AgentDetails, ...] = ()
 
     @classmethod
     def from_jwt(
@@ -362,6 +447,7 @@ class RingCentralAuth(Auth):
         exchange_limit: Limiter | None = None,
         allow_insecure_http: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        cache: TokenCache | None = None,
     ) -> RingCentralAuth:
         """Log in with a RingCentral JWT credential (JWT grant first, then the exchange)."""
         v.optional_seconds("timeout", timeout)
@@ -382,10 +468,21 @@ class RingCentralAuth(Auth):
             exchange_limit=exchange_limit,
             allow_insecure_http=allow_insecure_http,
             clock=clock,
+            cache=cache,
         )
 
     def __repr__(self) -> str:
         return f"RingCentralAuth({self._source.label}, auth_url={self.auth_url!r})"
+
+    @property
+    def main_account_id(self) -> str | None:
+        """The main account's id, as the last login answered it (None before, or if absent)."""
+        return self._main_account_id
+
+    @property
+    def agent_details(self) -> tuple[AgentDetails, ...]:
+        """The agent records the last login answered (empty before the first login)."""
+        return self._agent_details
 
     async def headers(self, send: LoginSender) -> Mapping[str, str]:
         """The bearer header, renewing the token first when it is due."""
@@ -399,6 +496,7 @@ class RingCentralAuth(Auth):
         if bearer == self._headers.get("Authorization"):
             # The server's word beats our estimate: this token may not be used again.
             self._expires_at = self._renew_at = self._clock()
+            self._rejected = self._access
             await self._renew(send)
         return bearer != self._headers.get("Authorization")
 
@@ -470,15 +568,56 @@ class RingCentralAuth(Auth):
             )
 
     async def _obtain(self, send: LoginSender) -> None:
+        """Get a new login: from the cache when another user renewed it, else from RingCX."""
+        cache = self._cache
+        if cache is None:
+            started = self._clock()
+            request, answer = await self._login_answer(send, self._refresh_token)
+            self._use(request, answer, expires_at=started + self.token_lifetime)
+            return
+        rejected = self._rejected
+        # Another process may have renewed already: then no lock is needed at all.
+        if self._adopt(await cache.load(), rejected):
+            return
+        async with cache.renewal():
+            stored = await cache.load()  # renewed by the holder this process waited for?
+            if self._adopt(stored, rejected):
+                return
+            # The cache's refresh token is the latest one: refresh tokens rotate on use.
+            cached = stored.answer.get("refreshToken") if stored is not None else None
+            refresh_token = cached if isinstance(cached, str) else self._refresh_token
+            obtained_at, started = time.time(), self._clock()
+            request, answer = await self._login_answer(send, refresh_token)
+            self._use(request, answer, expires_at=started + self.token_lifetime)
+            await cache.store(StoredLogin(answer, obtained_at))
+
+    def _adopt(self, stored: StoredLogin | None, rejected: str | None) -> bool:
+        """Use a login from the cache if it is live, is not ``rejected`` and is not due."""
+        if stored is None:
+            return False
+        access = _clean_token(stored.answer.get("accessToken"))
+        if access is None or access == rejected:
+            return False
+        # Wall-clock age, comparable across processes and hosts (never negative: a
+        # clock running behind another host's must not make a login look younger).
+        age = max(0.0, time.time() - stored.obtained_at)
+        if age >= self.token_lifetime - self.refresh_margin:
+            return False
+        request = LoginRequest("auth.cache", self._refresh_url, {})
+        self._use(request, stored.answer, expires_at=self._clock() - age + self.token_lifetime)
+        return True
+
+    async def _login_answer(
+        self, send: LoginSender, refresh_token: str | None
+    ) -> tuple[LoginRequest, Mapping[str, Any]]:
         """Refresh the token pair, or exchange anew when there is no usable refresh token."""
-        started = self._clock()
-        refresh_token, self._refresh_token = self._refresh_token, None  # single use
+        self._refresh_token = None  # single use
         if refresh_token is not None:
             request = self._login(
                 "auth.refresh", self._refresh_url, {"refresh_token": refresh_token}, refresh_token
             )
             try:
-                answer = await send(request)
+                return request, await send(request)
             except AuthenticationError as exc:
                 logger.info(
                     "RingCX refused the refresh token (HTTP %d); logging in again", exc.status
@@ -487,12 +626,9 @@ class RingCentralAuth(Auth):
                 # Not refused, just not answered: the token may still be good next time.
                 self._refresh_token = refresh_token
                 raise
-            else:
-                self._store(request, answer, started)
-                return
-        await self._exchange(send, started)
+        return await self._exchange(send)
 
-    async def _exchange(self, send: LoginSender, started: float) -> None:
+    async def _exchange(self, send: LoginSender) -> tuple[LoginRequest, Mapping[str, Any]]:
         """Trade a RingCentral token for RingCX tokens, getting a new one once if refused."""
         for last in (False, True):
             rc_token = await self._source.token(send)
@@ -500,14 +636,11 @@ class RingCentralAuth(Auth):
             request = self._login("auth.exchange", self._exchange_url, form, rc_token)
             await self.exchange_limit.acquire(Priority.ACTION)
             try:
-                answer = await send(request)
+                return request, await send(request)
             except AuthenticationError:
                 if last or not self._source.rejected():
                     raise
                 logger.info("RingCX refused the RingCentral token; getting a new one")
-            else:
-                self._store(request, answer, started)
-                return
             finally:
                 await self.exchange_limit.release()
         raise AssertionError("unreachable")  # pragma: no cover
@@ -517,15 +650,21 @@ class RingCentralAuth(Auth):
     ) -> LoginRequest:
         return LoginRequest(operation, url, form, secrets=(secret,), timeout=self.timeout)
 
-    def _store(self, request: LoginRequest, answer: Mapping[str, Any], started: float) -> None:
+    def _use(self, request: LoginRequest, answer: Mapping[str, Any], *, expires_at: float) -> None:
+        """Take the tokens and account details of a login answer; ``expires_at`` on ``clock``."""
         access = _access_token(answer, "accessToken", request)
         refresh_token = answer.get("refreshToken")
         self._access = access
         self._headers = {"Authorization": f"Bearer {access}"}
         self._refresh_token = refresh_token if isinstance(refresh_token, str) else None
+        self._rejected = None
         # Timed from before the request, so the estimate errs on the early side.
-        self._expires_at = started + self.token_lifetime
-        self._renew_at = self._expires_at - self.refresh_margin
+        self._expires_at = expires_at
+        self._renew_at = expires_at - self.refresh_margin
+        if "mainAccountId" in answer:
+            self._main_account_id = _wire_id(answer["mainAccountId"])
+        if "agentDetails" in answer:
+            self._agent_details = _agent_details(answer["agentDetails"])
 
 
 class _Renewal:
