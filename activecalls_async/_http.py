@@ -98,6 +98,9 @@ async def request_once(
             data=data,
             timeout=aiohttp.ClientTimeout(total=timeout),
             allow_redirects=False,
+            # A borrowed session may raise on error statuses; the SDK maps statuses to
+            # its own errors (and renews a token on a 401), so it must see every answer.
+            raise_for_status=False,
             trace_request_ctx=progress,
         ) as response:
             body = await response.read()

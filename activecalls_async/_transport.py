@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Callable, Generator, Iterable, Mapping
-from typing import Any
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
+from typing import Any, Literal
 
 import aiohttp
 from yarl import URL
@@ -50,18 +50,17 @@ class Transport:
         self,
         *,
         auth: Auth,
-        owns_auth: bool = False,
         session: aiohttp.ClientSession | None,
         timeout: float | None,
         retry: RetryPolicy | None,
         limiter: Limiter | None,
         max_concurrency: int,
-        ssl_context: ssl.SSLContext | None = None,
+        ssl_context: ssl.SSLContext | Literal[False] | None = None,
         user_agent: str = USER_AGENT,
     ) -> None:
         self.auth = auth
         #: Whether ``aclose()`` closes ``auth`` too: only credentials the client made.
-        self.owns_auth = owns_auth
+        self.owns_auth = False
         self.timeout = timeout
         self.retry = retry
         self.limiter = limiter
@@ -72,6 +71,8 @@ class Transport:
         self._slots = asyncio.Semaphore(max_concurrency)
         self._base_headers = {"User-Agent": user_agent, "Accept": _ACCEPT}
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_guard: AsyncGenerator[None, None] | None = None
         # Kept as one object: a renewal remembers which client's sender carried it.
         self._login_sender: LoginSender = self._send_login
 
@@ -88,6 +89,7 @@ class Transport:
         if self._session is None:
             connector = aiohttp.TCPConnector(
                 limit=self.max_concurrency,
+                # False is aiohttp's own spelling of "do not verify" (the client warned).
                 ssl=self._ssl_context if self._ssl_context is not None else True,
             )
             self._session = aiohttp.ClientSession(
@@ -105,6 +107,13 @@ class Transport:
         if self._closed:
             return
         self._closed = True
+        guard, self._loop_guard = self._loop_guard, None
+        if guard is not None and _running_loop() is self._loop:
+            await guard.aclose()  # its own clean-up is the one below
+        await self._release()
+
+    async def _release(self) -> None:
+        """Close what this transport owns: the session it made and, if its own, the auth."""
         session, self._session = self._session, None
         try:
             if self.owns_auth:
@@ -114,6 +123,38 @@ class Transport:
         finally:
             if session is not None and session is not self._borrowed:
                 await session.close()
+
+    async def _enter_loop(self) -> None:
+        """Bind to the running loop on first use; refuse to work in any other loop.
+
+        An aiohttp session, its connections and a renewal in flight all belong to the
+        loop that made them, so a client cannot move to another one.
+        """
+        loop = asyncio.get_running_loop()
+        if loop is self._loop:
+            return
+        if self._loop is not None:
+            raise ActiveCallsError(
+                "this ActiveCallsClient belongs to the event loop it was first used on "
+                "(each asyncio.run() has its own): create one client per event loop"
+            )
+        self._loop = loop
+        self._loop_guard = self._until_loop_ends()
+        await self._loop_guard.asend(None)
+
+    async def _until_loop_ends(self) -> AsyncGenerator[None, None]:
+        """Suspended while the loop lives; asyncio closes it as the loop shuts down.
+
+        ``asyncio.run()`` closes every open async generator before it closes its loop,
+        so a client never closed still releases its session there, in its own loop,
+        rather than leaving an "Unclosed client session" behind.
+        """
+        try:
+            yield
+        finally:
+            if self._loop_guard is not None:  # not already being closed by aclose()
+                self._loop_guard = None
+                await self._release()
 
     async def _send_login(self, request: LoginRequest) -> Mapping[str, Any]:
         """The ``LoginSender`` this transport gives its auth: one POST over its session."""
@@ -140,6 +181,8 @@ class Transport:
         The retry loop: attempt, classify the failure, wait the policy's next delay,
         repeat; the error finally raised carries the number of retries taken.
         """
+        if self._loop is not asyncio.get_running_loop():
+            await self._enter_loop()
         if retry is None:
             return await self._attempt(request, timeout)
         delays: Generator[float, BaseException | None, None] | None = None
@@ -235,6 +278,13 @@ class Transport:
             secrets=secrets,
             closed=lambda: self._closed,
         )
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # aclose() driven without a loop, e.g. by hand
+        return None
 
 
 def _may_retry(exc: ActiveCallsError, request: Request, policy: RetryPolicy) -> bool:

@@ -19,6 +19,7 @@ import asyncio
 import base64
 import inspect
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
@@ -66,9 +67,14 @@ _JWT_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _RC_TOKEN_LIFETIME = 3600.0
 
 
+#: Characters no credential may hold (a header would be cut or split at them); a tab
+#: around a token is only whitespace and is stripped.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def _clean_token(token: object) -> str | None:
-    """``token`` stripped, if it can go in a header: non-blank text on one line."""
-    if not isinstance(token, str) or not token.strip() or any(c in token for c in "\r\n"):
+    """``token`` stripped, if it can go in a header: non-blank, no control characters."""
+    if not isinstance(token, str) or not token.strip() or _CONTROL.search(token):
         return None
     return token.strip()
 
@@ -76,7 +82,9 @@ def _clean_token(token: object) -> str | None:
 def _check_token(name: str, token: object) -> str:
     clean = _clean_token(token)
     if clean is None:
-        raise ValidationError(name, "expected a non-empty token string on one line")
+        raise ValidationError(
+            name, "expected a non-empty token string on one line (no CR, LF, NUL or other controls)"
+        )
     return clean
 
 

@@ -74,7 +74,7 @@ class ActiveCallsClient:
         max_concurrency: int = 10,
         page_size: int = 100,
         allow_insecure_http: bool = False,
-        ssl_context: ssl.SSLContext | None = None,
+        ssl_context: ssl.SSLContext | Literal[False] | None = None,
         user_agent: str | None = None,
     ) -> None:
         self.base_url = v.base_url("base_url", base_url, allow_insecure_http=allow_insecure_http)
@@ -89,7 +89,14 @@ class ActiveCallsClient:
             raise ValidationError("rate_limit", "expected a RateLimit (or other Limiter) or None")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise ValidationError("session", "expected an aiohttp.ClientSession")
-        if ssl_context is not None and (
+        if ssl_context is False:
+            # aiohttp's own spelling of "no verification": allowed, but never silently.
+            logger.warning("TLS verification is OFF for this client (ssl_context=False)")
+        elif ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise ValidationError(
+                "ssl_context", "expected an ssl.SSLContext, False (no verification) or None"
+            )
+        elif ssl_context is not None and (
             ssl_context.verify_mode == ssl.CERT_NONE or not ssl_context.check_hostname
         ):
             # Allowed (private CAs, test rigs), but never silently.
@@ -99,12 +106,13 @@ class ActiveCallsClient:
                 ssl_context.verify_mode.name,
                 ssl_context.check_hostname,
             )
+        if user_agent is not None and (
+            not isinstance(user_agent, str) or any(c in user_agent for c in "\r\n\0")
+        ):
+            raise ValidationError("user_agent", "expected text on one line (no CR, LF or NUL)")
         self.page_size = page_size
         self._transport = Transport(
             auth=coerce_auth(auth),
-            # A token string becomes credentials of this client's own, closed with it;
-            # an auth object passed in (maybe shared) is the caller's to close.
-            owns_auth=isinstance(auth, str),
             session=session,
             timeout=timeout,
             retry=retry,
@@ -113,6 +121,9 @@ class ActiveCallsClient:
             ssl_context=ssl_context,
             user_agent=user_agent or USER_AGENT,
         )
+        # A token string becomes credentials of this client's own, closed with it;
+        # an auth object passed in (maybe shared) is the caller's to close.
+        self._own_credentials(isinstance(auth, str))
 
     @classmethod
     def from_env(
@@ -164,8 +175,12 @@ class ActiveCallsClient:
             )
         client = cls(**options)
         # The credentials built here from the environment belong to this client.
-        client._transport.owns_auth = "auth" not in overrides
+        client._own_credentials("auth" not in overrides)
         return client
+
+    def _own_credentials(self, owned: bool) -> None:
+        """Whether ``aclose()`` closes the auth object too (only credentials made here)."""
+        self._transport.owns_auth = owned
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"

@@ -632,3 +632,30 @@ async def test_a_token_source_object_says_how_to_get_the_ringcentral_token(
         await list_some(client, sim)
     assert source.refusals == 1
     assert trail(sim) == [("auth.exchange", 401), ("auth.exchange", 200), ("list", 200)]
+
+
+def test_a_plain_function_is_refused_at_construction_as_not_an_async_callable() -> None:
+    def sync_token() -> str:
+        return "rc-token"
+
+    with pytest.raises(ValidationError, match="async callable") as caught:
+        RingCentralAuth(sync_token)  # type: ignore[arg-type]
+    assert caught.value.parameter == "rc_access_token"
+    with pytest.raises(ValidationError, match="async callable"):
+        RingCentralAuth(lambda: "rc-token")  # type: ignore[arg-type,return-value]
+
+
+def test_an_object_with_an_async_call_is_an_async_callable() -> None:
+    class Vault:
+        async def __call__(self) -> str:
+            return "rc-token"
+
+    assert repr(RingCentralAuth(Vault())).startswith("RingCentralAuth(rc_access_token,")
+
+
+@pytest.mark.parametrize("kind", [BearerToken, ApiToken])
+@pytest.mark.parametrize("token", ["tok\x00-123456789", "tok-123456789\x00", "tok\x7f-12345678"])
+def test_a_token_with_nul_or_control_characters_is_refused(kind: type[Auth], token: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        kind(token)  # type: ignore[call-arg]
+    assert caught.value.parameter == "token"
