@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
-from typing import Any, Literal
+from collections.abc import AsyncGenerator, Generator, Iterable, Mapping
+from typing import Any, Literal, Protocol
 
 import aiohttp
 from yarl import URL
@@ -14,6 +14,7 @@ from yarl import URL
 from ._endpoints import RetryClass
 from ._http import USER_AGENT, post_form, progress_tracer, request_once
 from ._redact import sent_secrets
+from ._slots import PrioritySlots
 from ._wire import Request, decode_response, error_from_response
 from .auth import Auth, LoginRequest, LoginSender
 from .errors import (
@@ -30,20 +31,56 @@ from .priority import Priority
 from .ratelimit import Limiter
 from .retry import RetryPolicy
 
-__all__ = ["Transport"]
+__all__ = ["StatsSink", "Transport"]
 
 logger = logging.getLogger("activecalls_async")
 
 _ACCEPT = "application/json, text/plain;q=0.9"
 
 
+class StatsSink(Protocol):
+    """Where the transport counts its work (``activecalls_async.stats.ClientStats``)."""
+
+    def record_attempt(
+        self,
+        operation: str,
+        status: int | None,
+        priority: Priority,
+        waited_limiter: float,
+        waited_slot: float,
+    ) -> None:
+        """Count one attempt sent: its answer's status (None: no answer) and its waits."""
+
+    def record_retry(self) -> None:
+        """Count one attempt that is about to be repeated."""
+
+
 class Transport:
     """Sends prepared requests for one client and decodes their answers.
 
-    Every attempt takes a concurrency slot, then waits for the rate limiter, then
-    sends: the limiter records real start times, and nothing holds a connection
-    while it waits. Retries (one loop in ``send``) run outside the slot. Credentials come from
-    the auth object over the same session, outside the slot and the rate limiter.
+    Each attempt waits for the rate limiter, then for a concurrency slot, then sends.
+    Both serve waiting requests by priority (``ACTION`` > ``READ`` > ``WATCH`` >
+    ``BULK``, with aging; see ``activecalls_async._slots``). The limiter comes first so
+    that a slot is only ever held by a request on the wire or about to be: with the
+    slot first, bulk requests paced by the limiter would sit on every slot and an
+    urgent action, let through by the limiter at once, would wait for a slot until
+    bulk requests were answered. Taking the limiter's turn before the slot is safe for
+    the window because a ``Limiter`` counts a request from ``acquire()`` until
+    ``release()``, after its answer (see ``activecalls_async.ratelimit``), so a wait
+    for a slot can only make the count err on the safe side.
+
+    A request keeps its slot and its turn until its answer arrives or its timeout
+    passes, even when its caller is cancelled first (the wire part runs as a task of
+    its own; the caller gets ``CancelledError`` at once): the server never serves more
+    than ``max_concurrency`` requests of this client at once. ``aclose()`` ends those
+    too. Retries (one loop in ``send``) wait outside the limiter and the slots.
+    Credentials come from the auth object, whose login requests go through this
+    transport's ``LoginSender``, outside the slots and the rate limiter.
+
+    At DEBUG, one line per attempt (operation, redacted URL, status, milliseconds,
+    attempt number, seconds waited for the limiter and for a slot, priority); at INFO,
+    each retry and each wait longer than a second for the limiter. Every attempt and
+    retry is counted in ``stats``.
     """
 
     def __init__(
@@ -57,6 +94,7 @@ class Transport:
         max_concurrency: int,
         ssl_context: ssl.SSLContext | Literal[False] | None = None,
         user_agent: str = USER_AGENT,
+        stats: StatsSink | None = None,
     ) -> None:
         self.auth = auth
         #: Whether ``aclose()`` closes ``auth`` too: only credentials the client made.
@@ -68,7 +106,9 @@ class Transport:
         self._borrowed = session
         self._session: aiohttp.ClientSession | None = session
         self._ssl_context = ssl_context
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self._slots = PrioritySlots(max_concurrency)
+        self._in_flight: set[asyncio.Task[Any]] = set()
+        self.stats = stats
         self._base_headers = {"User-Agent": user_agent, "Accept": _ACCEPT}
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -113,7 +153,11 @@ class Transport:
         await self._release()
 
     async def _release(self) -> None:
-        """Close what this transport owns: the session it made and, if its own, the auth."""
+        """Close what this transport owns: the session it made and, if its own, the auth.
+
+        Requests still on the wire end with the session (a borrowed one stays open:
+        theirs are cancelled), so that no task of this transport outlives it.
+        """
         session, self._session = self._session, None
         try:
             if self.owns_auth:
@@ -123,6 +167,18 @@ class Transport:
         finally:
             if session is not None and session is not self._borrowed:
                 await session.close()
+            if self._in_flight:
+                # Their connections are gone: they fail at their next step. Cancelling
+                # is for requests over a borrowed session, which stays open.
+                pending = set(self._in_flight)
+                if session is None or session is self._borrowed:
+                    for task in pending:
+                        task.cancel()
+                _, late = await asyncio.wait(pending, timeout=1.0)
+                for task in late:
+                    task.cancel()
+                if late:
+                    await asyncio.wait(late)
 
     async def _enter_loop(self) -> None:
         """Bind to the running loop on first use; refuse to work in any other loop.
@@ -175,23 +231,26 @@ class Transport:
         *,
         timeout: float | None,
         retry: RetryPolicy | None,
+        priority: Priority | None = None,
     ) -> Any:
         """Send ``request`` under the retry policy and return its decoded result.
 
         The retry loop: attempt, classify the failure, wait the policy's next delay,
         repeat; the error finally raised carries the number of retries taken.
+        ``priority`` defaults to the endpoint's.
         """
         if self._loop is not asyncio.get_running_loop():
             await self._enter_loop()
-        if retry is None:
-            return await self._attempt(request, timeout)
+        if priority is None:
+            priority = request.endpoint.priority
+        max_attempts = 1 if retry is None else retry.max_attempts
         delays: Generator[float, BaseException | None, None] | None = None
         attempt = 1
         while True:
             try:
-                return await self._attempt(request, timeout)
+                return await self._attempt(request, timeout, priority, attempt)
             except ActiveCallsError as exc:
-                if attempt >= retry.max_attempts or not _may_retry(exc, request, retry):
+                if retry is None or attempt >= max_attempts or not _may_retry(exc, request, retry):
                     if isinstance(exc, _RequestError):
                         exc.retries = attempt - 1
                     raise
@@ -199,6 +258,8 @@ class Transport:
                     delays = retry.delays()
                     next(delays)  # primed: from now on it is sent each failure
                 wait = delays.send(exc)
+                if self.stats is not None:
+                    self.stats.record_retry()
                 logger.info(
                     "%s: attempt %d failed (%s); retrying in %.2fs",
                     request.operation,
@@ -209,14 +270,15 @@ class Transport:
             await asyncio.sleep(wait)
             attempt += 1
 
-    async def _attempt(self, request: Request, timeout: float | None) -> Any:
+    async def _attempt(
+        self, request: Request, timeout: float | None, priority: Priority, attempt: int
+    ) -> Any:
         """One attempt, repeated once at most after renewing an expired token."""
-        session = self.session
         for renewed in (False, True):
             credentials = await self.auth.headers(self._login_sender)
             secrets = sent_secrets(credentials)
             status, headers, body = await self._exchange(
-                session, request, credentials, secrets, timeout
+                request, credentials, secrets, timeout, priority, attempt
             )
             if 200 <= status < 300:
                 return decode_response(request, status, body, secrets=secrets)
@@ -234,13 +296,75 @@ class Transport:
 
     async def _exchange(
         self,
+        request: Request,
+        credentials: Mapping[str, str],
+        secrets: Iterable[str],
+        timeout: float | None,
+        priority: Priority,
+        attempt: int,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """Send once under a slot and the rate limiter and read the answer (see the class).
+
+        The wire part runs as its own task holding the slot: a caller cancelled
+        meanwhile gets ``CancelledError`` at once, while the request goes on to its
+        answer or its timeout, so the server never serves more than the slots allow.
+        """
+        session = self.session  # raises ClientClosedError once closed
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        limiter = self.limiter
+        if limiter is not None:
+            await limiter.acquire(priority)
+        allowed = loop.time()
+        try:
+            await self._slots.acquire(priority)
+        except BaseException:
+            if limiter is not None:
+                await limiter.release()  # never sent: its turn goes back at once
+            raise
+        started = loop.time()
+        waits = (allowed - asked, started - allowed)  # limiter, slot
+        if waits[0] > 1.0:
+            logger.info(
+                "%s: waited %.1fs for the rate limit (priority %s)",
+                request.operation,
+                waits[0],
+                priority.name,
+            )
+        wire = loop.create_task(
+            self._on_the_wire(
+                session, request, credentials, secrets, timeout, priority, waits, attempt
+            )
+        )
+        self._in_flight.add(wire)
+        wire.add_done_callback(self._in_flight.discard)
+        try:
+            return await asyncio.shield(wire)
+        except asyncio.CancelledError:
+            if wire.cancelled():  # only aclose() cancels it, as a last resort
+                raise ClientClosedError("the client was closed during the request") from None
+            if not wire.done():
+                # Only this caller was cancelled: the request itself goes on (holding
+                # its slot) until its answer or timeout; its outcome is nobody's now.
+                wire.add_done_callback(_forget)
+            raise
+
+    async def _on_the_wire(
+        self,
         session: aiohttp.ClientSession,
         request: Request,
         credentials: Mapping[str, str],
         secrets: Iterable[str],
         timeout: float | None,
+        priority: Priority,
+        waits: tuple[float, float],
+        attempt: int,
     ) -> tuple[int, Mapping[str, str], bytes]:
-        """Send once under the concurrency slots and the rate limiter; read the answer."""
+        """The request itself; gives back its slot and its limiter turn once answered.
+
+        Counted and logged here, when the answer is in, whether or not its caller
+        still waits for it.
+        """
 
         def where() -> dict[str, str]:
             return {
@@ -249,35 +373,62 @@ class Transport:
                 "url": request.safe_url,
             }
 
-        async with self._slots:
-            limiter = self.limiter
-            if limiter is None:
-                return await self._send_once(session, request, credentials, secrets, timeout, where)
-            await limiter.acquire(Priority.READ)
+        started = asyncio.get_running_loop().time()
+        status: int | None = None
+        try:
+            answer = await request_once(
+                session,
+                request.method,
+                URL(request.url, encoded=True),
+                where=where,
+                headers={**self._base_headers, **credentials},
+                timeout=timeout,
+                secrets=secrets,
+                closed=lambda: self._closed,
+            )
+            status = answer[0]
+            return answer
+        finally:
+            took = asyncio.get_running_loop().time() - started
             try:
-                return await self._send_once(session, request, credentials, secrets, timeout, where)
+                if self.limiter is not None:
+                    await self.limiter.release()
             finally:
-                await limiter.release()
+                self._slots.release()
+                self._record(request, status, priority, waits, attempt, took)
 
-    async def _send_once(
+    def _record(
         self,
-        session: aiohttp.ClientSession,
         request: Request,
-        credentials: Mapping[str, str],
-        secrets: Iterable[str],
-        timeout: float | None,
-        where: Callable[[], Mapping[str, str]],
-    ) -> tuple[int, Mapping[str, str], bytes]:
-        return await request_once(
-            session,
-            request.method,
-            URL(request.url, encoded=True),
-            where=where,
-            headers={**self._base_headers, **credentials},
-            timeout=timeout,
-            secrets=secrets,
-            closed=lambda: self._closed,
-        )
+        status: int | None,
+        priority: Priority,
+        waits: tuple[float, float],
+        attempt: int,
+        took: float,
+    ) -> None:
+        """Count the attempt and log it at DEBUG (cheap when neither is wanted)."""
+        if self.stats is not None:
+            self.stats.record_attempt(request.operation, status, priority, *waits)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %s in %.0f ms (attempt %d, waited %.3fs for the limiter, "
+                "%.3fs for a slot, priority %s)",
+                request.operation,
+                request.safe_url,
+                status if status is not None else "no answer",
+                took * 1000,
+                attempt,
+                waits[0],
+                waits[1],
+                priority.name,
+            )
+
+
+def _forget(task: asyncio.Task[Any]) -> None:
+    # The caller that wanted this answer was cancelled; reading the outcome keeps
+    # asyncio from reporting it as "exception was never retrieved".
+    if not task.cancelled():
+        task.exception()
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
