@@ -1,8 +1,8 @@
 """One request on the wire: send it, read the whole answer, map failures to SDK errors.
 
-The bottom of the request path (client → transport → auth → here): the transport sends
-API requests and login forms through these functions; nothing here knows about auth,
-retries or limits.
+The bottom of the request path (client → transport → auth, and transport → here): the
+transport sends API requests, and the login forms its auth object describes, through
+these functions; nothing here knows about auth, retries, limits or priorities.
 """
 
 from __future__ import annotations
