@@ -10,6 +10,7 @@ from .client import (
     ActiveCallsClient,
     ClientOptions,
     Default,
+    PriorityOption,
     RetryOption,
     TimeoutOption,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "PageWalk",
     "PermissionDeniedError",
     "Priority",
+    "PriorityOption",
     "Product",
     "QueueCheck",
     "RateLimit",

@@ -25,6 +25,7 @@ import attrs
 from . import _validators as v
 from .errors import ValidationError
 from .models import Product, SessionType
+from .priority import Priority
 
 __all__ = [
     "ACCOUNTS",
@@ -104,6 +105,13 @@ class Endpoint:
     #: Cross-parameter rule over the Python-named arguments, run before encoding.
     check: Callable[[Mapping[str, Any]], None] | None = None
     scope: Scope = Scope.ACTIVE_CALLS
+    #: The default claim on slots and rate limit: call control (POST) acts, the rest reads.
+    priority: Priority = attrs.field(
+        default=attrs.Factory(
+            lambda self: Priority.ACTION if self.method == "POST" else Priority.READ,
+            takes_self=True,
+        )
+    )
     #: The Python names ``build_request`` accepts for this operation (derived, kept once).
     arguments: frozenset[str] = attrs.field(
         init=False,

@@ -19,7 +19,8 @@ import aiohttp
 from . import _endpoints as endpoints
 from . import _validators as v
 from ._endpoints import Endpoint, RetryClass, Scope
-from ._transport import USER_AGENT, Transport
+from ._http import USER_AGENT
+from ._transport import Transport
 from ._wire import Request, admin_root, api_prefix, build_raw_request, build_request
 from .auth import (
     DEFAULT_AUTH_URL,
@@ -33,8 +34,10 @@ from .auth import (
 from .errors import ClientClosedError, ValidationError
 from .models import Account, ActiveCall, Product, QueueCheck, SessionType
 from .pagination import DEFAULT_PAGE_SIZE, CallWalk, FanOut, PageWalk, PagingMemo, Target, Window
+from .priority import Priority
 from .ratelimit import Limiter, RateLimit
 from .retry import RetryPolicy
+from .stats import ClientStats
 from .watch import CallWatch, SnapshotWatch
 
 if TYPE_CHECKING:  # Unpack is in typing from Python 3.11; only type checkers need it
@@ -46,6 +49,7 @@ __all__ = [
     "ActiveCallsClient",
     "ClientOptions",
     "Default",
+    "PriorityOption",
     "RetryOption",
     "TimeoutOption",
 ]
@@ -71,6 +75,8 @@ DEFAULT: Final = Default.DEFAULT
 TimeoutOption: TypeAlias = "float | Default | None"
 #: A per-call ``retry=``: a ``RetryPolicy``, ``None`` for one attempt, or ``DEFAULT``.
 RetryOption: TypeAlias = "RetryPolicy | Default | None"
+#: A per-call ``priority=``: a ``Priority``, or ``DEFAULT`` for the operation's own.
+PriorityOption: TypeAlias = "Priority | Default"
 
 
 class ClientOptions(TypedDict, total=False):
@@ -120,7 +126,7 @@ class ActiveCallsClient:
         page_size: int | None = None,
         server_max_rows: int | None = None,
         allow_insecure_http: bool = False,
-        ssl_context: ssl.SSLContext | None = None,
+        ssl_context: ssl.SSLContext | Literal[False] | None = None,
         user_agent: str | None = None,
         account_timezone: str | tzinfo | None = None,
     ) -> None:
@@ -146,7 +152,14 @@ class ActiveCallsClient:
             raise ValidationError("rate_limit", "expected a RateLimit (or other Limiter) or None")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise ValidationError("session", "expected an aiohttp.ClientSession")
-        if ssl_context is not None and (
+        if ssl_context is False:
+            # aiohttp's own spelling of "no verification": allowed, but never silently.
+            logger.warning("TLS verification is OFF for this client (ssl_context=False)")
+        elif ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise ValidationError(
+                "ssl_context", "expected an ssl.SSLContext, False (no verification) or None"
+            )
+        elif ssl_context is not None and (
             ssl_context.verify_mode == ssl.CERT_NONE or not ssl_context.check_hostname
         ):
             # Allowed (private CAs, test rigs), but never silently.
@@ -156,16 +169,18 @@ class ActiveCallsClient:
                 ssl_context.verify_mode.name,
                 ssl_context.check_hostname,
             )
+        if user_agent is not None and (
+            not isinstance(user_agent, str) or any(c in user_agent for c in "\r\n\0")
+        ):
+            raise ValidationError("user_agent", "expected text on one line (no CR, LF or NUL)")
         #: The largest page the server is known to honour (None: learnt from its answers).
         self.server_max_rows = server_max_rows
         #: The ``maxRows`` asked by default: ``server_max_rows`` when given (see
         #: ``activecalls_async.pagination`` for how walks learn what the server sends).
         self.page_size = page_size or server_max_rows or DEFAULT_PAGE_SIZE
+        self._stats = ClientStats(rate_limit)
         self._transport = Transport(
             auth=coerce_auth(auth),
-            # A token string becomes credentials of this client's own, closed with it;
-            # an auth object passed in (maybe shared) is the caller's to close.
-            owns_auth=isinstance(auth, str),
             session=session,
             timeout=timeout,
             retry=retry,
@@ -173,7 +188,11 @@ class ActiveCallsClient:
             max_concurrency=max_concurrency,
             ssl_context=ssl_context,
             user_agent=user_agent or USER_AGENT,
+            stats=self._stats,
         )
+        # A token string becomes credentials of this client's own, closed with it;
+        # an auth object passed in (maybe shared) is the caller's to close.
+        self._own_credentials(isinstance(auth, str))
 
     @classmethod
     def from_env(
@@ -227,8 +246,12 @@ class ActiveCallsClient:
             )
         client = cls(**options)
         # The credentials built here from the environment belong to this client.
-        client._transport.owns_auth = "auth" not in overrides
+        client._own_credentials("auth" not in overrides)
         return client
+
+    def _own_credentials(self, owned: bool) -> None:
+        """Whether ``aclose()`` closes the auth object too (only credentials made here)."""
+        self._transport.owns_auth = owned
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -265,18 +288,24 @@ class ActiveCallsClient:
         """Whether the client has been closed."""
         return self._transport.closed
 
+    @property
+    def stats(self) -> ClientStats:
+        """What this client has spent: attempts, answers, retries, waits."""
+        return self._stats
+
     async def _call(
         self,
         endpoint: Endpoint,
         args: Mapping[str, Any],
         timeout: TimeoutOption,
         retry: RetryOption,
+        priority: PriorityOption = DEFAULT,
     ) -> Any:
         """Check the arguments, build the request and send it (the one path every method takes)."""
         transport = self._transport
         if transport.closed:
             raise ClientClosedError("this ActiveCallsClient is closed; create a new one")
-        self._check_request_options(timeout, retry)
+        self._check_request_options(timeout, retry, priority)
         if endpoint.scope is Scope.ADMIN:
             prefix = self._root
         elif self._prefix is not None:
@@ -284,15 +313,23 @@ class ActiveCallsClient:
         else:
             build_request(endpoint, "", args)  # bad input fails before the lookup is sent
             prefix = await self._account_prefix()
-        return await self._send(build_request(endpoint, prefix, args), timeout, retry)
+        request = build_request(endpoint, prefix, args)
+        return await self._send(request, timeout, retry, priority)
 
-    async def _send(self, request: Request, timeout: TimeoutOption, retry: RetryOption) -> Any:
+    async def _send(
+        self,
+        request: Request,
+        timeout: TimeoutOption,
+        retry: RetryOption,
+        priority: PriorityOption = DEFAULT,
+    ) -> Any:
         """Send under the per-call options (``DEFAULT``: the client's)."""
         transport = self._transport
         return await transport.send(
             request,
             timeout=transport.timeout if timeout is DEFAULT else timeout,
             retry=transport.retry if retry is DEFAULT else retry,
+            priority=None if priority is DEFAULT else priority,
         )
 
     async def _account_prefix(self) -> str:
@@ -351,10 +388,14 @@ class ActiveCallsClient:
         return self.account_id
 
     async def list_accounts(
-        self, *, timeout: TimeoutOption = DEFAULT, retry: RetryOption = DEFAULT
+        self,
+        *,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
     ) -> list[Account]:
         """The sub-accounts these credentials can see (``GET {BASE_URL}/api/v1/admin/accounts``)."""
-        result: list[Account] = await self._call(endpoints.ACCOUNTS, {}, timeout, retry)
+        result: list[Account] = await self._call(endpoints.ACCOUNTS, {}, timeout, retry, priority)
         return result
 
     async def request(
@@ -367,6 +408,7 @@ class ActiveCallsClient:
         retry_class: RetryClass | Literal["idempotent", "at-most-once"] | None = None,
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
     ) -> Any:
         """Send any RingCX admin API request; see ``docs/concepts/operations.md``.
 
@@ -379,8 +421,8 @@ class ActiveCallsClient:
         request = build_raw_request(
             method, path, self._root, params=params, json_body=json, retry_class=retry_class
         )
-        self._check_request_options(timeout, retry)
-        return await self._send(request, timeout, retry)
+        self._check_request_options(timeout, retry, priority)
+        return await self._send(request, timeout, retry, priority)
 
     async def list_active_calls(
         self,
@@ -392,6 +434,7 @@ class ActiveCallsClient:
         max_rows: int | Default = DEFAULT,
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
     ) -> list[ActiveCall]:
         """One page of the calls in flight for a product (or an external id); one request."""
         args = {
@@ -401,7 +444,7 @@ class ActiveCallsClient:
             "page": page,
             "max_rows": self.page_size if max_rows is DEFAULT else max_rows,
         }
-        result: list[ActiveCall] = await self._call(endpoints.LIST, args, timeout, retry)
+        result: list[ActiveCall] = await self._call(endpoints.LIST, args, timeout, retry, priority)
         return result
 
     async def create_manual_agent_call(
@@ -413,6 +456,7 @@ class ActiveCallsClient:
         caller_id: str,
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
     ) -> None:
         """Ring an agent and dial ``destination`` for them; raise ActionRejectedError if refused."""
         args = {
@@ -421,7 +465,7 @@ class ActiveCallsClient:
             "ring_duration": ring_duration,
             "caller_id": caller_id,
         }
-        await self._call(endpoints.CREATE_MANUAL_AGENT_CALL, args, timeout, retry)
+        await self._call(endpoints.CREATE_MANUAL_AGENT_CALL, args, timeout, retry, priority)
 
     async def add_session_to_call(
         self,
@@ -431,10 +475,11 @@ class ActiveCallsClient:
         session_type: SessionType | str,
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
     ) -> None:
         """Put a supervisor's phone on the call to listen, coach or barge in."""
         args = {"uii": uii, "destination": destination, "session_type": session_type}
-        await self._call(endpoints.ADD_SESSION_TO_CALL, args, timeout, retry)
+        await self._call(endpoints.ADD_SESSION_TO_CALL, args, timeout, retry, priority)
 
     async def disposition_call(
         self,
@@ -446,6 +491,7 @@ class ActiveCallsClient:
         notes: str | None = None,
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
     ) -> None:
         """Set the call's disposition; a ``callback_at`` asks for a callback (``callback``
         defaults to whether one is given). An aware ``callback_at`` is sent in the
@@ -460,7 +506,7 @@ class ActiveCallsClient:
             "callback_at": self._account_time(callback_at),
             "notes": notes,
         }
-        await self._call(endpoints.DISPOSITION_CALL, args, timeout, retry)
+        await self._call(endpoints.DISPOSITION_CALL, args, timeout, retry, priority)
 
     def _account_time(self, when: datetime | str | None) -> datetime | str | None:
         """``when`` as the account's wall-clock time, when it is aware and that zone is known."""
@@ -490,9 +536,10 @@ class ActiveCallsClient:
         *,
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
     ) -> None:
         """End the call for every party."""
-        await self._call(endpoints.HANGUP_CALL, {"uii": uii}, timeout, retry)
+        await self._call(endpoints.HANGUP_CALL, {"uii": uii}, timeout, retry, priority)
 
     async def hangup_session(
         self,
@@ -501,9 +548,12 @@ class ActiveCallsClient:
         phone: str,
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
     ) -> None:
         """Drop one party (for example a supervisor's session) from the call."""
-        await self._call(endpoints.HANGUP_SESSION, {"uii": uii, "phone": phone}, timeout, retry)
+        await self._call(
+            endpoints.HANGUP_SESSION, {"uii": uii, "phone": phone}, timeout, retry, priority
+        )
 
     async def toggle_call_recording(
         self,
@@ -512,17 +562,27 @@ class ActiveCallsClient:
         record: bool,
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
     ) -> None:
         """Turn the call's recording on or off (off to pause it while card details are read)."""
         await self._call(
-            endpoints.TOGGLE_CALL_RECORDING, {"uii": uii, "record": record}, timeout, retry
+            endpoints.TOGGLE_CALL_RECORDING,
+            {"uii": uii, "record": record},
+            timeout,
+            retry,
+            priority,
         )
 
     async def ping_call(
-        self, uii: str, *, timeout: TimeoutOption = DEFAULT, retry: RetryOption = DEFAULT
+        self,
+        uii: str,
+        *,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
     ) -> None:
         """Keep the call from moving to the archived, read-only state while work is pending."""
-        await self._call(endpoints.PING_CALL, {"uii": uii}, timeout, retry)
+        await self._call(endpoints.PING_CALL, {"uii": uii}, timeout, retry, priority)
 
     async def set_call_hold(
         self,
@@ -531,9 +591,12 @@ class ActiveCallsClient:
         hold: bool,
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
     ) -> None:
         """Put the call on hold (``hold=True``) or take it off (sends ``state=ON|OFF``)."""
-        await self._call(endpoints.TOGGLE_CALL_HOLD, {"uii": uii, "hold": hold}, timeout, retry)
+        await self._call(
+            endpoints.TOGGLE_CALL_HOLD, {"uii": uii, "hold": hold}, timeout, retry, priority
+        )
 
     async def requeue_call(
         self,
@@ -542,10 +605,11 @@ class ActiveCallsClient:
         gate_id: int | str,
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
     ) -> None:
         """Send the call back into a queue (gate ``gate_id``), away from its agent."""
         args = {"uii": uii, "gate_id": gate_id}
-        await self._call(endpoints.REQUEUE_CALL, args, timeout, retry)
+        await self._call(endpoints.REQUEUE_CALL, args, timeout, retry, priority)
 
     async def hangup_session_by_id(
         self,
@@ -554,11 +618,12 @@ class ActiveCallsClient:
         session_id: str | int,
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
     ) -> None:
         """Drop one session from the call by its id; the API never returns session ids (see
         ``docs/concepts/operations.md``), so the id must come from elsewhere."""
         args = {"uii": uii, "session_id": session_id}
-        await self._call(endpoints.HANGUP_SESSION_BY_ID, args, timeout, retry)
+        await self._call(endpoints.HANGUP_SESSION_BY_ID, args, timeout, retry, priority)
 
     async def check_queue_status(
         self,
@@ -568,6 +633,7 @@ class ActiveCallsClient:
         i18n_numbers: bool | None = None,
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
     ) -> QueueCheck:
         """May a call to this DNIS be queued? ``max_queued`` is the API's ``maxq``: the longest
         acceptable wait in queue (seconds); 0 or less asks whether an agent is free."""
@@ -576,7 +642,9 @@ class ActiveCallsClient:
             "max_queued": max_queued,
             "i18n_numbers": i18n_numbers,
         }
-        result: QueueCheck = await self._call(endpoints.CHECK_QUEUE_STATUS, args, timeout, retry)
+        result: QueueCheck = await self._call(
+            endpoints.CHECK_QUEUE_STATUS, args, timeout, retry, priority
+        )
         return result
 
     async def check_queue_threshold(
@@ -587,6 +655,7 @@ class ActiveCallsClient:
         i18n_numbers: bool | None = None,
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
     ) -> QueueCheck:
         """Are fewer than ``max_calls_queued`` calls (server default 10) waiting for this DNIS?"""
         args = {
@@ -594,7 +663,9 @@ class ActiveCallsClient:
             "max_calls_queued": max_calls_queued,
             "i18n_numbers": i18n_numbers,
         }
-        result: QueueCheck = await self._call(endpoints.CHECK_QUEUE_THRESHOLD, args, timeout, retry)
+        result: QueueCheck = await self._call(
+            endpoints.CHECK_QUEUE_THRESHOLD, args, timeout, retry, priority
+        )
         return result
 
     @functools.cached_property
@@ -603,12 +674,19 @@ class ActiveCallsClient:
         return PagingMemo(server_max_rows=self.server_max_rows)
 
     @staticmethod
-    def _check_request_options(timeout: TimeoutOption, retry: RetryOption) -> None:
-        """Raise ValidationError for a per-call ``timeout`` or ``retry`` that is not one."""
+    def _check_request_options(
+        timeout: TimeoutOption,
+        retry: RetryOption,
+        priority: PriorityOption = DEFAULT,
+    ) -> None:
+        """Raise ValidationError for a per-call ``timeout``, ``retry`` or ``priority`` that is
+        not one."""
         if timeout is not DEFAULT:
             v.optional_seconds("timeout", timeout)
         if retry is not DEFAULT and retry is not None and not isinstance(retry, RetryPolicy):
             raise ValidationError("retry", "expected a RetryPolicy or None")
+        if priority is not DEFAULT and not isinstance(priority, Priority):
+            raise ValidationError("priority", "expected a Priority (ACTION, READ, WATCH, BULK)")
 
     def _page_walk(
         self,
@@ -621,12 +699,16 @@ class ActiveCallsClient:
         max_items: int | None,
         timeout: TimeoutOption,
         retry: RetryOption,
+        priority: PriorityOption,
         window: Window | None = None,
+        default_priority: Priority = Priority.BULK,
     ) -> PageWalk:
         """A walk over one listing, every argument checked now rather than at page 0."""
         args = {"product": product, "product_id": product_id, "external_id": external_id}
         build_request(endpoints.LIST, "", args)  # raises ValidationError
-        self._check_request_options(timeout, retry)
+        self._check_request_options(timeout, retry, priority)
+        if priority is DEFAULT:
+            priority = default_priority
 
         async def fetch(page: int, max_rows: int) -> list[ActiveCall]:
             return await self.list_active_calls(
@@ -637,6 +719,7 @@ class ActiveCallsClient:
                 max_rows=max_rows,
                 timeout=timeout,
                 retry=retry,
+                priority=priority,
             )
 
         label = " ".join(str(part) for part in (product, product_id) if part is not None)
@@ -661,6 +744,7 @@ class ActiveCallsClient:
         prefetch: int = 1,
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
     ) -> PageWalk:
         """Every page of a listing, each holding the calls new to the walk (the walk
         contract: ``activecalls_async.pagination``)."""
@@ -673,6 +757,7 @@ class ActiveCallsClient:
             max_items=max_items,
             timeout=timeout,
             retry=retry,
+            priority=priority,
         )
 
     def iter_active_calls(
@@ -686,6 +771,7 @@ class ActiveCallsClient:
         prefetch: int = 1,
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
     ) -> CallWalk:
         """Every call of a listing, each uii once (the walk contract:
         ``activecalls_async.pagination``)."""
@@ -699,6 +785,7 @@ class ActiveCallsClient:
                 prefetch=prefetch,
                 timeout=timeout,
                 retry=retry,
+                priority=priority,
             )
         )
 
@@ -712,6 +799,7 @@ class ActiveCallsClient:
         on_error: Literal["raise", "collect"] = "raise",
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
     ) -> FanOut:
         """The calls of many listings, walked concurrently, each uii once across them (the
         walk contract: ``activecalls_async.pagination``)."""
@@ -720,7 +808,7 @@ class ActiveCallsClient:
         v.count("page_size", page_size, minimum=1, allow_none=True)
         v.count("prefetch", prefetch, minimum=1, allow_none=True)
         # Checked now: a walk opened later, in a worker, must not be the first to refuse.
-        self._check_request_options(timeout, retry)
+        self._check_request_options(timeout, retry, priority)
 
         def open_walk(target: Target, window: Window | None) -> PageWalk:
             return self._page_walk(
@@ -733,6 +821,7 @@ class ActiveCallsClient:
                 timeout=timeout,
                 retry=retry,
                 window=window,
+                priority=priority,
             )
 
         slots = self._transport.max_concurrency if prefetch is None else 0
@@ -750,18 +839,22 @@ class ActiveCallsClient:
         prefetch: int = 1,
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
     ) -> CallWatch:
         """Poll one listing and yield ``CallEvent``s, as ``activecalls_async.watch`` describes."""
 
         def open_walk() -> PageWalk:
-            return self.iter_active_call_pages(
+            return self._page_walk(
                 product,
                 product_id,
-                external_id=external_id,
+                external_id,
                 page_size=page_size,
                 prefetch=prefetch,
+                max_items=None,
                 timeout=timeout,
                 retry=retry,
+                priority=priority,
+                default_priority=Priority.WATCH,
             )
 
         return CallWatch(
@@ -781,20 +874,26 @@ class ActiveCallsClient:
         concurrency: int | None = None,
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
     ) -> SnapshotWatch:
         """Poll many listings together and yield one ``Snapshot`` per poll, as
         ``activecalls_async.watch`` describes."""
         v.count("page_size", page_size, minimum=1, allow_none=True)
         # Checked now: a walk opened later, in a worker, must not be the first to refuse.
-        self._check_request_options(timeout, retry)
+        self._check_request_options(timeout, retry, priority)
 
         def open_walk(target: Target) -> PageWalk:
-            return self.iter_active_call_pages(
+            return self._page_walk(
                 target.product,
                 target.product_id,
+                None,
                 page_size=page_size,
+                prefetch=1,
+                max_items=None,
                 timeout=timeout,
                 retry=retry,
+                priority=priority,
+                default_priority=Priority.WATCH,
             )
 
         return SnapshotWatch(

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
 import pytest
 
+from activecalls_async import _log
 from activecalls_async.cli import main
 from activecalls_async.testing import Simulator
 
@@ -25,11 +27,14 @@ def activecalls_simulator_options() -> dict[str, Any]:
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No ACTIVECALLS_* variable of the developer's shell may leak into a test."""
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No ACTIVECALLS_* variable of the developer's shell may leak into a test, nor a
+    ``-v`` of one CLI run into the next test's logging."""
     for name in list(os.environ):
         if name.startswith("ACTIVECALLS_"):
             monkeypatch.delenv(name)
+    yield
+    _log.disable()
 
 
 @attrs.frozen

@@ -27,7 +27,7 @@ METHODS: dict[str, Endpoint] = {
     "hangup_session_by_id": endpoints.HANGUP_SESSION_BY_ID,
     "list_accounts": endpoints.ACCOUNTS,
 }
-PER_CALL_OPTIONS = {"self", "timeout", "retry"}
+PER_CALL_OPTIONS = {"self", "timeout", "retry", "priority"}
 
 
 def test_the_registry_has_thirteen_call_operations_and_accounts() -> None:

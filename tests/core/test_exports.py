@@ -37,6 +37,7 @@ def test_all_is_pinned() -> None:
         "PageWalk",
         "PermissionDeniedError",
         "Priority",
+        "PriorityOption",
         "Product",
         "QueueCheck",
         "RateLimit",

@@ -70,6 +70,7 @@ def sdk_logger() -> Iterator[logging.Logger]:
     """The SDK's logger, put back as it was afterwards."""
     logger = logging.getLogger(_log.LOGGER_NAME)
     handlers, level = list(logger.handlers), logger.level
+    _log.disable()  # start with no handler of the switch's, whatever ran before
     yield logger
     logger.handlers[:] = handlers
     logger.setLevel(level)
