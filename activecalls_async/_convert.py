@@ -13,9 +13,17 @@ from cattrs.gen import make_dict_structure_fn, override
 
 from .models import ActiveCall, QueueCheck
 
-__all__ = ["configure_converter", "make_converter", "structure_calls", "structure_queue_check"]
+__all__ = [
+    "WIRE_NAMES",
+    "configure_converter",
+    "make_converter",
+    "structure_calls",
+    "structure_queue_check",
+    "wire_record",
+]
 
-_WIRE_NAMES = {
+#: The API's name of each ``ActiveCall`` field whose name differs in snake case.
+WIRE_NAMES = {
     "account_id": "accountId",
     "dnis_e164": "dnisE164",
     "enqueue_time": "enqueueTime",
@@ -27,7 +35,7 @@ _WIRE_NAMES = {
     "external_id": "externalId",
 }
 _CALL_KEYS = frozenset(
-    _WIRE_NAMES.get(a.name, a.name) for a in attrs.fields(ActiveCall) if a.name != "extra"
+    WIRE_NAMES.get(a.name, a.name) for a in attrs.fields(ActiveCall) if a.name != "extra"
 )
 # Epoch milliseconds beyond this are not plausible times: refuse rather than overflow.
 _MAX_EPOCH_MS = 253_402_300_799_999
@@ -133,7 +141,7 @@ def configure_converter(converter: cattrs.Converter) -> cattrs.Converter:
     converter.register_structure_hook(str | None, _optional_str)
     converter.register_structure_hook(bool | None, _optional_bool)
     converter.register_structure_hook(datetime | None, _optional_datetime)
-    overrides: dict[str, Any] = {name: override(rename=wire) for name, wire in _WIRE_NAMES.items()}
+    overrides: dict[str, Any] = {name: override(rename=wire) for name, wire in WIRE_NAMES.items()}
     plain = make_dict_structure_fn(
         ActiveCall,
         converter,
@@ -194,3 +202,15 @@ def structure_queue_check(data: object) -> QueueCheck:
         return _FAST.structure(data, QueueCheck)
     except Exception as exc:
         raise ValueError(_explain(exc, lambda c: c.structure(data, QueueCheck))) from None
+
+
+def wire_record(call: ActiveCall) -> dict[str, Any]:
+    """The call's fields under the API's own names, in the API's order, then its extras."""
+    record: dict[str, Any] = {
+        WIRE_NAMES.get(field.name, field.name): getattr(call, field.name)
+        for field in attrs.fields(ActiveCall)
+        if field.name != "extra"
+    }
+    for key, value in call.extra.items():
+        record.setdefault(key, value)
+    return record

@@ -28,7 +28,7 @@ from typing import Annotated, Any
 import attrs
 import msgspec
 
-from ._convert import _WIRE_NAMES, structure_calls
+from ._convert import WIRE_NAMES, structure_calls
 from .models import ActiveCall
 
 __all__ = ["MAX_LEARNED", "CallDecoder", "decode_calls"]
@@ -77,7 +77,7 @@ class _FastPath:
         struct = msgspec.defstruct(
             "_WireCall",
             [*_DOCUMENTED, *((attr, object, msgspec.UNSET) for attr, _ in self._slots)],
-            rename={**_WIRE_NAMES, **dict(self._slots)},
+            rename={**WIRE_NAMES, **dict(self._slots)},
             # Any other field is left to the reference path, which keeps it in ``extra``.
             forbid_unknown_fields=True,
             # Decoded JSON cannot refer back to a struct: no cycles for the GC to track.

@@ -28,6 +28,7 @@ import attrs
 from yarl import URL
 
 from . import _validators as v
+from ._aio import retrieve
 from ._redact import redact_url
 from .errors import (
     APIConnectionError,
@@ -531,7 +532,7 @@ class RingCentralAuth(Auth):
             renewal = self._renewal
             if renewal is None or renewal.task.done():
                 task = asyncio.get_running_loop().create_task(self._renew_now(send))
-                task.add_done_callback(_retrieve)
+                task.add_done_callback(retrieve)
                 renewal = self._renewal = _Renewal(task, send)
             renewal.waiters += 1
             try:
@@ -684,13 +685,6 @@ class _Renewal:
         self.task = task
         self.send = send
         self.waiters = 0
-
-
-def _retrieve(task: asyncio.Task[None]) -> None:
-    # Every waiter may have been cancelled; reading the outcome here keeps asyncio
-    # from reporting a failed renewal as "exception was never retrieved".
-    if not task.cancelled():
-        task.exception()
 
 
 def coerce_auth(auth: Auth | str) -> Auth:

@@ -27,8 +27,7 @@ _TLS_ERRORS = (ssl.SSLError, aiohttp.ClientSSLError, aiohttp.ClientConnectorCert
 
 
 def _attempts(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(attribute.name, f"expected an int >= 1; got {value!r}")
+    v.count(attribute.name, value, minimum=1)
 
 
 def _at_least(minimum: float) -> Callable[[object, attrs.Attribute[float], object], None]:

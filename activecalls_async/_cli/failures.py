@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .._redact import redact
+from .._redact import mask, redact
 from ..errors import ActiveCallsError, ValidationError
 
 __all__ = [
@@ -14,7 +14,6 @@ __all__ = [
     "EXIT_OK",
     "EXIT_TERMINATED",
     "EXIT_USAGE",
-    "MIN_SECRET_CHARS",
     "UsageError",
     "cli_words",
     "describe",
@@ -30,12 +29,6 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 #: ``activecalls simulator`` stopped by SIGTERM (128 + SIGTERM), as a shell reports it.
 EXIT_TERMINATED = 143
-
-#: A configured credential shorter than this is not masked in messages: such a value (say
-#: ``x``) also occurs inside ordinary words, and masking it would mangle the message while
-#: hiding nothing. Real tokens, JWTs and client secrets are far longer.
-MIN_SECRET_CHARS = 8
-
 
 #: The SDK's parameter names and the command line's words for them: messages name what
 #: the user typed (``--allow-insecure-http``), not a Python argument.
@@ -73,16 +66,9 @@ class UsageError(Exception):
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:
-    """``text`` on one line, with every configured secret and token-like value masked.
-
-    A secret of at least :data:`MIN_SECRET_CHARS` characters is masked wherever it
-    occurs, even inside a longer word (it may be glued to percent-encoded or quoted text,
-    and a leak is a leak); shorter values are left alone, see :data:`MIN_SECRET_CHARS`.
-    """
-    for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) >= MIN_SECRET_CHARS:
-            text = text.replace(secret, "***")
-    return " ".join(redact(text).split())
+    """``text`` on one line, with every configured secret and token-like value masked
+    (the SDK's own rules: ``activecalls_async._redact.mask`` and ``redact``)."""
+    return " ".join(redact(mask(text, secrets)).split())
 
 
 def describe(exc: BaseException, secrets: Sequence[str]) -> tuple[str, int]:

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 import attrs
 
-from .._convert import _WIRE_NAMES
+from .._convert import WIRE_NAMES, wire_record
 from ..models import ActiveCall
 
 __all__ = [
@@ -92,17 +92,10 @@ def _iso(value: datetime | None) -> str | None:
 
 def call_record(call: ActiveCall) -> dict[str, Any]:
     """The call as a JSON-ready object under the API's own field names (plus unknown extras)."""
-    record: dict[str, Any] = {}
-    for field in attrs.fields(ActiveCall):
-        if field.name == "extra":
-            continue
-        value = getattr(call, field.name)
-        record[_WIRE_NAMES.get(field.name, field.name)] = (
-            _iso(value) if isinstance(value, datetime) else value
-        )
-    for key, value in call.extra.items():
-        record.setdefault(key, value)
-    return record
+    return {
+        key: _iso(value) if isinstance(value, datetime) else value
+        for key, value in wire_record(call).items()
+    }
 
 
 def call_fields_record(call: ActiveCall, fields: Sequence[str]) -> dict[str, Any]:
@@ -134,7 +127,7 @@ def _when(value: datetime | None) -> str:
 
 #: The fields of a call in JSON, CSV and NDJSON: the API's names, in the API's order.
 CALL_FIELDS: tuple[str, ...] = tuple(
-    _WIRE_NAMES.get(f.name, f.name) for f in attrs.fields(ActiveCall) if f.name != "extra"
+    WIRE_NAMES.get(f.name, f.name) for f in attrs.fields(ActiveCall) if f.name != "extra"
 )
 
 

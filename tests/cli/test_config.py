@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from activecalls_async._cli.failures import MIN_SECRET_CHARS, scrub
+from activecalls_async._cli.failures import scrub
+from activecalls_async._redact import MIN_SECRET_CHARS
 from activecalls_async.cli import main
 from activecalls_async.testing import Faults, Simulator
 
