@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # aioresponses cannot mock aiohttp 3.14+: its tests run in this second environment.
 VENV_AIOHTTP313 ?= .venv-aiohttp313
 
-.PHONY: demo test lint typecheck pytest pytest-aioresponses decode-other-python bench clean
+.PHONY: demo test lint typecheck docs pytest pytest-aioresponses decode-other-python bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ demo: $(BIN)/python
 test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	$(BIN)/python -m pip install --quiet --upgrade aiohttp
-	$(MAKE) lint typecheck pytest pytest-aioresponses decode-other-python
+	$(MAKE) lint typecheck docs pytest pytest-aioresponses decode-other-python
 
 lint:
 	$(BIN)/python -m ruff check .
@@ -33,6 +33,12 @@ lint:
 
 typecheck:
 	$(BIN)/python -m mypy --strict activecalls_async
+
+# The documentation site, built with --strict: a broken link or reference fails.
+docs: $(BIN)/python
+	@$(BIN)/python -c "import mkdocs, material, mkdocstrings" 2>/dev/null || \
+		$(BIN)/python -m pip install --quiet -e ".[docs]"
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet --site-dir site
 
 pytest:
 	$(BIN)/python -m coverage erase
@@ -73,4 +79,4 @@ bench: $(BIN)/python
 
 clean:
 	rm -rf $(VENV) $(VENV_AIOHTTP313) .venv-py3.* .coverage .pytest_cache .mypy_cache \
-		.ruff_cache dist build
+		.ruff_cache dist build site
