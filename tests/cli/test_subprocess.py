@@ -249,3 +249,43 @@ async def test_output_still_buffered_when_the_reader_left_is_dropped_before_exit
     assert status == 0
     assert sim.effect_count("hangupCall", uii) == 1
     stream.close()  # what the interpreter does at exit: must not raise
+
+
+async def test_activecalls_log_debug_prints_one_line_per_request_and_no_secret(
+    activecalls_simulator: Simulator,
+) -> None:
+    sim = activecalls_simulator
+    env = {
+        **child_env(),
+        "ACTIVECALLS_LOG": "debug",
+        "ACTIVECALLS_BASE_URL": sim.base_url,
+        "ACTIVECALLS_ACCOUNT_ID": sim.account_id,
+        "ACTIVECALLS_TOKEN": sim.token,
+    }
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "activecalls_async",
+        "list",
+        "-p",
+        "ACD:55",
+        "-p",
+        "ACCOUNT",
+        "--page-size",
+        "50",
+        "-f",
+        "csv",
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(child.communicate(), 60)
+    log = err.decode()
+    assert child.returncode == 0, log
+    attempts = [line for line in log.splitlines() if "DEBUG activecalls_async: list " in line]
+    assert len(sim.requests) > 2
+    assert len(attempts) == len(sim.requests)
+    # A page asked past the end may still be on the wire when the command closes its client.
+    assert all(re.search(r" -> (200|no answer) in \d+ ms \(attempt 1,", line) for line in attempts)
+    assert sim.token not in log
+    assert sim.token not in out.decode()
