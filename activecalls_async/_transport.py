@@ -9,7 +9,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import AsyncGenerator, Generator, Iterable, Mapping
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import aiohttp
 from yarl import URL
@@ -33,31 +33,15 @@ from .errors import (
 from .priority import Priority
 from .ratelimit import Limiter
 from .retry import RetryPolicy
+from .stats import ClientStats
 
-__all__ = ["StatsSink", "Transport"]
+__all__ = ["ClientStats", "Transport"]
 
 logger = logging.getLogger("activecalls_async")
 
 #: Reads answer JSON; actions answer ``true``/``false`` as text (or JSON from ``request``).
 _ACCEPT_READ = "application/json"
 _ACCEPT_ACTION = "text/plain, application/json;q=0.9"
-
-
-class StatsSink(Protocol):
-    """Where the transport counts its work (``activecalls_async.stats.ClientStats``)."""
-
-    def record_attempt(
-        self,
-        operation: str,
-        status: int | None,
-        priority: Priority,
-        waited_limiter: float,
-        waited_slot: float,
-    ) -> None:
-        """Count one attempt sent: its answer's status (None: no answer) and its waits."""
-
-    def record_retry(self) -> None:
-        """Count one attempt that is about to be repeated."""
 
 
 class Transport:
@@ -99,7 +83,7 @@ class Transport:
         max_concurrency: int,
         ssl_context: ssl.SSLContext | Literal[False] | None = None,
         user_agent: str = USER_AGENT,
-        stats: StatsSink | None = None,
+        stats: ClientStats | None = None,
     ) -> None:
         self.auth = auth
         #: Whether ``aclose()`` closes ``auth`` too: only credentials the client made.
@@ -320,7 +304,13 @@ class Transport:
         asked = loop.time()
         limiter = self.limiter
         if limiter is not None:
-            await limiter.acquire(priority)
+            stats = self.stats
+            waiting = stats.limiter_wait_started() if stats is not None else None
+            try:
+                await limiter.acquire(priority)
+            finally:
+                if stats is not None:
+                    stats.limiter_wait_ended(waiting)
         allowed = loop.time()
         try:
             await self._slots.acquire(priority)

@@ -8,6 +8,7 @@ none can be written to.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -24,7 +25,15 @@ class ClientStats:
     ``limiter`` is the client's rate limiter, read for ``in_window`` when it has one.
     """
 
-    __slots__ = ("_by_operation", "_by_status", "_limiter", "_requests", "_retries", "_waited")
+    __slots__ = (
+        "_by_operation",
+        "_by_status",
+        "_limiter",
+        "_limiter_waits",
+        "_requests",
+        "_retries",
+        "_waited",
+    )
 
     def __init__(self, limiter: Limiter | None = None) -> None:
         self._limiter = limiter
@@ -33,6 +42,8 @@ class ClientStats:
         self._by_operation: Counter[str] = Counter()
         self._by_status: Counter[int] = Counter()
         self._waited = dict.fromkeys(Priority, 0.0)
+        #: When each request now waiting for the rate limiter began to wait, oldest first.
+        self._limiter_waits: dict[object, float] = {}
 
     def __repr__(self) -> str:
         return (
@@ -58,6 +69,24 @@ class ClientStats:
     def record_retry(self) -> None:
         """Count one attempt that is about to be repeated."""
         self._retries += 1
+
+    def limiter_wait_started(self) -> object:
+        """Note a request starting to wait for the rate limiter; pass the token to
+        ``limiter_wait_ended``."""
+        token = object()
+        self._limiter_waits[token] = time.monotonic()
+        return token
+
+    def limiter_wait_ended(self, token: object) -> None:
+        """Note that the request behind ``token`` stopped waiting for the rate limiter."""
+        self._limiter_waits.pop(token, None)
+
+    @property
+    def waiting_for_limiter(self) -> float | None:
+        """Seconds the longest wait for the rate limiter in progress has lasted (None: no
+        request is waiting)."""
+        since = next(iter(self._limiter_waits.values()), None)
+        return None if since is None else time.monotonic() - since
 
     @property
     def requests(self) -> int:

@@ -4,6 +4,7 @@ accounts."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -76,9 +77,18 @@ async def run_list(args: argparse.Namespace, environ: Environ) -> int:
         targets: list[Listing] = list(dict.fromkeys(args.targets or [default_target(client)]))
         names = ", ".join(f"{p.value}:{i}" if i is not None else p.value for p, i in targets)
         with ListingProgress(
-            f"Listing {names}", stream=stderr(), enabled=not args.no_progress
+            f"Listing {names}",
+            stream=stderr(),
+            enabled=not args.no_progress,
+            throttled=lambda: client.stats.waiting_for_limiter,
         ) as progress:
-            calls = await list_calls(client, targets, page_size=args.page_size, progress=progress)
+            ticker = asyncio.ensure_future(progress.tick())
+            try:
+                calls = await list_calls(
+                    client, targets, page_size=args.page_size, progress=progress
+                )
+            finally:
+                ticker.cancel()
         count = len(calls)
         progress.done(
             f"{count:,} call{'s' * (count != 1)} from {len(targets)} "

@@ -3,7 +3,9 @@ otherwise."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TextIO
 
@@ -17,11 +19,24 @@ class ListingProgress:
 
     With rich on a terminal it is a spinner with a live count; on a plain terminal one
     line rewritten in place; elsewhere (a pipe, a log file) a line per second at most,
-    so logs stay short. ``enabled=False`` shows nothing but the summary.
+    so logs stay short. ``enabled=False`` shows nothing but the summary. ``throttled``
+    tells how long requests have waited for the rate limit (None: they are not waiting);
+    while they wait, the display says so, since no call arrives to show progress.
     """
 
-    def __init__(self, description: str, *, stream: TextIO, enabled: bool = True) -> None:
+    #: Waits for the rate limit shorter than this are not worth a word.
+    SHOW_WAIT_AFTER = 1.0
+
+    def __init__(
+        self,
+        description: str,
+        *,
+        stream: TextIO,
+        enabled: bool = True,
+        throttled: Callable[[], float | None] = lambda: None,
+    ) -> None:
         self.description = description
+        self._throttled = throttled
         self.calls = 0
         self._stream = stream
         self._enabled = enabled
@@ -48,12 +63,13 @@ class ListingProgress:
                 SpinnerColumn(),
                 TextColumn("{task.description}"),
                 TextColumn("[bold]{task.completed:,}[/] calls"),
+                TextColumn("{task.fields[waiting]}"),
                 TimeElapsedColumn(),
                 console=Console(file=self._stream),
                 transient=True,
             )
             self._rich.start()
-            self._task = self._rich.add_task(self.description, total=None)
+            self._task = self._rich.add_task(self.description, total=None, waiting="")
         return self
 
     def __exit__(
@@ -68,11 +84,24 @@ class ListingProgress:
             self._stream.write("\r\x1b[K")  # clear the in-place line
             self._stream.flush()
 
+    def waiting_note(self) -> str:
+        """ "waiting for the rate limit (N s)" while requests wait long for it, else ""."""
+        waited = self._throttled()
+        if waited is None or waited < self.SHOW_WAIT_AFTER:
+            return ""
+        return f"waiting for the rate limit ({waited:.0f} s)"
+
+    async def tick(self, every: float = 0.5) -> None:
+        """Redraw every ``every`` seconds until cancelled, so that a wait shows."""
+        while True:
+            await asyncio.sleep(every)
+            self.advance(0)
+
     def advance(self, calls: int = 1) -> None:
         """Count ``calls`` more calls loaded."""
         self.calls += calls
         if self._rich is not None:
-            self._rich.update(self._task, completed=self.calls)
+            self._rich.update(self._task, completed=self.calls, waiting=self.waiting_note())
             return
         if not self._enabled:
             return
@@ -80,7 +109,10 @@ class ListingProgress:
         if now - self._last_shown < self._every:
             return
         self._last_shown = now
+        note = self.waiting_note()
         line = f"{self.description}: {self.calls:,} calls ({now - self._started:.1f} s)"
+        if note:
+            line = f"{line}, {note}"
         if self._terminal:
             self._stream.write(f"\r\x1b[K{line}")
             self._line_shown = True

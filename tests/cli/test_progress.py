@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import sys
 
@@ -53,3 +54,24 @@ def test_disabled_shows_only_the_summary() -> None:
     progress.done("10 calls")
     assert stream.getvalue() == "10 calls\n"
     assert progress.calls == 10
+
+
+async def test_a_long_wait_for_the_rate_limit_is_shown_while_no_call_arrives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "rich", None)
+    stream = Terminal()
+    waited: list[float | None] = [None]
+    with ListingProgress("Listing ACD:55", stream=stream, throttled=lambda: waited[0]) as progress:
+        progress._every = 0.0
+        progress.advance(3)
+        assert "waiting" not in stream.getvalue()
+        waited[0] = 0.4  # a short wait is not worth a word
+        progress.advance(0)
+        assert "waiting" not in stream.getvalue()
+        waited[0] = 12.3
+        ticker = asyncio.ensure_future(progress.tick(every=0.01))
+        await asyncio.sleep(0.05)
+        ticker.cancel()
+        await asyncio.gather(ticker, return_exceptions=True)
+    assert "Listing ACD:55: 3 calls (0.0 s), waiting for the rate limit (12 s)" in stream.getvalue()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from activecalls_async import ClientStats, Priority, RateLimit
@@ -86,3 +88,20 @@ def test_repr_shows_the_headline_counts() -> None:
     stats.record_attempt("list", 429, Priority.WATCH, 0.0, 0.0)
     stats.record_retry()
     assert repr(stats) == "ClientStats(requests=1, rate_limited=1, retries=1, in_window=0)"
+
+
+def test_the_longest_wait_for_the_limiter_in_progress_is_visible() -> None:
+    stats = ClientStats()
+    assert stats.waiting_for_limiter is None
+    first = stats.limiter_wait_started()
+    time.sleep(0.02)
+    second = stats.limiter_wait_started()
+    waited = stats.waiting_for_limiter
+    assert waited is not None
+    assert waited >= 0.02
+    stats.limiter_wait_ended(first)
+    waited = stats.waiting_for_limiter
+    assert waited is not None
+    assert waited < 0.02
+    stats.limiter_wait_ended(second)
+    assert stats.waiting_for_limiter is None
