@@ -31,8 +31,8 @@ from typing import Any, TextIO
 import attrs
 
 from ..models import ActiveCall
-from ..priority import Priority
 from ..ratelimit import RateLimit
+from ..stats import ClientStats
 from .commands import Listing, default_target
 from .config import open_client
 from .failures import EXIT_OK, scrub
@@ -47,7 +47,7 @@ from .output import (
 )
 from .serve import _stopped_by_signals
 
-__all__ = ["BudgetMeter", "TopView", "run_top"]
+__all__ = ["Budget", "TopView", "run_top"]
 
 #: Rows per request: the fewest requests per refresh (the server's cap is learnt if lower).
 _PAGE_SIZE = 1000
@@ -57,32 +57,17 @@ _REDRAW_EVERY = 1.0
 _CHROME_LINES = 5
 
 
-class BudgetMeter:
-    """A ``Limiter`` that lets the client's own limiter decide, and counts the request
-    starts inside its window, to show how much of the budget is in use."""
+@attrs.frozen
+class Budget:
+    """The client's rate limit and how much of its window is in use (``client.stats``)."""
 
-    def __init__(self, inner: RateLimit, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.inner = inner
-        self.requests = inner.requests
-        self.per = inner.per
-        self._clock = clock
-        self._starts: collections.deque[float] = collections.deque()
-
-    async def acquire(self, priority: Priority = Priority.READ) -> None:
-        """Wait for the client's limiter, then count the start."""
-        await self.inner.acquire(priority)
-        self._starts.append(self._clock())
-
-    async def release(self) -> None:
-        """Pass the answer on to the client's limiter."""
-        await self.inner.release()
+    stats: ClientStats
+    requests: int
+    per: float
 
     def used(self) -> int:
-        """Request starts inside the last ``per`` seconds."""
-        horizon = self._clock() - self.per
-        while self._starts and self._starts[0] <= horizon:
-            self._starts.popleft()
-        return len(self._starts)
+        """Requests counted in the limiter's current window, those in flight included."""
+        return self.stats.in_window or 0
 
 
 @attrs.frozen
@@ -163,7 +148,7 @@ class TopView:
     label: str
     sort: str
     keys: Sequence[str] | None
-    budget: BudgetMeter
+    budget: Budget
     interval: float
     calls: list[ActiveCall] = attrs.field(factory=list)
     refreshed: datetime | None = None
@@ -348,7 +333,7 @@ async def run_top(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """Show the live view until ``q``, Ctrl-C or ``--duration``."""
     from .config import configured_secrets, uses_simulator
 
-    budget = BudgetMeter(RateLimit(120, per=60.0))
+    limit = RateLimit(120, per=60.0)
     stop = asyncio.Event()
     signals: list[int] = []
 
@@ -356,7 +341,8 @@ async def run_top(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         signals.append(signum)
         stop.set()
 
-    async with open_client(args, environ, live=True, rate_limit=budget) as client:
+    async with open_client(args, environ, live=True, rate_limit=limit) as client:
+        budget = Budget(client.stats, limit.requests, limit.per)
         targets: list[Listing] = list(dict.fromkeys(args.targets or [default_target(client)]))
         label = ", ".join(f"{p.value}:{i}" if i is not None else p.value for p, i in targets)
         view = TopView(

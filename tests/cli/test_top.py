@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from activecalls_async import ActiveCall, Limiter, RateLimit
+from activecalls_async import ActiveCall, ClientStats, RateLimit
 from activecalls_async._cli.failures import UsageError
 from activecalls_async._cli.handles import resolve_handle, save_view, view_path
-from activecalls_async._cli.top import BudgetMeter, TopView
+from activecalls_async._cli.top import Budget, TopView
 from activecalls_async.testing import Simulator
 
 from .conftest import Cli
@@ -40,7 +40,7 @@ def call(uii: str, *, waited: int, talking: int | None = None, queue: str = "Sal
 def view(
     calls: list[ActiveCall], sort: str = "wait", keys: tuple[str, ...] | None = None
 ) -> TopView:
-    meter = BudgetMeter(RateLimit(120, per=60.0))
+    meter = Budget(ClientStats(RateLimit(120, per=60.0)), 120, 60.0)
     top = TopView(label="ACCOUNT:12440001", sort=sort, keys=keys, budget=meter, interval=5.0)
     top.calls = calls
     top.refreshed = NOW
@@ -110,18 +110,18 @@ def test_rows_stop_at_the_screen_and_say_how_many_more() -> None:
     assert view(many).shown_uiis(24, NOW)[0] == f"{59:030d}"
 
 
-async def test_the_budget_meter_counts_starts_in_the_window() -> None:
+async def test_the_budget_shows_the_requests_in_the_limiters_window() -> None:
     ticks = [0.0]
-    meter = BudgetMeter(RateLimit(3, per=10.0, clock=lambda: ticks[0]), clock=lambda: ticks[0])
-    assert isinstance(meter, Limiter)
+    limit = RateLimit(3, per=10.0, clock=lambda: ticks[0])
+    budget = Budget(ClientStats(limit), limit.requests, limit.per)
     for _ in range(3):
-        await meter.acquire()
-        await meter.release()
-    assert meter.used() == 3
+        await limit.acquire()
+        await limit.release()
+    assert budget.used() == 3
     ticks[0] = 10.5
-    assert meter.used() == 0
-    await asyncio.wait_for(meter.acquire(), 1)
-    assert meter.used() == 1
+    assert budget.used() == 0
+    await asyncio.wait_for(limit.acquire(), 1)
+    assert budget.used() == 1  # in flight counts
 
 
 def test_handles_resolve_against_the_saved_rows(tmp_path: Path) -> None:
