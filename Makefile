@@ -49,29 +49,31 @@ pytest-aioresponses: $(VENV_AIOHTTP313)/bin/python
 	$(VENV_AIOHTTP313)/bin/python -m pip install --quiet -e ".[test]" "aiohttp>=3.13,<3.14"
 	$(VENV_AIOHTTP313)/bin/python -m pytest -m aioresponses -q -p no:cacheprovider
 
-# Time formats must decode on the oldest and the newest Python alike: run the decoder's
-# tests under a second interpreter, 3.10 (or 3.13 when the main venv is 3.10). Set
-# OTHER_PYTHON to choose one; without one it is skipped, except under CI=true.
+# Time formats must decode on the oldest and the newest Python alike: the decoder's tests
+# also run under each of OTHER_PYTHONS that is not the main venv's own version. A missing
+# interpreter is skipped with a line saying so, except under CI=true, where it fails.
+OTHER_PYTHONS ?= 3.10 3.13
 decode-other-python: $(BIN)/python
-	@want=$$($(BIN)/python -c 'import sys; print("3.13" if sys.version_info[:2] == (3, 10) else "3.10")'); \
-	py=""; \
-	for candidate in $${OTHER_PYTHON:-} python$$want $$HOME/.pyenv/versions/$$want*/bin/python; do \
-		if "$$candidate" -c "" >/dev/null 2>&1; then py=$$candidate; break; fi; \
-	done; \
-	if [ -z "$$py" ]; then \
-		if [ "$${CI:-}" = true ]; then \
-			echo "decode-other-python: no working python$$want found; install it or set OTHER_PYTHON" >&2; \
-			exit 1; \
+	@main=$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	for want in $(OTHER_PYTHONS); do \
+		[ "$$want" = "$$main" ] && continue; \
+		py=""; \
+		for candidate in python$$want $$HOME/.pyenv/versions/$$want*/bin/python; do \
+			if "$$candidate" -c "" >/dev/null 2>&1; then py=$$candidate; break; fi; \
+		done; \
+		if [ -z "$$py" ]; then \
+			if [ "$${CI:-}" = true ]; then \
+				echo "decode-other-python: no python$$want found; install it" >&2; exit 1; \
+			fi; \
+			echo "decode-other-python: skipped python$$want: not installed"; continue; \
 		fi; \
-		echo "decode-other-python: skipped: no working python$$want (set OTHER_PYTHON to run it)"; \
-		exit 0; \
-	fi; \
-	venv=.venv-py$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
-	set -e; \
-	[ -x $$venv/bin/python ] || $$py -m venv $$venv; \
-	$$venv/bin/python -m pip install --quiet -e . pytest pytest-asyncio hypothesis; \
-	echo "decode-other-python: the decoder tests on $$($$venv/bin/python --version)"; \
-	$$venv/bin/python -m pytest tests/core/test_decode.py tests/core/test_fast_decode.py -q -p no:cacheprovider
+		venv=.venv-py$$want; \
+		[ -x $$venv/bin/python ] || $$py -m venv $$venv || exit 1; \
+		$$venv/bin/python -m pip install --quiet -e . pytest pytest-asyncio hypothesis || exit 1; \
+		echo "decode-other-python: the decoder tests on $$($$venv/bin/python --version)"; \
+		$$venv/bin/python -m pytest tests/core/test_decode.py tests/core/test_fast_decode.py \
+			-q -p no:cacheprovider || exit 1; \
+	done
 
 bench: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[cli]" -r benchmarks/requirements.txt
