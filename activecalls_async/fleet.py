@@ -194,6 +194,21 @@ return reply
 )
 
 
+# KEYS: login. ARGV: the login as JSON, when it was obtained. An older login (from a
+# process that was cut off meanwhile) never replaces a newer one.
+_STORE = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, decoded = pcall(cjson.decode, current)
+  if ok and type(decoded) == 'table' and tonumber(decoded['obtained_at'])
+      and tonumber(decoded['obtained_at']) > tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"""
+
 # KEYS: window, inflight, queue, seen. ARGV: ticket. A ticket that will not be used.
 _FORGET = """
 for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
@@ -222,8 +237,29 @@ def _key(key: object) -> str:
 
 
 async def _bounded(call: Awaitable[_T], timeout: float) -> _T:
-    """``call``, or ``asyncio.TimeoutError`` once it took ``timeout`` seconds."""
-    return await asyncio.wait_for(call, timeout)
+    """``call``, or ``asyncio.TimeoutError`` once it took ``timeout`` seconds.
+
+    Not ``asyncio.wait_for``: before Python 3.12 it can swallow a cancellation that
+    arrives as the call completes, and a cancelled heartbeat or acquire must stop.
+    """
+    task = asyncio.ensure_future(call)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        task.add_done_callback(_retrieve)
+        raise
+    if not done:
+        task.cancel()
+        task.add_done_callback(_retrieve)
+        raise asyncio.TimeoutError
+    return task.result()
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    # Nobody awaits a call given up on; reading its outcome keeps asyncio quiet about it.
+    if not task.cancelled():
+        task.exception()
 
 
 class RedisRateLimit:
@@ -523,7 +559,7 @@ class RedisRateLimit:
     async def _heartbeats(self) -> None:
         """Beat while in use (and probe while cut off); stop once idle for a few beats."""
         last_probe = time.monotonic()
-        while True:
+        while not self._closed:
             if self._online:
                 await self._beat_once()
             elif time.monotonic() - last_probe >= self.probe_interval:
@@ -608,6 +644,7 @@ class RedisTokenCache:
         self.poll = v.seconds("poll", poll)
         self._redis, self._owns_redis = _client(redis, self.timeout)
         self._lock_key = f"{key}:renewal"
+        self._store_script = self._redis.register_script(_STORE)
         self._own: StoredLogin | None = None
         self._renewing = asyncio.Lock()
         self._warned = False
@@ -652,7 +689,9 @@ class RedisTokenCache:
             self._own = login
         data = json.dumps({"answer": dict(login.answer), "obtained_at": login.obtained_at})
         try:
-            await _bounded(self._redis.set(self.key, data), self.timeout)
+            await _bounded(
+                self._store_script(keys=[self.key], args=[data, login.obtained_at]), self.timeout
+            )
         except _UNAVAILABLE as exc:
             self._unavailable(exc)
 

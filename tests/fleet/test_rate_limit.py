@@ -252,16 +252,14 @@ async def test_fallback_and_rejoin(
 ) -> None:
     caplog.set_level(logging.INFO, logger="activecalls_async")
     options = {"requests": 8, "per": 0.5, "probe_interval": 0.3, "timeout": 0.2}
-    async with (
-        _limit(private_redis, fleet_key, **options) as limit,
-        _limit(private_redis, fleet_key, **options) as other,
-    ):
-        await other.acquire()
-        await other.release()
-        await limit.acquire()
-        await limit.release()
-        await asyncio.sleep(0.3)
-        assert limit.members == 2
+    async with _limit(private_redis, fleet_key, **options) as limit:
+        async with _limit(private_redis, fleet_key, **options) as other:
+            await other.acquire()
+            await limit.acquire()
+            await limit.release()
+            await asyncio.sleep(0.3)
+            assert limit.members == 2
+            await other.release()
         private_redis.stop()
         starts = []
         for _ in range(6):
