@@ -16,8 +16,10 @@ and every time in it is the Redis server's ``TIME``, never a host's clock:
   ``lease`` seconds after its last heartbeat (then ``per`` seconds more, as released).
 - Waiters of every process queue in one sorted set, ordered by arrival time minus
   ``aging`` seconds per priority level: higher priorities go first across processes,
-  arrival order within a priority (so no process starves), and a request that has
-  waited ``aging`` seconds per level overtakes newer, more urgent ones. The last
+  and a request that has waited ``aging`` seconds per level overtakes newer, more
+  urgent ones. Within a priority, each process's waiters are spaced one slot
+  (``per / requests``) apart in that order, so that processes take turns: one with
+  many tasks waiting cannot push another back by all of them, and none starves. The last
   ``reserve`` slots of the window (by default 5% of it) are kept for actions and
   one-off reads (``READ`` and up), so that they need not wait for a window that walks
   and watches filled.
@@ -108,16 +110,16 @@ local function keep(ttl)
 end
 """
 
-# KEYS: window, inflight, queue, seen. ARGV: ticket, priority, requests, reserve, per,
-# lease, aging, stale, ttl (times in ms). Returns {granted, wait ms or -1, in flight,
+# KEYS: window, inflight, queue, seen, clocks. ARGV: ticket, member, priority, requests,
+# reserve, per, lease, aging, stale, ttl (times in ms). Returns {granted, wait ms or -1, in flight,
 # ages of the window's ends...}.
 _ACQUIRE = (
     _PRELUDE
     + """
-local ticket, priority = ARGV[1], tonumber(ARGV[2])
-local requests, reserve = tonumber(ARGV[3]), tonumber(ARGV[4])
-local per, lease, aging = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local stale, ttl = tonumber(ARGV[8]), tonumber(ARGV[9])
+local ticket, member, priority = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local requests, reserve = tonumber(ARGV[4]), tonumber(ARGV[5])
+local per, lease, aging = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local stale, ttl = tonumber(ARGV[9]), tonumber(ARGV[10])
 tidy(KEYS[1], KEYS[2], per)
 -- Waiters that stopped asking (their process died or gave up) leave the queue.
 local gone = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now - stale)
@@ -126,7 +128,13 @@ for i = 1, #gone do
   redis.call('ZREM', KEYS[4], gone[i])
 end
 if not redis.call('ZSCORE', KEYS[3], ticket) then
-  redis.call('ZADD', KEYS[3], now - priority * aging, ticket)
+  -- A member's waiting tickets of one priority are spaced one slot apart (a virtual
+  -- clock per member and priority), so that members interleave: one with many tasks
+  -- waiting cannot push a newcomer back by all of them.
+  local clock = member .. ':' .. priority
+  local at = math.max(now, tonumber(redis.call('HGET', KEYS[5], clock) or 0) + per / requests)
+  redis.call('HSET', KEYS[5], clock, at)
+  redis.call('ZADD', KEYS[3], at - priority * aging, ticket)
 end
 redis.call('ZADD', KEYS[4], now, ticket)
 keep(ttl)
@@ -284,6 +292,7 @@ class RedisRateLimit:
         lease: float = 10.0,
         heartbeat: float = 1.0,
         timeout: float = 0.5,
+        connect_timeout: float = 2.0,
         fallback_share: float | None = None,
         probe_interval: float = 5.0,
     ) -> None:
@@ -303,6 +312,7 @@ class RedisRateLimit:
         if self.heartbeat * 2 >= self.lease:
             raise ValidationError("heartbeat", "must be shorter than half the lease")
         self.timeout = v.seconds("timeout", timeout)
+        self.connect_timeout = v.seconds("connect_timeout", connect_timeout)
         if fallback_share is not None:
             share = v.finite_number(fallback_share)
             if share is None or not 0 < share <= 1:
@@ -310,8 +320,9 @@ class RedisRateLimit:
         self.fallback_share = fallback_share
         self.probe_interval = v.seconds("probe_interval", probe_interval)
         self.key = _key(key)
-        self._redis, self._owns_redis = _client(redis, self.timeout)
+        self._redis, self._owns_redis = _client(redis, max(self.timeout, self.connect_timeout))
         self._keys = [f"{key}:window", f"{key}:inflight", f"{key}:queue", f"{key}:seen"]
+        self._clocks_key = f"{key}:clocks"
         self._members_key = f"{key}:members"
         self._acquire_script = self._redis.register_script(_ACQUIRE)
         self._release_script = self._redis.register_script(_RELEASE)
@@ -330,6 +341,7 @@ class RedisRateLimit:
         # The fleet's window as last seen: local end times, and how many were in flight.
         self._fleet_ends: list[float] = []
         self._fleet_inflight = 0
+        self._seen_at: float | None = None
         self.members = 1
         self._online = True
         self._cut_off_at = 0.0
@@ -447,6 +459,7 @@ class RedisRateLimit:
             await self._wait_for_share()
         args: list[str | int] = [
             ticket,
+            self._member,
             int(priority),
             self.requests,
             self.reserve,
@@ -457,7 +470,10 @@ class RedisRateLimit:
             self._ttl(),
         ]
         try:
-            reply = await _bounded(self._acquire_script(keys=self._keys, args=args), self.timeout)
+            reply = await _bounded(
+                self._acquire_script(keys=[*self._keys, self._clocks_key], args=args),
+                self._call_timeout,
+            )
         except _UNAVAILABLE as exc:
             self._cut_off(exc)
             return False
@@ -475,6 +491,12 @@ class RedisRateLimit:
     def _remember(self, received: float, inflight: int, ages: Sequence[Any]) -> None:
         self._fleet_ends = [received - int(age) / 1000 for age in ages]
         self._fleet_inflight = inflight
+        self._seen_at = received
+
+    @property
+    def _call_timeout(self) -> float:
+        """The bound on one call: longer until connected (connecting, loading scripts)."""
+        return self.timeout if self._seen_at is not None and self._online else self.connect_timeout
 
     # -- fallback ----------------------------------------------------------------------------
 
@@ -484,9 +506,19 @@ class RedisRateLimit:
         self._online = False
         now = time.monotonic()
         self._cut_off_at = now
-        # Requests in flight at the switch are counted as if they ended now.
-        self._fleet_ends.extend([now] * self._fleet_inflight)
+        # Requests in flight at the switch are counted as if they ended now, and so are
+        # those other members may have been granted since this process last heard from
+        # Redis: every slot that freed meanwhile, plus the limit's pace over that time.
+        window = self.per + self.margin
+        if self._seen_at is not None:
+            seen, live = self._seen_at, [e for e in self._fleet_ends if e + window > now]
+            freed = sum(1 for e in self._fleet_ends if seen < e + window <= now)
+            pace = math.ceil(self.requests / window * (now - seen))
+            room = self.requests - len(live) - self._fleet_inflight
+            unseen = max(0, min(room, freed + pace))
+            self._fleet_ends = [*live, *[now] * (self._fleet_inflight + unseen)]
         self._fleet_inflight = 0
+        self._seen_at = None
         self._local = RateLimit(max(1, math.floor(self.share * self.requests)), self.per)
         logger.warning(
             "Redis unreachable for the fleet rate limit %r (%s); keeping to %.0f%% of %d "
@@ -572,8 +604,17 @@ class RedisRateLimit:
 
     async def _beat_once(self) -> None:
         """One heartbeat (or, while cut off, one probe that rejoins on success)."""
+        rejoining = not self._online
+        if rejoining:
+            # Connections from before the outage are dead: drop the idle ones rather
+            # than meet each as a failure, and ask for a new one without holding up
+            # local grants while it connects.
+            await self._redis.connection_pool.disconnect(inuse_connections=False)
+            try:
+                await _bounded(self._redis.ping(), self.connect_timeout)
+            except _UNAVAILABLE:
+                return
         async with contextlib.AsyncExitStack() as stack:
-            rejoining = not self._online
             if rejoining:
                 # No local grant may slip between the snapshot sent and the switch back.
                 await stack.enter_async_context(self._local_lock)
@@ -593,7 +634,9 @@ class RedisRateLimit:
                     args += [ticket, 0 if ended is None else max(0, self._ms(now - ended))]
             keys = [*self._keys[:2], self._members_key]
             try:
-                reply = await _bounded(self._heartbeat_script(keys=keys, args=args), self.timeout)
+                reply = await _bounded(
+                    self._heartbeat_script(keys=keys, args=args), self._call_timeout
+                )
             except _UNAVAILABLE as exc:
                 self._cut_off(exc)
                 return

@@ -317,3 +317,30 @@ async def test_a_slow_redis_counts_as_unreachable(
         await limit.release()
     await pause.aclose()
     assert any("unreachable" in r.getMessage() for r in caplog.records)
+
+
+async def test_members_take_turns_within_a_priority(
+    redis_server: RedisServer, fleet_key: str
+) -> None:
+    order: list[str] = []
+
+    async def request(limit: RedisRateLimit, name: str) -> None:
+        await limit.acquire()
+        order.append(name)
+        await limit.release()
+
+    async with (
+        _limit(redis_server, fleet_key, requests=2, per=0.2, reserve=0) as busy,
+        _limit(redis_server, fleet_key, requests=2, per=0.2, reserve=0) as newcomer,
+    ):
+        await busy.acquire()
+        await busy.acquire()
+        many = [asyncio.create_task(request(busy, "busy")) for _ in range(8)]
+        await asyncio.sleep(0.05)
+        late = asyncio.create_task(request(newcomer, "newcomer"))
+        await asyncio.sleep(0.05)
+        await busy.release()
+        await busy.release()
+        await asyncio.gather(late, *many)
+    # Ten busy tasks queued first, yet the newcomer goes within the first two turns.
+    assert "newcomer" in order[:2]
