@@ -20,6 +20,7 @@ import attrs
 from . import _validators as v
 from .errors import ValidationError
 from .models import Product, SessionType
+from .priority import Priority
 
 __all__ = ["ENDPOINTS", "Endpoint", "Param", "ResponseKind", "RetryClass"]
 
@@ -65,6 +66,13 @@ class Endpoint:
     retry: RetryClass
     #: Cross-parameter rule over the Python-named arguments, run before encoding.
     check: Callable[[Mapping[str, Any]], None] | None = None
+    #: The default claim on slots and rate limit: call control (POST) acts, the rest reads.
+    priority: Priority = attrs.field(
+        default=attrs.Factory(
+            lambda self: Priority.ACTION if self.method == "POST" else Priority.READ,
+            takes_self=True,
+        )
+    )
 
     @property
     def takes_uii(self) -> bool:

@@ -47,16 +47,46 @@ def sent_secrets(headers: Mapping[str, str], *values: str) -> frozenset[str]:
 
 
 def mask(text: str, secrets: Iterable[str]) -> str:
-    """Replace each exact occurrence of a credential in ``secrets`` with ``***``.
+    """Replace each credential in ``secrets`` with ``***``, in any case, and any echo of
+    its first ``MIN_SECRET_CHARS`` or more characters.
 
     Opaque tokens have no recognisable shape, so ``redact`` cannot find them when a
-    server echoes one back; the values actually sent can be found exactly.
+    server echoes one back; the values actually sent can be found. A server may quote
+    a token cut short (``Invalid token abcd1234...``) or change its case, so a prefix
+    of at least ``MIN_SECRET_CHARS`` characters counts, in any case. A value holding a
+    space (``Bearer <token>``) is masked only whole: its own prefix is a common word.
     """
-    # Longest first, so that "Bearer <token>" goes whole before "<token>" alone.
-    for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) >= MIN_SECRET_CHARS and secret in text:
-            text = text.replace(secret, "***")
-    return text
+    spans: list[tuple[int, int]] = []
+    for secret in secrets:
+        if len(secret) < MIN_SECRET_CHARS:
+            continue
+        if any(c.isspace() for c in secret):
+            found = re.finditer(re.escape(secret), text, re.IGNORECASE)
+            spans.extend(match.span() for match in found)
+            continue
+        head = re.escape(secret[:MIN_SECRET_CHARS])
+        for match in re.finditer(head, text, re.IGNORECASE):
+            end, matched = match.end(), MIN_SECRET_CHARS
+            # Extend the echo while it goes on matching the secret.
+            while (
+                matched < len(secret)
+                and end < len(text)
+                and text[end].lower() == secret[matched].lower()
+            ):
+                end, matched = end + 1, matched + 1
+            spans.append((match.start(), end))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:  # overlapping echoes become one mask
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    pieces, position = [], 0
+    for start, end in merged:
+        pieces += [text[position:start], "***"]
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import platform
 import ssl
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, Generator, Iterable, Mapping
+from typing import Any, Literal, Protocol
 
 import aiohttp
-import backoff
 from yarl import URL
 
-from ._endpoints import Endpoint, RetryClass
-from ._redact import redact, redact_url, sent_secrets
-from ._version import __version__
-from ._wire import Request, decode_response, error_from_response, status_error
+from ._endpoints import RetryClass
+from ._http import USER_AGENT, post_form, progress_tracer, request_once
+from ._redact import sent_secrets
+from ._slots import PrioritySlots
+from ._wire import Request, decode_response, error_from_response
+from .auth import Auth, LoginRequest, LoginSender
 from .errors import (
     ActiveCallsError,
     APIConnectionError,
@@ -27,186 +25,80 @@ from .errors import (
     AuthenticationError,
     ClientClosedError,
     ResponseDecodeError,
+    _RequestError,
 )
 from .priority import Priority
 from .ratelimit import Limiter
 from .retry import RetryPolicy
 
-if TYPE_CHECKING:  # auth sends its login requests through this module
-    from .auth import Auth
-
-__all__ = ["USER_AGENT", "Transport", "post_form"]
+__all__ = ["StatsSink", "Transport"]
 
 logger = logging.getLogger("activecalls_async")
 
-USER_AGENT = (
-    f"activecalls-async/{__version__} aiohttp/{aiohttp.__version__} "
-    f"python/{platform.python_version()}"
-)
 _ACCEPT = "application/json, text/plain;q=0.9"
 
-#: Retry wrappers a transport keeps before it starts over (see ``Transport._sender``).
-_MAX_SENDERS = 64
 
-Attempt = Callable[[Request, "float | None"], Awaitable[Any]]
+class StatsSink(Protocol):
+    """Where the transport counts its work (``activecalls_async.stats.ClientStats``)."""
 
-#: Failures that happen while connecting, before a byte of the request is written.
-_CONNECT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+    def record_attempt(
+        self,
+        operation: str,
+        status: int | None,
+        priority: Priority,
+        waited_limiter: float,
+        waited_slot: float,
+    ) -> None:
+        """Count one attempt sent: its answer's status (None: no answer) and its waits."""
 
-
-def _progress_tracer() -> aiohttp.TraceConfig:
-    """Trace hooks that record how far each request got, in its ``trace_request_ctx``."""
-
-    def mark(step: str) -> Callable[[aiohttp.ClientSession, SimpleNamespace, Any], Awaitable[None]]:
-        async def hook(session: aiohttp.ClientSession, context: SimpleNamespace, _: Any) -> None:
-            progress = context.trace_request_ctx
-            if isinstance(progress, dict):  # a caller's own requests carry no record
-                progress[step] = True
-
-        return hook
-
-    tracer = aiohttp.TraceConfig()
-    tracer.on_request_start.append(mark("started"))
-    # aiohttp fires this just before it writes the request line: from here on the
-    # server may have received the request.
-    tracer.on_request_headers_sent.append(mark("sent"))
-    return tracer
-
-
-def _request_sent(exc: BaseException, progress: Mapping[str, bool]) -> bool:
-    """Whether the server may have received the request that failed with ``exc``.
-
-    Only a proof of the contrary counts: a connect failure, or a request that this
-    transport's trace saw start but not reach the writing of its first line. Without
-    the trace (a borrowed session, a mocked one) the answer is "it may have".
-    """
-    if isinstance(exc, _CONNECT_ERRORS):
-        return False
-    return not (progress.get("started") and not progress.get("sent"))
-
-
-async def _request_once(
-    session: aiohttp.ClientSession,
-    method: str,
-    url: URL,
-    *,
-    where: Callable[[], Mapping[str, str]],
-    headers: Mapping[str, str],
-    timeout: float | None,
-    secrets: Iterable[str] = (),
-    closed: Callable[[], bool] = lambda: False,
-    data: Mapping[str, str] | None = None,
-) -> tuple[int, Mapping[str, str], bytes]:
-    """Send once and read the whole answer; map transport failures to SDK errors.
-
-    Every request of the SDK, API call or login, goes through here. ``where`` names the
-    request for its errors (called only on failure: redacting a URL costs more than a
-    request's own bookkeeping); ``closed`` tells whether its client was closed meanwhile.
-    """
-    progress: dict[str, bool] = {}  # filled in by _progress_tracer's hooks
-    try:
-        async with session.request(
-            method,
-            url,
-            headers=headers,
-            data=data,
-            timeout=aiohttp.ClientTimeout(total=timeout),
-            allow_redirects=False,
-            trace_request_ctx=progress,
-        ) as response:
-            body = await response.read()
-            return response.status, response.headers, body
-    except asyncio.TimeoutError as exc:  # also aiohttp's ServerTimeoutError family
-        sent = _request_sent(exc, progress)
-        when = "answer" if sent else "connection"
-        raise APITimeoutError(
-            f"no complete {when} within {timeout}s", request_sent=sent, **where()
-        ) from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        if closed() or session.closed:
-            raise ClientClosedError("the client was closed during the request") from exc
-        what = "could not connect" if isinstance(exc, _CONNECT_ERRORS) else "connection failed"
-        raise APIConnectionError(
-            redact(f"{what}: {type(exc).__name__}: {exc}".rstrip(": "), secrets),
-            request_sent=_request_sent(exc, progress),
-            **where(),
-        ) from exc
-    except RuntimeError as exc:  # aiohttp's "Session is closed"
-        if closed() or session.closed:
-            raise ClientClosedError("the client was closed during the request") from exc
-        raise
-
-
-async def post_form(
-    session: aiohttp.ClientSession,
-    operation: str,
-    url: URL,
-    form: Mapping[str, str],
-    *,
-    timeout: float | None,
-    secrets: Iterable[str],
-    credentials: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """POST a login form and return its JSON object; failures become SDK errors.
-
-    ``secrets`` are the form's credential values: an answer echoing one never gets it
-    into an exception; ``credentials`` are headers such as HTTP Basic client
-    credentials. A refusal (a 4xx but 429) is an ``AuthenticationError``.
-    """
-    where = {"operation": operation, "method": "POST", "url": redact_url(str(url))}
-    credentials = credentials or {}
-    masked = sent_secrets(credentials, *secrets)
-    status, headers, body = await _request_once(
-        session,
-        "POST",
-        url,
-        where=lambda: where,
-        headers={"Accept": "application/json", **credentials},
-        timeout=timeout,
-        secrets=masked,
-        data=form,
-    )
-    if not 200 <= status < 300:
-        raise status_error(
-            status, body, headers, **where, secrets=masked, refusal=AuthenticationError
-        )
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):  # not JSON, or absurdly nested
-        data = None
-    if not isinstance(data, dict):
-        # No excerpt: a half-broken login answer may still carry a token.
-        raise ResponseDecodeError(
-            f"{operation} answered a body that is not a JSON object", status=status, **where
-        )
-    return data
+    def record_retry(self) -> None:
+        """Count one attempt that is about to be repeated."""
 
 
 class Transport:
     """Sends prepared requests for one client and decodes their answers.
 
-    Every attempt takes a concurrency slot, then waits for the rate limiter, then
-    sends: the limiter records real start times, and nothing holds a connection
-    while it waits. Retries (``backoff``) run outside the slot. Credentials come from
-    the auth object over the same session, outside the slot and the rate limiter.
+    Each attempt waits for the rate limiter, then for a concurrency slot, then sends.
+    Both serve waiting requests by priority (``ACTION`` > ``READ`` > ``WATCH`` >
+    ``BULK``, with aging; see ``activecalls_async._slots``). The limiter comes first so
+    that a slot is only ever held by a request on the wire or about to be: with the
+    slot first, bulk requests paced by the limiter would sit on every slot and an
+    urgent action, let through by the limiter at once, would wait for a slot until
+    bulk requests were answered. Taking the limiter's turn before the slot is safe for
+    the window because a ``Limiter`` counts a request from ``acquire()`` until
+    ``release()``, after its answer (see ``activecalls_async.ratelimit``), so a wait
+    for a slot can only make the count err on the safe side.
+
+    A request keeps its slot and its turn until its answer arrives or its timeout
+    passes, even when its caller is cancelled first (the wire part runs as a task of
+    its own; the caller gets ``CancelledError`` at once): the server never serves more
+    than ``max_concurrency`` requests of this client at once. ``aclose()`` ends those
+    too. Retries (one loop in ``send``) wait outside the limiter and the slots.
+    Credentials come from the auth object, whose login requests go through this
+    transport's ``LoginSender``, outside the slots and the rate limiter.
+
+    At DEBUG, one line per attempt (operation, redacted URL, status, milliseconds,
+    attempt number, seconds waited for the limiter and for a slot, priority); at INFO,
+    each retry and each wait longer than a second for the limiter. Every attempt and
+    retry is counted in ``stats``.
     """
 
     def __init__(
         self,
         *,
         auth: Auth,
-        owns_auth: bool = False,
         session: aiohttp.ClientSession | None,
         timeout: float | None,
         retry: RetryPolicy | None,
         limiter: Limiter | None,
         max_concurrency: int,
-        ssl_context: ssl.SSLContext | None = None,
+        ssl_context: ssl.SSLContext | Literal[False] | None = None,
         user_agent: str = USER_AGENT,
+        stats: StatsSink | None = None,
     ) -> None:
         self.auth = auth
         #: Whether ``aclose()`` closes ``auth`` too: only credentials the client made.
-        self.owns_auth = owns_auth
+        self.owns_auth = False
         self.timeout = timeout
         self.retry = retry
         self.limiter = limiter
@@ -214,10 +106,15 @@ class Transport:
         self._borrowed = session
         self._session: aiohttp.ClientSession | None = session
         self._ssl_context = ssl_context
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self._slots = PrioritySlots(max_concurrency)
+        self._in_flight: set[asyncio.Task[Any]] = set()
+        self.stats = stats
         self._base_headers = {"User-Agent": user_agent, "Accept": _ACCEPT}
         self._closed = False
-        self._senders: dict[tuple[RetryPolicy, str], Attempt] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_guard: AsyncGenerator[None, None] | None = None
+        # Kept as one object: a renewal remembers which client's sender carried it.
+        self._login_sender: LoginSender = self._send_login
 
     @property
     def closed(self) -> bool:
@@ -232,10 +129,11 @@ class Transport:
         if self._session is None:
             connector = aiohttp.TCPConnector(
                 limit=self.max_concurrency,
+                # False is aiohttp's own spelling of "do not verify" (the client warned).
                 ssl=self._ssl_context if self._ssl_context is not None else True,
             )
             self._session = aiohttp.ClientSession(
-                connector=connector, trace_configs=[_progress_tracer()]
+                connector=connector, trace_configs=[progress_tracer()]
             )
         return self._session
 
@@ -249,6 +147,17 @@ class Transport:
         if self._closed:
             return
         self._closed = True
+        guard, self._loop_guard = self._loop_guard, None
+        if guard is not None and _running_loop() is self._loop:
+            await guard.aclose()  # its own clean-up is the one below
+        await self._release()
+
+    async def _release(self) -> None:
+        """Close what this transport owns: the session it made and, if its own, the auth.
+
+        Requests still on the wire end with the session (a borrowed one stays open:
+        theirs are cancelled), so that no task of this transport outlives it.
+        """
         session, self._session = self._session, None
         try:
             if self.owns_auth:
@@ -258,6 +167,63 @@ class Transport:
         finally:
             if session is not None and session is not self._borrowed:
                 await session.close()
+            if self._in_flight:
+                # Their connections are gone: they fail at their next step. Cancelling
+                # is for requests over a borrowed session, which stays open.
+                pending = set(self._in_flight)
+                if session is None or session is self._borrowed:
+                    for task in pending:
+                        task.cancel()
+                _, late = await asyncio.wait(pending, timeout=1.0)
+                for task in late:
+                    task.cancel()
+                if late:
+                    await asyncio.wait(late)
+
+    async def _enter_loop(self) -> None:
+        """Bind to the running loop on first use; refuse to work in any other loop.
+
+        An aiohttp session, its connections and a renewal in flight all belong to the
+        loop that made them, so a client cannot move to another one.
+        """
+        loop = asyncio.get_running_loop()
+        if loop is self._loop:
+            return
+        if self._loop is not None:
+            raise ActiveCallsError(
+                "this ActiveCallsClient belongs to the event loop it was first used on "
+                "(each asyncio.run() has its own): create one client per event loop"
+            )
+        self._loop = loop
+        self._loop_guard = self._until_loop_ends()
+        await self._loop_guard.asend(None)
+
+    async def _until_loop_ends(self) -> AsyncGenerator[None, None]:
+        """Suspended while the loop lives; asyncio closes it as the loop shuts down.
+
+        ``asyncio.run()`` closes every open async generator before it closes its loop,
+        so a client never closed still releases its session there, in its own loop,
+        rather than leaving an "Unclosed client session" behind.
+        """
+        try:
+            yield
+        finally:
+            if self._loop_guard is not None:  # not already being closed by aclose()
+                self._loop_guard = None
+                await self._release()
+
+    async def _send_login(self, request: LoginRequest) -> Mapping[str, Any]:
+        """The ``LoginSender`` this transport gives its auth: one POST over its session."""
+        return await post_form(
+            self.session,
+            request.operation,
+            URL(request.url),
+            request.form,
+            timeout=request.timeout,
+            secrets=request.secrets,
+            headers=request.headers,
+            closed=lambda: self._closed,
+        )
 
     async def send(
         self,
@@ -265,53 +231,54 @@ class Transport:
         *,
         timeout: float | None,
         retry: RetryPolicy | None,
+        priority: Priority | None = None,
     ) -> Any:
-        """Send ``request`` under the retry policy and return its decoded result."""
-        if retry is None or retry.max_attempts == 1:
-            return await self._attempt(request, timeout)
-        return await self._sender(retry, request.endpoint)(request, timeout)
+        """Send ``request`` under the retry policy and return its decoded result.
 
-    def _sender(self, policy: RetryPolicy, endpoint: Endpoint) -> Attempt:
-        """``_attempt`` wrapped in the policy's backoff for this operation, built once.
-
-        Building a ``backoff`` wrapper costs more than a request's own Python work, so
-        wrappers are kept per (policy, operation).
+        The retry loop: attempt, classify the failure, wait the policy's next delay,
+        repeat; the error finally raised carries the number of retries taken.
+        ``priority`` defaults to the endpoint's.
         """
-        key = (policy, endpoint.operation)
-        sender = self._senders.get(key)
-        if sender is not None:
-            return sender
+        if self._loop is not asyncio.get_running_loop():
+            await self._enter_loop()
+        if priority is None:
+            priority = request.endpoint.priority
+        max_attempts = 1 if retry is None else retry.max_attempts
+        delays: Generator[float, BaseException | None, None] | None = None
+        attempt = 1
+        while True:
+            try:
+                return await self._attempt(request, timeout, priority, attempt)
+            except ActiveCallsError as exc:
+                if retry is None or attempt >= max_attempts or not _may_retry(exc, request, retry):
+                    if isinstance(exc, _RequestError):
+                        exc.retries = attempt - 1
+                    raise
+                if delays is None:
+                    delays = retry.delays()
+                    next(delays)  # primed: from now on it is sent each failure
+                wait = delays.send(exc)
+                if self.stats is not None:
+                    self.stats.record_retry()
+                logger.info(
+                    "%s: attempt %d failed (%s); retrying in %.2fs",
+                    request.operation,
+                    attempt,
+                    _reason(exc),
+                    wait,
+                )
+            await asyncio.sleep(wait)
+            attempt += 1
 
-        def giveup(exc: Exception) -> bool:
-            # An error naming another operation came from obtaining credentials, before
-            # this request was sent, so repeating cannot make the server act twice.
-            own = getattr(exc, "operation", None) == endpoint.operation
-            retry_class = endpoint.retry if own else RetryClass.IDEMPOTENT
-            return not policy.should_retry(exc, retry_class)
-
-        sender = backoff.on_exception(
-            policy.delays,
-            ActiveCallsError,
-            max_tries=policy.max_attempts,
-            giveup=giveup,
-            jitter=None,  # the policy's delays are already fully jittered
-            on_backoff=_log_retry,
-            on_giveup=_count_retries,
-            logger=None,
-        )(self._attempt)
-        if len(self._senders) >= _MAX_SENDERS:
-            self._senders.clear()  # a caller building a new policy for every request
-        self._senders[key] = sender
-        return sender
-
-    async def _attempt(self, request: Request, timeout: float | None) -> Any:
+    async def _attempt(
+        self, request: Request, timeout: float | None, priority: Priority, attempt: int
+    ) -> Any:
         """One attempt, repeated once at most after renewing an expired token."""
-        session = self.session
         for renewed in (False, True):
-            credentials = await self.auth.headers(session)
+            credentials = await self.auth.headers(self._login_sender)
             secrets = sent_secrets(credentials)
             status, headers, body = await self._exchange(
-                session, request, credentials, secrets, timeout
+                request, credentials, secrets, timeout, priority, attempt
             )
             if 200 <= status < 300:
                 return decode_response(request, status, body, secrets=secrets)
@@ -321,7 +288,7 @@ class Transport:
                 renewed
                 or not isinstance(error, AuthenticationError)
                 or not error.token_expired
-                or not await self.auth.refresh(session, credentials)
+                or not await self.auth.refresh(self._login_sender, credentials)
             ):
                 raise error
             logger.info("%s: access token expired; renewed it, repeating", request.operation)
@@ -329,13 +296,75 @@ class Transport:
 
     async def _exchange(
         self,
+        request: Request,
+        credentials: Mapping[str, str],
+        secrets: Iterable[str],
+        timeout: float | None,
+        priority: Priority,
+        attempt: int,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """Send once under a slot and the rate limiter and read the answer (see the class).
+
+        The wire part runs as its own task holding the slot: a caller cancelled
+        meanwhile gets ``CancelledError`` at once, while the request goes on to its
+        answer or its timeout, so the server never serves more than the slots allow.
+        """
+        session = self.session  # raises ClientClosedError once closed
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        limiter = self.limiter
+        if limiter is not None:
+            await limiter.acquire(priority)
+        allowed = loop.time()
+        try:
+            await self._slots.acquire(priority)
+        except BaseException:
+            if limiter is not None:
+                await limiter.release()  # never sent: its turn goes back at once
+            raise
+        started = loop.time()
+        waits = (allowed - asked, started - allowed)  # limiter, slot
+        if waits[0] > 1.0:
+            logger.info(
+                "%s: waited %.1fs for the rate limit (priority %s)",
+                request.operation,
+                waits[0],
+                priority.name,
+            )
+        wire = loop.create_task(
+            self._on_the_wire(
+                session, request, credentials, secrets, timeout, priority, waits, attempt
+            )
+        )
+        self._in_flight.add(wire)
+        wire.add_done_callback(self._in_flight.discard)
+        try:
+            return await asyncio.shield(wire)
+        except asyncio.CancelledError:
+            if wire.cancelled():  # only aclose() cancels it, as a last resort
+                raise ClientClosedError("the client was closed during the request") from None
+            if not wire.done():
+                # Only this caller was cancelled: the request itself goes on (holding
+                # its slot) until its answer or timeout; its outcome is nobody's now.
+                wire.add_done_callback(_forget)
+            raise
+
+    async def _on_the_wire(
+        self,
         session: aiohttp.ClientSession,
         request: Request,
         credentials: Mapping[str, str],
         secrets: Iterable[str],
         timeout: float | None,
+        priority: Priority,
+        waits: tuple[float, float],
+        attempt: int,
     ) -> tuple[int, Mapping[str, str], bytes]:
-        """Send once under the concurrency slots and the rate limiter; read the answer."""
+        """The request itself; gives back its slot and its limiter turn once answered.
+
+        Counted and logged here, when the answer is in, whether or not its caller
+        still waits for it.
+        """
 
         def where() -> dict[str, str]:
             return {
@@ -344,53 +373,77 @@ class Transport:
                 "url": request.safe_url,
             }
 
-        async with self._slots:
-            limiter = self.limiter
-            if limiter is None:
-                return await self._send_once(session, request, credentials, secrets, timeout, where)
-            await limiter.acquire(Priority.READ)
+        started = asyncio.get_running_loop().time()
+        status: int | None = None
+        try:
+            answer = await request_once(
+                session,
+                request.method,
+                URL(request.url, encoded=True),
+                where=where,
+                headers={**self._base_headers, **credentials},
+                timeout=timeout,
+                secrets=secrets,
+                closed=lambda: self._closed,
+            )
+            status = answer[0]
+            return answer
+        finally:
+            took = asyncio.get_running_loop().time() - started
             try:
-                return await self._send_once(session, request, credentials, secrets, timeout, where)
+                if self.limiter is not None:
+                    await self.limiter.release()
             finally:
-                await limiter.release()
+                self._slots.release()
+                self._record(request, status, priority, waits, attempt, took)
 
-    async def _send_once(
+    def _record(
         self,
-        session: aiohttp.ClientSession,
         request: Request,
-        credentials: Mapping[str, str],
-        secrets: Iterable[str],
-        timeout: float | None,
-        where: Callable[[], Mapping[str, str]],
-    ) -> tuple[int, Mapping[str, str], bytes]:
-        return await _request_once(
-            session,
-            request.method,
-            URL(request.url, encoded=True),
-            where=where,
-            headers={**self._base_headers, **credentials},
-            timeout=timeout,
-            secrets=secrets,
-            closed=lambda: self._closed,
-        )
+        status: int | None,
+        priority: Priority,
+        waits: tuple[float, float],
+        attempt: int,
+        took: float,
+    ) -> None:
+        """Count the attempt and log it at DEBUG (cheap when neither is wanted)."""
+        if self.stats is not None:
+            self.stats.record_attempt(request.operation, status, priority, *waits)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %s in %.0f ms (attempt %d, waited %.3fs for the limiter, "
+                "%.3fs for a slot, priority %s)",
+                request.operation,
+                request.safe_url,
+                status if status is not None else "no answer",
+                took * 1000,
+                attempt,
+                waits[0],
+                waits[1],
+                priority.name,
+            )
 
 
-def _log_retry(details: Any) -> None:
-    exc = details["exception"]
-    request = details["args"][0]
-    logger.info(
-        "%s: attempt %d failed (%s); retrying in %.2fs",
-        request.operation,
-        details["tries"],
-        _reason(exc),
-        details["wait"],
-    )
+def _forget(task: asyncio.Task[Any]) -> None:
+    # The caller that wanted this answer was cancelled; reading the outcome keeps
+    # asyncio from reporting it as "exception was never retrieved".
+    if not task.cancelled():
+        task.exception()
 
 
-def _count_retries(details: Any) -> None:
-    exc = details["exception"]
-    if hasattr(exc, "retries"):
-        exc.retries = details["tries"] - 1
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # aclose() driven without a loop, e.g. by hand
+        return None
+
+
+def _may_retry(exc: ActiveCallsError, request: Request, policy: RetryPolicy) -> bool:
+    """Whether the policy lets ``request`` be tried again after ``exc``."""
+    # An error naming another operation came from obtaining credentials, before this
+    # request was sent, so repeating cannot make the server act twice.
+    own = getattr(exc, "operation", None) == request.operation
+    return policy.should_retry(exc, request.endpoint.retry if own else RetryClass.IDEMPOTENT)
 
 
 def _reason(exc: BaseException) -> str:

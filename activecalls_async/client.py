@@ -16,7 +16,8 @@ import aiohttp
 
 from . import _validators as v
 from ._endpoints import ENDPOINTS
-from ._transport import USER_AGENT, Transport
+from ._http import USER_AGENT
+from ._transport import Transport
 from ._wire import api_prefix, build_request
 from .auth import (
     DEFAULT_AUTH_URL,
@@ -30,8 +31,10 @@ from .auth import (
 from .errors import ClientClosedError, ValidationError
 from .models import ActiveCall, Product, QueueCheck, SessionType
 from .pagination import CallWalk, FanOut, PageWalk, PagingMemo, Target
+from .priority import Priority
 from .ratelimit import Limiter, RateLimit
 from .retry import RetryPolicy
+from .stats import ClientStats
 from .watch import CallWatch
 
 __all__ = ["DEFAULT", "DEFAULT_BASE_URL", "ActiveCallsClient"]
@@ -73,7 +76,7 @@ class ActiveCallsClient:
         max_concurrency: int = 10,
         page_size: int = 100,
         allow_insecure_http: bool = False,
-        ssl_context: ssl.SSLContext | None = None,
+        ssl_context: ssl.SSLContext | Literal[False] | None = None,
         user_agent: str | None = None,
     ) -> None:
         self.base_url = v.base_url("base_url", base_url, allow_insecure_http=allow_insecure_http)
@@ -88,7 +91,14 @@ class ActiveCallsClient:
             raise ValidationError("rate_limit", "expected a RateLimit (or other Limiter) or None")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise ValidationError("session", "expected an aiohttp.ClientSession")
-        if ssl_context is not None and (
+        if ssl_context is False:
+            # aiohttp's own spelling of "no verification": allowed, but never silently.
+            logger.warning("TLS verification is OFF for this client (ssl_context=False)")
+        elif ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise ValidationError(
+                "ssl_context", "expected an ssl.SSLContext, False (no verification) or None"
+            )
+        elif ssl_context is not None and (
             ssl_context.verify_mode == ssl.CERT_NONE or not ssl_context.check_hostname
         ):
             # Allowed (private CAs, test rigs), but never silently.
@@ -98,12 +108,14 @@ class ActiveCallsClient:
                 ssl_context.verify_mode.name,
                 ssl_context.check_hostname,
             )
+        if user_agent is not None and (
+            not isinstance(user_agent, str) or any(c in user_agent for c in "\r\n\0")
+        ):
+            raise ValidationError("user_agent", "expected text on one line (no CR, LF or NUL)")
         self.page_size = page_size
+        self._stats = ClientStats(rate_limit)
         self._transport = Transport(
             auth=coerce_auth(auth),
-            # A token string becomes credentials of this client's own, closed with it;
-            # an auth object passed in (maybe shared) is the caller's to close.
-            owns_auth=isinstance(auth, str),
             session=session,
             timeout=timeout,
             retry=retry,
@@ -111,7 +123,11 @@ class ActiveCallsClient:
             max_concurrency=max_concurrency,
             ssl_context=ssl_context,
             user_agent=user_agent or USER_AGENT,
+            stats=self._stats,
         )
+        # A token string becomes credentials of this client's own, closed with it;
+        # an auth object passed in (maybe shared) is the caller's to close.
+        self._own_credentials(isinstance(auth, str))
 
     @classmethod
     def from_env(
@@ -163,8 +179,12 @@ class ActiveCallsClient:
             )
         client = cls(**options)
         # The credentials built here from the environment belong to this client.
-        client._transport.owns_auth = "auth" not in overrides
+        client._own_credentials("auth" not in overrides)
         return client
+
+    def _own_credentials(self, owned: bool) -> None:
+        """Whether ``aclose()`` closes the auth object too (only credentials made here)."""
+        self._transport.owns_auth = owned
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -197,23 +217,30 @@ class ActiveCallsClient:
         """Whether the client has been closed."""
         return self._transport.closed
 
+    @property
+    def stats(self) -> ClientStats:
+        """What this client has spent: attempts, answers, retries, waits."""
+        return self._stats
+
     async def _call(
         self,
         operation: str,
         args: Mapping[str, Any],
         timeout: float | _Default | None,
         retry: RetryPolicy | _Default | None,
+        priority: Priority | _Default = DEFAULT,
     ) -> Any:
         """Check the arguments, build the request and send it (the one path every method takes)."""
         transport = self._transport
         if transport.closed:
             raise ClientClosedError("this ActiveCallsClient is closed; create a new one")
         request = build_request(ENDPOINTS[operation], self._prefix, args)
-        self._check_request_options(timeout, retry)
+        self._check_request_options(timeout, retry, priority)
         return await transport.send(
             request,
             timeout=transport.timeout if timeout is DEFAULT else timeout,
             retry=transport.retry if retry is DEFAULT else retry,
+            priority=None if priority is DEFAULT else priority,
         )
 
     async def list_active_calls(
@@ -226,6 +253,7 @@ class ActiveCallsClient:
         max_rows: int | _Default = DEFAULT,
         timeout: float | _Default | None = DEFAULT,
         retry: RetryPolicy | _Default | None = DEFAULT,
+        priority: Priority | _Default = DEFAULT,
     ) -> list[ActiveCall]:
         """One page of the calls in flight for a product (or an external id); one request."""
         args = {
@@ -235,7 +263,7 @@ class ActiveCallsClient:
             "page": page,
             "max_rows": self.page_size if max_rows is DEFAULT else max_rows,
         }
-        result: list[ActiveCall] = await self._call("list", args, timeout, retry)
+        result: list[ActiveCall] = await self._call("list", args, timeout, retry, priority)
         return result
 
     async def create_manual_agent_call(
@@ -247,6 +275,7 @@ class ActiveCallsClient:
         caller_id: str,
         timeout: float | _Default | None = DEFAULT,
         retry: RetryPolicy | _Default | None = DEFAULT,
+        priority: Priority | _Default = DEFAULT,
     ) -> None:
         """Ring an agent and dial ``destination`` for them; raise ActionRejectedError if refused."""
         args = {
@@ -255,7 +284,7 @@ class ActiveCallsClient:
             "ring_duration": ring_duration,
             "caller_id": caller_id,
         }
-        await self._call("createManualAgentCall", args, timeout, retry)
+        await self._call("createManualAgentCall", args, timeout, retry, priority)
 
     async def add_session_to_call(
         self,
@@ -265,10 +294,11 @@ class ActiveCallsClient:
         session_type: SessionType | str,
         timeout: float | _Default | None = DEFAULT,
         retry: RetryPolicy | _Default | None = DEFAULT,
+        priority: Priority | _Default = DEFAULT,
     ) -> None:
         """Put a supervisor's phone on the call to listen, coach or barge in."""
         args = {"uii": uii, "destination": destination, "session_type": session_type}
-        await self._call("addSessionToCall", args, timeout, retry)
+        await self._call("addSessionToCall", args, timeout, retry, priority)
 
     async def disposition_call(
         self,
@@ -280,6 +310,7 @@ class ActiveCallsClient:
         notes: str | None = None,
         timeout: float | _Default | None = DEFAULT,
         retry: RetryPolicy | _Default | None = DEFAULT,
+        priority: Priority | _Default = DEFAULT,
     ) -> None:
         """Set the call's disposition; ``callback_at`` (wall-clock time) is required with a
         callback."""
@@ -290,7 +321,7 @@ class ActiveCallsClient:
             "callback_at": callback_at,
             "notes": notes,
         }
-        await self._call("dispositionCall", args, timeout, retry)
+        await self._call("dispositionCall", args, timeout, retry, priority)
 
     async def hangup_call(
         self,
@@ -298,9 +329,10 @@ class ActiveCallsClient:
         *,
         timeout: float | _Default | None = DEFAULT,
         retry: RetryPolicy | _Default | None = DEFAULT,
+        priority: Priority | _Default = DEFAULT,
     ) -> None:
         """End the call for every party."""
-        await self._call("hangupCall", {"uii": uii}, timeout, retry)
+        await self._call("hangupCall", {"uii": uii}, timeout, retry, priority)
 
     async def hangup_session(
         self,
@@ -309,9 +341,10 @@ class ActiveCallsClient:
         phone: str,
         timeout: float | _Default | None = DEFAULT,
         retry: RetryPolicy | _Default | None = DEFAULT,
+        priority: Priority | _Default = DEFAULT,
     ) -> None:
         """Drop one party (for example a supervisor's session) from the call."""
-        await self._call("hangupSession", {"uii": uii, "phone": phone}, timeout, retry)
+        await self._call("hangupSession", {"uii": uii, "phone": phone}, timeout, retry, priority)
 
     async def toggle_call_recording(
         self,
@@ -320,9 +353,12 @@ class ActiveCallsClient:
         record: bool,
         timeout: float | _Default | None = DEFAULT,
         retry: RetryPolicy | _Default | None = DEFAULT,
+        priority: Priority | _Default = DEFAULT,
     ) -> None:
         """Turn the call's recording on or off (off to pause it while card details are read)."""
-        await self._call("toggleCallRecording", {"uii": uii, "record": record}, timeout, retry)
+        await self._call(
+            "toggleCallRecording", {"uii": uii, "record": record}, timeout, retry, priority
+        )
 
     async def check_queue_status(
         self,
@@ -332,6 +368,7 @@ class ActiveCallsClient:
         i18n_numbers: bool | None = None,
         timeout: float | _Default | None = DEFAULT,
         retry: RetryPolicy | _Default | None = DEFAULT,
+        priority: Priority | _Default = DEFAULT,
     ) -> QueueCheck:
         """May a call to this DNIS be queued? ``max_queued`` is the API's ``maxq``: the longest
         acceptable wait in queue (seconds); 0 or less asks whether an agent is free."""
@@ -340,7 +377,7 @@ class ActiveCallsClient:
             "max_queued": max_queued,
             "i18n_numbers": i18n_numbers,
         }
-        result: QueueCheck = await self._call("checkQueueStatus", args, timeout, retry)
+        result: QueueCheck = await self._call("checkQueueStatus", args, timeout, retry, priority)
         return result
 
     async def check_queue_threshold(
@@ -351,6 +388,7 @@ class ActiveCallsClient:
         i18n_numbers: bool | None = None,
         timeout: float | _Default | None = DEFAULT,
         retry: RetryPolicy | _Default | None = DEFAULT,
+        priority: Priority | _Default = DEFAULT,
     ) -> QueueCheck:
         """Are fewer than ``max_calls_queued`` calls (server default 10) waiting for this DNIS?"""
         args = {
@@ -358,7 +396,7 @@ class ActiveCallsClient:
             "max_calls_queued": max_calls_queued,
             "i18n_numbers": i18n_numbers,
         }
-        result: QueueCheck = await self._call("checkQueueThreshold", args, timeout, retry)
+        result: QueueCheck = await self._call("checkQueueThreshold", args, timeout, retry, priority)
         return result
 
     @functools.cached_property
@@ -368,13 +406,18 @@ class ActiveCallsClient:
 
     @staticmethod
     def _check_request_options(
-        timeout: float | _Default | None, retry: RetryPolicy | _Default | None
+        timeout: float | _Default | None,
+        retry: RetryPolicy | _Default | None,
+        priority: Priority | _Default = DEFAULT,
     ) -> None:
-        """Raise ValidationError for a per-call ``timeout`` or ``retry`` that is not one."""
+        """Raise ValidationError for a per-call ``timeout``, ``retry`` or ``priority`` that is
+        not one."""
         if timeout is not DEFAULT:
             v.optional_seconds("timeout", timeout)
         if retry is not DEFAULT and retry is not None and not isinstance(retry, RetryPolicy):
             raise ValidationError("retry", "expected a RetryPolicy or None")
+        if priority is not DEFAULT and not isinstance(priority, Priority):
+            raise ValidationError("priority", "expected a Priority (ACTION, READ, WATCH, BULK)")
 
     def _page_walk(
         self,
@@ -387,11 +430,15 @@ class ActiveCallsClient:
         max_items: int | None,
         timeout: float | _Default | None,
         retry: RetryPolicy | _Default | None,
+        priority: Priority | _Default,
+        default_priority: Priority = Priority.BULK,
     ) -> PageWalk:
         """A walk over one listing, every argument checked now rather than at page 0."""
         args = {"product": product, "product_id": product_id, "external_id": external_id}
         build_request(ENDPOINTS["list"], self._prefix, args)  # raises ValidationError
-        self._check_request_options(timeout, retry)
+        self._check_request_options(timeout, retry, priority)
+        if priority is DEFAULT:
+            priority = default_priority
 
         async def fetch(page: int, max_rows: int) -> list[ActiveCall]:
             return await self.list_active_calls(
@@ -402,6 +449,7 @@ class ActiveCallsClient:
                 max_rows=max_rows,
                 timeout=timeout,
                 retry=retry,
+                priority=priority,
             )
 
         label = " ".join(str(part) for part in (product, product_id) if part is not None)
@@ -425,6 +473,7 @@ class ActiveCallsClient:
         prefetch: int = 1,
         timeout: float | _Default | None = DEFAULT,
         retry: RetryPolicy | _Default | None = DEFAULT,
+        priority: Priority | _Default = DEFAULT,
     ) -> PageWalk:
         """Every page of a listing in order, each ``ActiveCallPage`` holding only the calls
         new to this walk; see ``iter_active_calls`` for the rules and guarantees."""
@@ -437,6 +486,7 @@ class ActiveCallsClient:
             max_items=max_items,
             timeout=timeout,
             retry=retry,
+            priority=priority,
         )
 
     def iter_active_calls(
@@ -450,6 +500,7 @@ class ActiveCallsClient:
         prefetch: int = 1,
         timeout: float | _Default | None = DEFAULT,
         retry: RetryPolicy | _Default | None = DEFAULT,
+        priority: Priority | _Default = DEFAULT,
     ) -> CallWalk:
         """Every call of a listing, walking ``page``/``maxRows`` from page 0, each uii once.
 
@@ -481,6 +532,7 @@ class ActiveCallsClient:
                 prefetch=prefetch,
                 timeout=timeout,
                 retry=retry,
+                priority=priority,
             )
         )
 
@@ -494,6 +546,7 @@ class ActiveCallsClient:
         on_error: Literal["raise", "collect"] = "raise",
         timeout: float | _Default | None = DEFAULT,
         retry: RetryPolicy | _Default | None = DEFAULT,
+        priority: Priority | _Default = DEFAULT,
     ) -> FanOut:
         """The calls of many ``(product, product_id)`` listings, walked concurrently, each
         uii once across them, yielded as pages arrive.
@@ -514,7 +567,7 @@ class ActiveCallsClient:
         v.count("page_size", page_size, minimum=1, allow_none=True)
         v.count("prefetch", prefetch, minimum=1, allow_none=True)
         # Checked now: a walk opened later, in a worker, must not be the first to refuse.
-        self._check_request_options(timeout, retry)
+        self._check_request_options(timeout, retry, priority)
 
         def open_walk(target: Target) -> PageWalk:
             return self._page_walk(
@@ -526,6 +579,7 @@ class ActiveCallsClient:
                 max_items=None,
                 timeout=timeout,
                 retry=retry,
+                priority=priority,
             )
 
         slots = self._transport.max_concurrency if prefetch is None else 0
@@ -542,6 +596,7 @@ class ActiveCallsClient:
         prefetch: int = 1,
         timeout: float | _Default | None = DEFAULT,
         retry: RetryPolicy | _Default | None = DEFAULT,
+        priority: Priority | _Default = DEFAULT,
     ) -> CallWatch:
         """Poll a listing every ``interval`` seconds and yield ``CallEvent``s: ``started``
         (every call of the first snapshot, then new ones), ``changed`` (with ``previous``)
@@ -566,6 +621,8 @@ class ActiveCallsClient:
                 max_items=None,
                 timeout=timeout,
                 retry=retry,
+                priority=priority,
+                default_priority=Priority.WATCH,
             )
 
         return CallWatch(open_walk, interval=interval, label=open_walk().label)

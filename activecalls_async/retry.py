@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import random
+import contextlib
+import itertools
 import ssl
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 
 import aiohttp
 import attrs
+import backoff
 
 from . import _validators as v
 from ._endpoints import RetryClass
@@ -91,17 +93,29 @@ class RetryPolicy:
         return False
 
     def delays(self) -> Generator[float, BaseException | None, None]:
-        """Backoff wait generator: it is sent each failure and yields the next wait."""
-        attempt = 0
-        exc = yield 0.0  # primed by backoff before the first failure
+        """The waits before each retry: prime it with ``next()``, then send it each failure.
+
+        The ceilings come from ``backoff``'s exponential generator and each wait is drawn
+        under its ceiling with ``backoff``'s full jitter; ``Retry-After`` replaces the draw.
+        """
+        ceilings = self._ceilings()
+        exc = yield 0.0
         while True:
+            ceiling = next(ceilings)
             retry_after = getattr(exc, "retry_after", None)
-            if retry_after is not None:
-                delay = float(retry_after)
-            else:
-                # The exponent is bounded so that a huge max_attempts cannot overflow a float.
-                growth = self.multiplier ** min(attempt, 64)
-                ceiling = min(self.max_delay, self.initial_delay * growth)
-                delay = random.uniform(0.0, ceiling)
-            attempt += 1
+            delay = float(retry_after) if retry_after is not None else backoff.full_jitter(ceiling)
             exc = yield delay
+
+    def _ceilings(self) -> Iterator[float]:
+        """``initial_delay * multiplier**n``, capped at ``max_delay``."""
+        if self.initial_delay == 0.0 or self.max_delay == 0.0:
+            # Growth from zero stays zero (and backoff would raise its exponent forever).
+            yield from itertools.repeat(0.0)
+        growth = backoff.expo(
+            base=self.multiplier, factor=self.initial_delay, max_value=self.max_delay
+        )
+        next(growth)  # backoff primes its generators before the first failure
+        # The exponent can outgrow a float only long after the growth passed the cap.
+        with contextlib.suppress(OverflowError):
+            yield from growth
+        yield from itertools.repeat(self.max_delay)

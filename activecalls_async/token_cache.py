@@ -33,6 +33,10 @@ class TokenCache(Protocol):
 
     ``renewal()`` is held by the one user that renews; the others wait for it and
     then ``load()`` what it stored, so that a fleet renews once, not once per process.
+    How ``RingCentralAuth`` uses the three methods is stated in its docstring. An
+    exception from any of them reaches the request that needed the login: a cache
+    whose store is unreachable should rather behave as an empty cache with no lock
+    (and say so in a log), so that each user falls back to a login of its own.
     """
 
     async def load(self) -> StoredLogin | None:

@@ -36,6 +36,7 @@ from activecalls_async import (
     ValidationError,
     __version__,
 )
+from activecalls_async.auth import LoginSender
 
 BASE = "https://ringcx.ringcentral.com/voice"
 API = f"{BASE}/api/v1/admin/accounts/12440001/activeCalls/"
@@ -501,6 +502,12 @@ def test_reprs_never_show_a_secret() -> None:
         ({"auth": 123}, "auth"),
         ({"auth": ""}, "token"),
         ({"auth": "a\nb"}, "token"),
+        ({"auth": "tok-\x00-123456"}, "token"),
+        ({"user_agent": "bot/1.0\r\nX-Injected: 1"}, "user_agent"),
+        ({"user_agent": "bot/1.0\n"}, "user_agent"),
+        ({"user_agent": "bot\x00"}, "user_agent"),
+        ({"user_agent": b"bot/1.0"}, "user_agent"),
+        ({"user_agent": 42}, "user_agent"),
         ({"timeout": 0}, "timeout"),
         ({"timeout": float("nan")}, "timeout"),
         ({"timeout": float("inf")}, "timeout"),
@@ -538,7 +545,7 @@ class ClosingSpy(Auth):
     def __init__(self) -> None:
         self.closed = 0
 
-    async def headers(self, session: aiohttp.ClientSession) -> dict[str, str]:
+    async def headers(self, send: LoginSender) -> dict[str, str]:
         return {"Authorization": "Bearer spy-token"}
 
     async def aclose(self) -> None:
@@ -557,7 +564,7 @@ async def test_a_client_closes_only_the_credentials_it_made(mocked: aioresponses
     assert from_env._transport.owns_auth  # built from the environment: the client's own
     assert not ActiveCallsClient.from_env(env, auth=spy)._transport.owns_auth
     owned = ActiveCallsClient(account_id=1, auth=spy)
-    owned._transport.owns_auth = True
+    owned._own_credentials(True)
     await owned.aclose()
     assert spy.closed == 1
 

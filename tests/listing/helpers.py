@@ -111,13 +111,27 @@ def client_tasks() -> list[asyncio.Task[object]]:
     ]
 
 
-async def assert_no_tasks_left(*, within: int = 100) -> None:
-    """Fail unless every client-side task has finished after a few loop iterations."""
+async def assert_no_tasks_left(*, within: int = 100, on_the_wire: float = 2.0) -> None:
+    """Fail unless every client-side task has finished after a few loop iterations.
+
+    A request whose caller left is let finish its exchange (it keeps its concurrency
+    slot until answered), for at most ``on_the_wire`` seconds.
+    """
     for _ in range(within):
         if not client_tasks():
             return
         await asyncio.sleep(0)
-    raise AssertionError(f"tasks still pending: {client_tasks()!r}")
+    deadline = asyncio.get_running_loop().time() + on_the_wire
+    while all(_on_the_wire(task) for task in client_tasks()):
+        if not client_tasks() or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.01)
+    if client_tasks():
+        raise AssertionError(f"tasks still pending: {client_tasks()!r}")
+
+
+def _on_the_wire(task: asyncio.Task[object]) -> bool:
+    return getattr(task.get_coro(), "__qualname__", "") == "Transport._on_the_wire"
 
 
 def client_for(sim: Simulator, **options: object) -> ActiveCallsClient:

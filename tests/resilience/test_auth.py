@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -14,6 +14,7 @@ import pytest
 from activecalls_async import (
     ActiveCallsClient,
     ApiToken,
+    Auth,
     AuthenticationError,
     BearerToken,
     ClientClosedError,
@@ -22,6 +23,7 @@ from activecalls_async import (
     ServerError,
     ValidationError,
 )
+from activecalls_async.auth import LoginRequest, LoginSender, TokenSource
 from activecalls_async.priority import Priority
 from activecalls_async.testing import Faults, Simulator
 
@@ -568,3 +570,92 @@ async def test_a_callable_returning_junk_is_refused(sim: Simulator) -> None:
             await list_some(client, sim)
     assert caught.value.parameter == "rc_access_token"
     assert sim.requests == []
+
+
+async def test_a_custom_auth_logs_in_through_the_sender_it_is_given(sim: Simulator) -> None:
+    rc_token = await grant_rc_token(sim)
+    exchange_url = f"{sim.root_url}/api/auth/login/rc/accesstoken"
+
+    class ExchangeOnce(Auth):
+        """Needs no HTTP library: the client sends its login form."""
+
+        def __init__(self, rc_token: str) -> None:
+            self.rc_token = rc_token
+            self.logins = 0
+
+        async def headers(self, send: LoginSender) -> Mapping[str, str]:
+            form = {"rcAccessToken": self.rc_token, "rcTokenType": "Bearer"}
+            answer = await send(
+                LoginRequest("auth.exchange", exchange_url, form, secrets=(self.rc_token,))
+            )
+            self.logins += 1
+            return {"Authorization": f"Bearer {answer['accessToken']}"}
+
+    custom = ExchangeOnce(rc_token)
+    async with client_for(sim, custom) as client:
+        await list_some(client, sim)
+    assert custom.logins == 1
+    assert trail(sim) == [("auth.exchange", 200), ("list", 200)]
+
+    refused = ExchangeOnce("not-a-ringcentral-token")
+    async with client_for(sim, refused) as client:
+        with pytest.raises(AuthenticationError) as caught:
+            await list_some(client, sim)
+    assert caught.value.operation == "auth.exchange"
+    assert "not-a-ringcentral-token" not in str(caught.value)
+
+
+async def test_a_token_source_object_says_how_to_get_the_ringcentral_token(
+    sim: Simulator,
+) -> None:
+    rc_token = await grant_rc_token(sim)
+
+    class Rotating(TokenSource):
+        label = "rotating"
+
+        def __init__(self) -> None:
+            self.tokens = ["stale-ringcentral-token", rc_token]
+            self.refusals = 0
+
+        async def token(self, send: LoginSender) -> str:
+            return self.tokens[0]
+
+        def rejected(self) -> bool:
+            self.refusals += 1
+            self.tokens.pop(0)
+            return True
+
+    source = Rotating()
+    auth = RingCentralAuth(source, auth_url=sim.root_url)
+    assert repr(auth).startswith("RingCentralAuth(rotating,")
+    async with client_for(sim, auth) as client:
+        await list_some(client, sim)
+    assert source.refusals == 1
+    assert trail(sim) == [("auth.exchange", 401), ("auth.exchange", 200), ("list", 200)]
+
+
+def test_a_plain_function_is_refused_at_construction_as_not_an_async_callable() -> None:
+    def sync_token() -> str:
+        return "rc-token"
+
+    with pytest.raises(ValidationError, match="async callable") as caught:
+        RingCentralAuth(sync_token)  # type: ignore[arg-type]
+    assert caught.value.parameter == "rc_access_token"
+    with pytest.raises(ValidationError, match="async callable"):
+        RingCentralAuth(lambda: "rc-token")  # type: ignore[arg-type,return-value]
+
+
+def test_an_object_with_an_async_call_is_an_async_callable() -> None:
+    class Vault:
+        async def __call__(self) -> str:
+            return "rc-token"
+
+    assert repr(RingCentralAuth(Vault())).startswith("RingCentralAuth(rc_access_token,")
+
+
+@pytest.mark.parametrize("kind", [BearerToken, ApiToken])
+@pytest.mark.parametrize("token", ["tok\x00-123456789", "tok-123456789\x00", "tok\x7f-12345678"])
+def test_a_token_with_nul_or_control_characters_is_refused(kind: type[Auth], token: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        kind(token)  # type: ignore[call-arg]
+    assert caught.value.parameter == "token"

@@ -228,10 +228,19 @@ async def test_every_retry_is_logged_and_the_error_counts_them(
     assert sent(mocked) == 4
     assert caught.value.retries == 3
     assert "after 3 retries" in str(caught.value)
-    lines = [r.getMessage() for r in caplog.records if r.name == "activecalls_async"]
+    ours = [r for r in caplog.records if r.name == "activecalls_async"]
+    lines = [r.getMessage() for r in ours if r.levelno == logging.INFO]
     assert len(lines) == 3
     for attempt, line in enumerate(lines, start=1):
         assert line.startswith(f"list: attempt {attempt} failed (HTTP 503)")
+    # And at DEBUG, one line per attempt sent.
+    attempts = [r.getMessage() for r in ours if r.levelno == logging.DEBUG]
+    assert len(attempts) == 4
+    for attempt, line in enumerate(attempts, start=1):
+        assert line.startswith("list https://ringcx.ringcentral.com/voice/api/v1/admin/")
+        assert "-> 503 in " in line
+        assert f"(attempt {attempt}, waited " in line
+        assert line.endswith("priority READ)")
 
 
 async def test_a_retried_connection_error_is_logged_with_its_cause(

@@ -162,3 +162,19 @@ def test_edge_policies_are_fine() -> None:
     )
     assert policy.max_attempts == 1
     assert RetryPolicy(retry_statuses=[500, 503]).retry_statuses == frozenset({500, 503})
+
+
+@pytest.mark.parametrize(
+    ("initial_delay", "multiplier", "max_delay"),
+    [(0.0, 10.0, 3.0), (1e-300, 1e10, 3.0), (0.5, 1.0, 3.0)],
+)
+def test_waits_stay_under_the_cap_however_many_retries(
+    initial_delay: float, multiplier: float, max_delay: float
+) -> None:
+    policy = RetryPolicy(
+        max_attempts=5000, initial_delay=initial_delay, multiplier=multiplier, max_delay=max_delay
+    )
+    found = waits(policy, [status(ServerError, 503)] * 4000)
+    assert all(0.0 <= wait <= max_delay for wait in found)
+    if initial_delay == 0.0:
+        assert set(found) == {0.0}

@@ -33,7 +33,7 @@ from activecalls_async import (
     RingCentralAuth,
     ValidationError,
 )
-from activecalls_async._redact import redact, redact_url
+from activecalls_async._redact import mask, redact, redact_url
 from activecalls_async.cli import main
 from activecalls_async.testing import Faults, Simulator
 
@@ -461,3 +461,61 @@ async def test_turning_verification_off_is_never_silent(
     (record,) = caplog.records
     assert record.levelno == logging.WARNING
     assert "TLS verification is OFF" in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        "Invalid token {prefix}...",
+        "Invalid token {upper}",
+        "token '{lower}' is unknown",
+        "bad credentials {prefix}",
+    ],
+)
+async def test_an_echoed_prefix_or_recased_token_is_masked(echo: str) -> None:
+    token = "opaque-SECRET-token-0123456789"
+    body = echo.format(prefix=token[:12], upper=token.upper(), lower=token.lower())
+
+    async def refuse(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"generalMessage": body, "details": body}, status=403)
+
+    async with (
+        serve(refuse) as root,
+        ActiveCallsClient(account_id=ACCOUNT, auth=token, base_url=root, retry=None) as client,
+    ):
+        with pytest.raises(APIStatusError) as caught:
+            await client.list_active_calls("ACD", 55)
+    assert "***" in str(caught.value)
+    for text in [*texts_of(caught.value), caught.value.body_excerpt]:
+        assert "secret-tok" not in text.lower()
+        assert token[:8].lower() not in text.lower()
+
+
+def test_mask_covers_prefixes_and_case_but_not_short_fragments() -> None:
+    token = "opaque-SECRET-token-0123456789"
+    assert mask(f"a {token[:8]} b", [token]) == "a *** b"
+    assert mask(f"a {token[:7]} b", [token]) == f"a {token[:7]} b"  # too short to tell
+    assert mask(f"<{token.swapcase()}>", [token]) == "<***>"
+    assert mask(f"{token}{token}!", [token]) == "***!"
+    # A credential with its scheme is masked whole only: "Bearer o" is a common prefix.
+    assert mask("Bearer other words", [f"Bearer {token}"]) == "Bearer other words"
+    assert mask(f"BEARER {token.upper()}", [f"Bearer {token}"]) == "***"
+
+
+async def test_ssl_context_false_turns_verification_off_with_a_warning(
+    tls_root: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="activecalls_async")
+    async with ActiveCallsClient(
+        account_id=ACCOUNT, auth="tok", base_url=tls_root, ssl_context=False
+    ) as client:
+        assert await client.list_active_calls("ACD", 55) == []
+    (record,) = caplog.records
+    assert "TLS verification is OFF" in record.getMessage()
+
+
+@pytest.mark.parametrize("context", [True, "off", 0])
+def test_an_ssl_context_of_another_kind_is_refused(context: object) -> None:
+    with pytest.raises(ValidationError) as caught:
+        ActiveCallsClient(account_id=ACCOUNT, auth="tok", ssl_context=context)  # type: ignore[arg-type]
+    assert caught.value.parameter == "ssl_context"

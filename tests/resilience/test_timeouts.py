@@ -88,8 +88,8 @@ async def test_the_timeout_applies_to_each_attempt_not_to_all_of_them() -> None:
     assert 0.55 < elapsed < 1.5
 
 
-async def test_cancelling_the_caller_cancels_its_request_at_once() -> None:
-    async with serve(Slow(5.0).handle) as root, client_for(root, max_concurrency=1) as client:
+async def test_cancelling_the_caller_returns_at_once_and_the_slot_waits_for_the_answer() -> None:
+    async with serve(Slow(0.6).handle) as root, client_for(root, max_concurrency=1) as client:
         task = asyncio.create_task(slow_list(client))
         await asyncio.sleep(0.1)
         started = time.monotonic()
@@ -97,8 +97,41 @@ async def test_cancelling_the_caller_cancels_its_request_at_once() -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
         assert time.monotonic() - started < 0.2
-        # The only concurrency slot and the pool are free again: the client still works.
-        await asyncio.wait_for(quick_list(client), 1.0)
+        # The server is still serving it: the only concurrency slot stays taken until
+        # the answer arrives, then the client works as before.
+        await asyncio.wait_for(quick_list(client), 2.0)
+        assert time.monotonic() - started > 0.4
+        assert client_side_tasks() == set()
+
+
+async def test_a_cancelled_request_keeps_its_slot_no_longer_than_its_timeout() -> None:
+    async with (
+        serve(Slow(5.0).handle) as root,
+        client_for(root, max_concurrency=1, timeout=0.3) as client,
+    ):
+        task = asyncio.create_task(slow_list(client))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        started = time.monotonic()
+        await asyncio.wait_for(quick_list(client), 2.0)
+        assert time.monotonic() - started < 1.0
+        assert client_side_tasks() == set()
+
+
+async def test_closing_the_client_ends_a_request_its_caller_abandoned() -> None:
+    async with serve(Slow(5.0).handle) as root:
+        client = client_for(root, max_concurrency=1)
+        task = asyncio.create_task(slow_list(client))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert client_side_tasks() != set()  # still on the wire, holding its slot
+        started = time.monotonic()
+        await client.aclose()
+        assert time.monotonic() - started < 0.5
         assert client_side_tasks() == set()
 
 
