@@ -56,7 +56,8 @@ async def test_a_fleet_spends_one_budget_without_a_429(
     api = [r for r in sim.requests if r.operation in API_OPERATIONS]
     assert Counter(r.status for r in api)[429] == 0
     assert [r["errors"] for r in results] == [[]] * PROCESSES
-    assert all(r["requests"] > 0 for r in results)  # no process starved
+    # (Which process gets the slots is the queue's business: the first window goes to
+    # whoever asked first, then their actions go before everyone's reads.)
     starts = sorted(r.started for r in api)
     assert _most_in_any_window(starts, per) <= 60
     # Two windows from the first start: the limit allows 120 starts (the bench
