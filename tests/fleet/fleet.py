@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,24 @@ async def spawn(config: dict[str, Any]) -> asyncio.subprocess.Process:
         "tests.fleet.worker",
         json.dumps(config),
         cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def start_together(processes: list[asyncio.subprocess.Process]) -> float:
+    """Wait until every worker is ready, then start them all at once; returns when."""
+    for process in processes:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
+        assert line.strip() == b"READY", line
+    start_at = time.time() + 0.1
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write(f"{start_at}\n".encode())
+        await process.stdin.drain()
+    return start_at
 
 
 async def collect(process: asyncio.subprocess.Process, timeout: float = 60) -> dict[str, Any]:
@@ -36,6 +52,7 @@ async def run_fleet(configs: list[dict[str, Any]], timeout: float = 60) -> list[
     """Run one worker per config at once and return their results."""
     processes = [await spawn(config) for config in configs]
     try:
+        await start_together(processes)
         return list(await asyncio.gather(*(collect(p, timeout) for p in processes)))
     finally:
         for process in processes:

@@ -11,7 +11,7 @@ import pytest
 
 from activecalls_async.testing import API_OPERATIONS, Simulator
 
-from .fleet import collect, run_fleet, spawn
+from .fleet import collect, run_fleet, spawn, start_together
 from .redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
@@ -48,11 +48,10 @@ async def test_a_fleet_spends_one_budget_without_a_429(
 ) -> None:
     per = 5.0
     async with Simulator(calls=40, live=False, rate_limit=60, rate_window=per) as sim:
-        start_at = time.time() + 3.0  # every process imported and connected by then
         config = _traffic(
             sim, redis_server.url, fleet_key, requests=60, per=per, duration=2 * per + 0.5
         )
-        results = await run_fleet([{**config, "start_at": start_at}] * PROCESSES)
+        results = await run_fleet([config] * PROCESSES)
     api = [r for r in sim.requests if r.operation in API_OPERATIONS]
     assert Counter(r.status for r in api)[429] == 0
     assert [r["errors"] for r in results] == [[]] * PROCESSES
@@ -71,7 +70,6 @@ async def test_a_fleet_cut_off_from_redis_keeps_to_its_shares(
 ) -> None:
     per, requests = 2.0, 24
     async with Simulator(calls=40, live=False, rate_limit=requests, rate_window=per) as sim:
-        start_at = time.time() + 3.0
         config = _traffic(
             sim,
             private_redis.url,
@@ -82,9 +80,9 @@ async def test_a_fleet_cut_off_from_redis_keeps_to_its_shares(
             tasks=5,
             heartbeat=0.2,
             probe_interval=0.5,
-            start_at=start_at,
         )
         processes = [await spawn(config) for _ in range(PROCESSES)]
+        start_at = await start_together(processes)
         await asyncio.sleep(start_at - time.time() + per)  # one window with Redis
         private_redis.stop()
         await asyncio.sleep(1.5 * per)

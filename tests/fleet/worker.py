@@ -3,8 +3,9 @@
 ``traffic``: ``tasks`` tasks list calls and toggle recording through one shared
 ``RedisRateLimit`` until ``duration`` has passed. ``login``: a ``RingCentralAuth`` with a
 shared ``RedisTokenCache`` makes a request, waits ``pause`` seconds, makes another.
-Every member starts at the wall-clock time ``start_at``, so that they start together.
-It prints one JSON line of what it did.
+Set up, a member prints ``READY`` and reads from stdin the wall-clock time at which
+to start (``start_at`` in the config instead skips that), so that a fleet starts
+together. At the end it prints one JSON line of what it did.
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ class _Count(logging.Handler):
             self.messages.append(f"{record.levelname} {record.getMessage()}")
 
 
-async def _until(start_at: float) -> None:
+async def _until(start_at: float | None) -> None:
+    if start_at is None:
+        print("READY", flush=True)
+        line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        start_at = float(line)
     await asyncio.sleep(max(0.0, start_at - time.time()))
 
 
@@ -59,7 +64,7 @@ async def traffic(config: dict[str, Any]) -> dict[str, Any]:
             max_concurrency=config["tasks"],
         ) as client,
     ):
-        await _until(config["start_at"])
+        await _until(config.get("start_at"))
         deadline = time.time() + config["duration"]
 
         async def work(number: int) -> None:
@@ -111,7 +116,7 @@ async def login(config: dict[str, Any]) -> dict[str, Any]:
         async with ActiveCallsClient(
             account_id=config["account_id"], auth=auth, base_url=config["base_url"]
         ) as client:
-            await _until(config["start_at"])
+            await _until(config.get("start_at"))
             for pause in (0.0, config["pause"]):
                 await asyncio.sleep(pause)
                 try:
