@@ -14,7 +14,7 @@ from ._report import machine, render, render_targets, write_json
 from ._results import Config, ScenarioResult
 
 #: Scenario modules, in the order they run; each has ``NAME``, ``TITLE`` and ``run(config)``.
-SCENARIOS = ("overhead", "decode", "listing", "ratelimited", "memory")
+SCENARIOS = ("overhead", "decode", "listing", "ratelimited", "memory", "fleet")
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:

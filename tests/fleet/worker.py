@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any
 
-from activecalls_async import ActiveCallsClient, ActiveCallsError
+from activecalls_async import ActiveCallsClient, ActiveCallsError, RateLimit
 from activecalls_async.fleet import RedisRateLimit
 
 
@@ -31,6 +31,18 @@ class _Count(logging.Handler):
             self.messages.append(f"{record.levelname} {record.getMessage()}")
 
 
+class _Own(RateLimit):
+    """A process's own ``RateLimit``, shaped like the fleet's for this worker."""
+
+    online = True
+
+    async def __aenter__(self) -> _Own:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+
 async def _until(start_at: float | None) -> None:
     if start_at is None:
         print("READY", flush=True)
@@ -41,15 +53,19 @@ async def _until(start_at: float | None) -> None:
 
 async def traffic(config: dict[str, Any]) -> dict[str, Any]:
     """List and act from ``tasks`` tasks under the fleet's limit; count what happened."""
-    limit = RedisRateLimit(
-        config["redis_url"],
-        key=config["key"],
-        requests=config["requests"],
-        per=config["per"],
-        probe_interval=config.get("probe_interval", 5.0),
-        heartbeat=config.get("heartbeat", 1.0),
-        timeout=config.get("timeout", 0.5),
-    )
+    limit: RedisRateLimit | _Own
+    if config.get("limiter", "redis") == "redis":
+        limit = RedisRateLimit(
+            config["redis_url"],
+            key=config["key"],
+            requests=config["requests"],
+            per=config["per"],
+            probe_interval=config.get("probe_interval", 5.0),
+            heartbeat=config.get("heartbeat", 1.0),
+            timeout=config.get("timeout", 0.5),
+        )
+    else:  # what a fleet without Redis does: every process its own budget
+        limit = _Own(config["requests"], per=config["per"])
     done: list[float] = []
     errors: list[str] = []
     offline: list[float] = []
