@@ -524,7 +524,7 @@ class RedisRateLimit:
             "Redis unreachable for the fleet rate limit %r (%s); keeping to %.0f%% of %d "
             "requests per %gs locally, probing every %gs",
             self.key,
-            type(exc).__name__,
+            _describe(exc),
             100 * self.share,
             self.requests,
             self.per,
@@ -772,8 +772,15 @@ class RedisTokenCache:
             logger.warning(
                 "Redis unreachable for the fleet login %r (%s); this process uses its own login",
                 self.key,
-                type(exc).__name__,
+                _describe(exc),
             )
+
+
+def _describe(exc: BaseException) -> str:
+    """The error's type, and Redis's own words when it answered (say, an ACL refusal)."""
+    if isinstance(exc, RedisError) and str(exc):
+        return f"{type(exc).__name__}: {str(exc)[:200]}"
+    return type(exc).__name__
 
 
 def _decode(raw: bytes | str) -> StoredLogin | None:

@@ -110,3 +110,9 @@ async def test_the_cli_joins_the_fleet_with_redis_url(
     assert status == 0, capsys.readouterr().err
     assert await redis_client.zcard(f"activecalls:{sim.account_id}:window") >= 1
     assert redis_server.url not in capsys.readouterr().err
+
+
+def test_the_fleet_module_exports_its_two_parts() -> None:
+    import activecalls_async.fleet as fleet
+
+    assert fleet.__all__ == ["RedisRateLimit", "RedisTokenCache"]

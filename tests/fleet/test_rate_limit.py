@@ -344,3 +344,21 @@ async def test_members_take_turns_within_a_priority(
         await asyncio.gather(late, *many)
     # Ten busy tasks queued first, yet the newcomer goes within the first two turns.
     assert "newcomer" in order[:2]
+
+
+async def test_a_refusing_redis_is_named_in_the_warning(
+    redis_server: RedisServer, fleet_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    admin = aioredis.Redis.from_url(redis_server.url)
+    user = f"bot{fleet_key[-8:]}"
+    # No +time: the scripts cannot read the server's clock.
+    await admin.execute_command("ACL", "SETUSER", user, "on", ">pw", "~*", "+@all", "-time")
+    url = f"redis://{user}:pw@127.0.0.1:{redis_server.port}/0"
+    async with RedisRateLimit(url, key=fleet_key, fallback_share=0.5) as limit:
+        await limit.acquire()
+        await limit.release()
+        assert not limit.online
+    await admin.execute_command("ACL", "DELUSER", user)
+    await admin.aclose()
+    assert "can't run this command" in caplog.text
+    assert "pw@" not in caplog.text
