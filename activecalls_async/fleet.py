@@ -19,31 +19,35 @@ and every time in it is the Redis server's ``TIME``, never a host's clock:
   and a request that has waited ``aging`` seconds per level overtakes newer, more
   urgent ones. Within a priority, each process's waiters are spaced one slot
   (``per / requests``) apart in that order, so that processes take turns: one with
-  many tasks waiting cannot push another back by all of them, and none starves. The last
-  ``reserve`` slots of the window (by default 5% of it) are kept for actions and
+  many tasks waiting cannot push another back by all of them, and none starves. The
+  last ``reserve`` slots of the window (by default 5% of it) are kept for actions and
   one-off reads (``READ`` and up), so that they need not wait for a window that walks
   and watches filled.
 - Heartbeats (every ``heartbeat`` seconds while the limiter is in use) register the
   process as a live member and bring back the fleet's recent window.
 
-When Redis is unreachable or slower than ``timeout``, the limiter logs one WARNING and
-falls back to a local ``RateLimit`` of ``fallback_share`` of the limit (by default 1/N,
-N the live members it last saw). The switch cannot push the server over the limit: the
-process keeps counting its own recent requests, and the fleet's window as last seen
-weighed by its share (a member's requests granted after this process last heard from
-Redis are the one thing it cannot know). It probes Redis every ``probe_interval``
-seconds, rejoins with one INFO line, adds its requests made meanwhile to the fleet's
-window, and for one more window also keeps within its share, because members still
-cut off are not yet counted in Redis. A process that never reached Redis knows of no
-other member: give it an explicit ``fallback_share``.
+When Redis is unreachable or slower than ``timeout`` (``connect_timeout`` for the first
+call, which connects and loads the scripts), the limiter logs one WARNING and falls back
+to a local ``RateLimit`` of ``fallback_share`` of the limit (by default 1/N, N the live
+members it last saw). So that the switch itself does not push the server over the
+limit, the process keeps counting its own recent requests, and the fleet's window as it
+last saw it weighed by its share, with the slots other members may have taken since it
+last heard from Redis counted as taken: those that freed meanwhile, plus the limit's
+pace over that time (the one estimate in the scheme; heartbeats keep that time short).
+It probes Redis every ``probe_interval`` seconds, rejoins with one INFO line, adds its
+requests made meanwhile to the fleet's window, and for one more window also keeps within
+its share, because members still cut off are not yet counted in Redis. A process that
+never reached Redis knows of no other member: give it an explicit ``fallback_share``.
 
 ``RedisTokenCache`` is a ``TokenCache`` for ``RingCentralAuth(cache=...)``: the login is
 stored in Redis as the login endpoint returned it, and renewals take a Redis lock with
-a lease (``lock_lease`` seconds, so a crashed holder blocks the fleet at most that
-long). Redis then holds live credentials: protect it like them (an ACL user limited to
-the key, ``rediss://``, no shared admin password). Tokens are never logged and appear
-in no repr. When Redis is unreachable the cache falls back to the process's own login
-(its renewals are then limited by the exchange's own limit), with one WARNING.
+a lease (``lock_lease`` seconds, renewed while its holder lives, so that a crashed
+holder blocks the fleet at most that long). Redis then holds live credentials: protect
+it like them (an ACL user limited to the key, ``rediss://``, no shared admin password).
+Tokens are never logged and appear in no repr. A login stored by a process that was cut
+off meanwhile never replaces a newer one. When Redis is unreachable the cache falls back
+to the process's own login (its renewals then limited by the exchange's own limit), with
+one WARNING.
 """
 
 from __future__ import annotations
@@ -744,15 +748,27 @@ class RedisTokenCache:
         async with self._renewing:
             lock = self._redis.lock(self._lock_key, timeout=self.lock_lease, blocking=False)
             held = await self._take(lock)
+            keeper = asyncio.get_running_loop().create_task(self._keep(lock)) if held else None
             try:
                 yield
             finally:
-                if held:
+                if keeper is not None:
+                    keeper.cancel()
+                    await asyncio.wait({keeper})
                     try:
                         await _bounded(lock.release(), self.timeout)
                     except _UNAVAILABLE:
                         # Lost to its lease, or Redis went away: it expires by itself.
                         logger.debug("renewal lock %r already released by its lease", self.key)
+
+    async def _keep(self, lock: Lock) -> None:
+        """Renew the lock's lease while its holder lives (a crashed one stops renewing it)."""
+        while True:
+            await asyncio.sleep(self.lock_lease / 3)
+            try:
+                await _bounded(lock.reacquire(), self.timeout)
+            except _UNAVAILABLE:
+                return
 
     async def _take(self, lock: Lock) -> bool:
         """Wait for the fleet's lock; False when Redis cannot be reached."""

@@ -144,3 +144,17 @@ async def test_unreachable_redis_falls_back_to_the_own_login(
     assert len(warnings) == 1
     assert "own login" in warnings[0].getMessage()
     assert SECRET not in caplog.text
+
+
+async def test_a_live_holder_keeps_the_lock_past_its_lease(
+    redis_server: RedisServer, fleet_key: str
+) -> None:
+    async with (
+        RedisTokenCache(redis_server.url, key=fleet_key, lock_lease=0.3) as slow,
+        RedisTokenCache(redis_server.url, key=fleet_key, lock_lease=0.3) as other,
+    ):
+        async with slow.renewal():
+            waiting = asyncio.create_task(other.renewal().__aenter__())
+            await asyncio.sleep(1.0)  # three leases: the holder kept renewing it
+            assert not waiting.done()
+        await asyncio.wait_for(waiting, 2)
