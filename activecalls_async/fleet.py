@@ -446,13 +446,11 @@ class RedisRateLimit:
             self._offline[ticket] = now
         elif self._online:
             args: list[str | int] = [ticket, self._ms(self.per + self.margin), self._ttl()]
+            # Cancelled or cut off, the lease ends it in Redis; here it has already ended.
             try:
                 await _bounded(self._release_script(keys=self._keys[:2], args=args), self.timeout)
             except _UNAVAILABLE as exc:
                 self._cut_off(exc)
-            except asyncio.CancelledError:
-                # The lease ends it in Redis; locally it is already counted as ended.
-                raise
 
     # -- Redis mode --------------------------------------------------------------------------
 
