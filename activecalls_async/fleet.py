@@ -15,14 +15,14 @@ and every time in it is the Redis server's ``TIME``, never a host's clock:
   its process's heartbeats extend: a crashed process's requests stop counting
   ``lease`` seconds after its last heartbeat (then ``per`` seconds more, as released).
 - Waiters of every process queue in one sorted set, ordered by arrival time minus
-  ``aging`` seconds per priority level: higher priorities go first across processes,
-  and a request that has waited ``aging`` seconds per level overtakes newer, more
+  ``age`` seconds per priority level: higher priorities go first across processes,
+  and a request that has waited ``age`` seconds per level overtakes newer, more
   urgent ones. Within a priority, each process's waiters are spaced one slot
   (``per / requests``) apart in that order, so that processes take turns: one with
   many tasks waiting cannot push another back by all of them, and none starves. The
-  last ``reserve`` slots of the window (by default 5% of it) are kept for actions and
-  one-off reads (``READ`` and up), so that they need not wait for a window that walks
-  and watches filled.
+  last ``reserve`` slots of the window (by default 2 of 120, as ``RateLimit``'s) are
+  kept for actions and one-off reads (``READ`` and up), so that they need not wait for
+  a window that walks and watches filled.
 - Heartbeats (every ``heartbeat`` seconds while the limiter is in use) register the
   process as a live member and bring back the fleet's recent window.
 
@@ -115,14 +115,14 @@ end
 """
 
 # KEYS: window, inflight, queue, seen, clocks. ARGV: ticket, member, priority, requests,
-# reserve, per, lease, aging, stale, ttl (times in ms). Returns {granted, wait ms or -1, in flight,
+# reserve, per, lease, age, stale, ttl (times in ms). Returns {granted, wait ms or -1, in flight,
 # ages of the window's ends...}.
 _ACQUIRE = (
     _PRELUDE
     + """
 local ticket, member, priority = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local requests, reserve = tonumber(ARGV[4]), tonumber(ARGV[5])
-local per, lease, aging = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local per, lease, age = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local stale, ttl = tonumber(ARGV[9]), tonumber(ARGV[10])
 tidy(KEYS[1], KEYS[2], per)
 -- Waiters that stopped asking (their process died or gave up) leave the queue.
@@ -138,7 +138,7 @@ if not redis.call('ZSCORE', KEYS[3], ticket) then
   local clock = member .. ':' .. priority
   local at = math.max(now, tonumber(redis.call('HGET', KEYS[5], clock) or 0) + per / requests)
   redis.call('HSET', KEYS[5], clock, at)
-  redis.call('ZADD', KEYS[3], at - priority * aging, ticket)
+  redis.call('ZADD', KEYS[3], at - priority * age, ticket)
 end
 redis.call('ZADD', KEYS[4], now, ticket)
 keep(ttl)
@@ -292,7 +292,7 @@ class RedisRateLimit:
         per: float = 60.0,
         margin: float = 0.05,
         reserve: int | None = None,
-        aging: float | None = None,
+        age: float | None = None,
         lease: float = 10.0,
         heartbeat: float = 1.0,
         timeout: float = 0.5,
@@ -305,12 +305,16 @@ class RedisRateLimit:
         self.per = v.seconds("per", per)
         self.margin = v.seconds("margin", margin, inclusive=True)
         if reserve is None:
-            reserve = requests // 20
+            reserve = max(1, requests // 50) if requests > 1 else 0  # as RateLimit's
         v.count("reserve", reserve, minimum=0)
         if reserve >= requests:
-            raise ValidationError("reserve", "must leave at least one slot for every priority")
+            raise ValidationError(
+                "reserve", f"must leave WATCH and BULK at least one of {requests} slots"
+            )
+        #: Slots at the end of the window that ``WATCH`` and ``BULK`` may not fill.
         self.reserve = reserve
-        self.aging = self.per if aging is None else v.seconds("aging", aging)
+        #: Seconds of waiting that put a waiter ahead of newer ones one level higher.
+        self.age = self.per if age is None else v.seconds("age", age)
         self.lease = v.seconds("lease", lease)
         self.heartbeat = v.seconds("heartbeat", heartbeat)
         if self.heartbeat * 2 >= self.lease:
@@ -364,6 +368,20 @@ class RedisRateLimit:
     def online(self) -> bool:
         """Whether the limiter is using Redis (False while it runs on its fallback share)."""
         return self._online
+
+    @property
+    def rate(self) -> float:
+        """The limit in requests per second."""
+        return self.requests / self.per
+
+    @property
+    def in_window(self) -> int:
+        """Requests in the fleet's window when this process last heard from Redis (or,
+        while cut off, as it counts them)."""
+        now = time.monotonic()
+        window = self.per + self.margin
+        fleet = sum(1 for end in self._fleet_ends if end + window > now)
+        return fleet + self._fleet_inflight
 
     @property
     def share(self) -> float:
@@ -467,7 +485,7 @@ class RedisRateLimit:
             self.reserve,
             self._ms(self.per + self.margin),
             self._ms(self.lease),
-            self._ms(self.aging),
+            self._ms(self.age),
             self._ms(max(3.0, 3 * self.heartbeat)),
             self._ttl(),
         ]

@@ -78,6 +78,8 @@ async def test_a_request_counts_until_released(redis_server: RedisServer, fleet_
     async with _limit(redis_server, fleet_key, requests=2, per=0.2) as limit:
         await limit.acquire()
         await limit.acquire()
+        assert limit.in_window == 2  # as the fleet's window was last seen
+        assert limit.rate == pytest.approx(10.0)
         third = asyncio.create_task(limit.acquire())
         await asyncio.sleep(0.5)  # longer than the window: still in flight
         assert not third.done()
@@ -151,7 +153,7 @@ async def test_a_long_wait_ages_past_newer_urgent_requests(
         order.append(name)
         await limit.release()
 
-    async with _limit(redis_server, fleet_key, requests=1, per=0.1, reserve=0, aging=0.05) as lim:
+    async with _limit(redis_server, fleet_key, requests=1, per=0.1, reserve=0, age=0.05) as lim:
         await lim.acquire()
         old_bulk = asyncio.create_task(request(lim, "bulk", Priority.BULK))
         await asyncio.sleep(0.4)  # more than 3 levels x 0.05 s of aging
