@@ -629,8 +629,9 @@ class RedisRateLimit:
             # Connections from before the outage are dead: drop the idle ones rather
             # than meet each as a failure, and ask for a new one without holding up
             # local grants while it connects.
-            await self._redis.connection_pool.disconnect(inuse_connections=False)
             try:
+                pool = self._redis.connection_pool
+                await _bounded(pool.disconnect(inuse_connections=False), self.timeout)
                 await _bounded(self._redis.ping(), self.connect_timeout)
             except _UNAVAILABLE:
                 return
