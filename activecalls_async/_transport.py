@@ -1,4 +1,7 @@
-"""The only place that does network I/O: session, limits, retries, auth and timeouts."""
+"""A client's request path: its session, rate limit, priority slots, retry loop and auth.
+
+One request on the wire (sending, reading, mapping failures) is ``_http``'s.
+"""
 
 from __future__ import annotations
 

@@ -170,3 +170,41 @@ async def test_each_attempt_is_one_debug_line_without_secrets(
     assert "-> 200 in " in line
     assert "(attempt 1, waited 0.000s for the limiter, 0.000s for a slot, priority READ)" in line
     assert sim.token not in caplog.text
+
+
+class BulkHeldBack:
+    """A Limiter that holds BULK back until told, and lets every other priority through."""
+
+    def __init__(self) -> None:
+        self.open = asyncio.Event()
+        self.waiting = 0
+
+    async def acquire(self, priority: Priority = Priority.READ) -> None:
+        if priority is Priority.BULK:
+            self.waiting += 1
+            await self.open.wait()
+            self.waiting -= 1
+
+    async def release(self) -> None:
+        pass
+
+
+async def test_bulk_waiting_for_the_limiter_holds_no_slot_an_action_needs(
+    sim: Simulator,
+) -> None:
+    limiter = BulkHeldBack()
+    async with client_for(sim, rate_limit=limiter, max_concurrency=2) as client:
+        calls = await client.list_active_calls("ACCOUNT", sim.account_id)
+        bulk = [
+            asyncio.create_task(
+                client.list_active_calls("ACCOUNT", sim.account_id, priority=Priority.BULK)
+            )
+            for _ in range(6)
+        ]
+        await asyncio.sleep(0.05)
+        assert limiter.waiting == 6
+        # Let through by the limiter, the action finds a free slot at once.
+        await asyncio.wait_for(client.toggle_call_recording(calls[0].uii, record=False), 1.0)
+        limiter.open.set()
+        await asyncio.gather(*bulk)
+    assert [r.operation for r in sim.requests].count("list") == 7

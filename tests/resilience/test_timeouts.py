@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -120,9 +121,11 @@ async def test_a_cancelled_request_keeps_its_slot_no_longer_than_its_timeout() -
         assert client_side_tasks() == set()
 
 
-async def test_closing_the_client_ends_a_request_its_caller_abandoned() -> None:
-    async with serve(Slow(5.0).handle) as root:
-        client = client_for(root, max_concurrency=1)
+@pytest.mark.parametrize("borrowed", [False, True])
+async def test_closing_the_client_ends_a_request_its_caller_abandoned(borrowed: bool) -> None:
+    async with serve(Slow(5.0).handle) as root, aiohttp.ClientSession() as session:
+        options: dict[str, object] = {"session": session} if borrowed else {}
+        client = client_for(root, max_concurrency=1, **options)
         task = asyncio.create_task(slow_list(client))
         await asyncio.sleep(0.1)
         task.cancel()
@@ -133,6 +136,7 @@ async def test_closing_the_client_ends_a_request_its_caller_abandoned() -> None:
         await client.aclose()
         assert time.monotonic() - started < 0.5
         assert client_side_tasks() == set()
+        assert session.closed is False
 
 
 async def test_cancelling_during_the_wait_between_attempts() -> None:
