@@ -700,13 +700,16 @@ class RedisTokenCache:
         key: str,
         lock_lease: float = 10.0,
         timeout: float = 0.5,
+        connect_timeout: float = 2.0,
         poll: float = 0.05,
     ) -> None:
         self.key = _key(key)
         self.lock_lease = v.seconds("lock_lease", lock_lease)
         self.timeout = v.seconds("timeout", timeout)
+        self.connect_timeout = v.seconds("connect_timeout", connect_timeout)
         self.poll = v.seconds("poll", poll)
-        self._redis, self._owns_redis = _client(redis, self.timeout)
+        self._redis, self._owns_redis = _client(redis, max(self.timeout, self.connect_timeout))
+        self._connected = False
         self._lock_key = f"{key}:renewal"
         self._store_script = self._redis.register_script(_STORE)
         self._own: StoredLogin | None = None
@@ -735,11 +738,11 @@ class RedisTokenCache:
     async def load(self) -> StoredLogin | None:
         """The newest of the fleet's stored login and this process's own (see the module)."""
         try:
-            raw = await _bounded(self._redis.get(self.key), self.timeout)
+            raw = await _bounded(self._redis.get(self.key), self._call_timeout)
         except _UNAVAILABLE as exc:
             self._unavailable(exc)
             return self._own
-        self._warned = False
+        self._warned, self._connected = False, True
         shared = _decode(raw) if raw is not None else None
         if shared is None:
             return self._own
@@ -754,7 +757,8 @@ class RedisTokenCache:
         data = json.dumps({"answer": dict(login.answer), "obtained_at": login.obtained_at})
         try:
             await _bounded(
-                self._store_script(keys=[self.key], args=[data, login.obtained_at]), self.timeout
+                self._store_script(keys=[self.key], args=[data, login.obtained_at]),
+                self._call_timeout,
             )
         except _UNAVAILABLE as exc:
             self._unavailable(exc)
@@ -791,13 +795,18 @@ class RedisTokenCache:
         """Wait for the fleet's lock; False when Redis cannot be reached."""
         while True:
             try:
-                if await _bounded(lock.acquire(blocking=False), self.timeout):
-                    self._warned = False
+                if await _bounded(lock.acquire(blocking=False), self._call_timeout):
+                    self._warned, self._connected = False, True
                     return True
             except _UNAVAILABLE as exc:
                 self._unavailable(exc)
                 return False
             await asyncio.sleep(self.poll)
+
+    @property
+    def _call_timeout(self) -> float:
+        """The bound on one call: longer until one succeeded (connecting, TLS)."""
+        return self.timeout if self._connected else self.connect_timeout
 
     def _unavailable(self, exc: BaseException) -> None:
         if not self._warned:
