@@ -82,12 +82,18 @@ async def test_a_fleet_cut_off_from_redis_keeps_to_its_shares(
             probe_interval=0.5,
         )
         processes = [await spawn(config) for _ in range(PROCESSES)]
-        start_at = await start_together(processes)
-        await asyncio.sleep(start_at - time.time() + per)  # one window with Redis
-        private_redis.stop()
-        await asyncio.sleep(1.5 * per)
-        private_redis.start()  # empty: the members bring back their recent requests
-        results = [await collect(p) for p in processes]
+        try:
+            start_at = await start_together(processes)
+            await asyncio.sleep(start_at - time.time() + per)  # one window with Redis
+            private_redis.stop()
+            await asyncio.sleep(1.5 * per)
+            private_redis.start()  # empty: the members bring back their recent requests
+            results = [await collect(p) for p in processes]
+        finally:
+            for process in processes:
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
     api = [r for r in sim.requests if r.operation in API_OPERATIONS]
     assert Counter(r.status for r in api)[429] == 0
     assert [r["errors"] for r in results] == [[]] * PROCESSES
