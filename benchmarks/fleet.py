@@ -16,7 +16,7 @@ import uuid
 from typing import Any
 
 from activecalls_async.testing import API_OPERATIONS, Simulator
-from tests.fleet.fleet import run_fleet
+from tests.fleet.processes import run_fleet
 from tests.fleet.redis_server import INSTALL_HINT, RedisServer, redis_binary
 
 from ._results import Check, Config, Row, ScenarioResult, Stat

@@ -11,7 +11,7 @@ import pytest
 
 from activecalls_async.testing import API_OPERATIONS, Simulator
 
-from .fleet import collect, run_fleet, spawn, start_together
+from .processes import collect, run_fleet, spawn, start_together
 from .redis_server import RedisServer
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import pytest
 
 from activecalls_async.testing import Faults, Simulator
 
-from .fleet import collect, run_fleet, spawn
+from .processes import collect, run_fleet, spawn
 from .redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
