@@ -120,6 +120,7 @@ def run(config: Config) -> ScenarioResult:
         Check("fleet pace ≥ 95% of the limit", pace.median, ">=", 95),
         Check("fleet 429 answers = 0", max(r["429s"] for r in fleet), "<=", 0),
     ]
+    result.notes.append("The workers do not retry: every request over the limit is one 429.")
     result.notes.append(
         f"Pace: the (k x {LIMIT} + 1)-th answered request can start no sooner than k "
         f"windows ({WINDOW:g} s each) after the first; the share is k windows over the "
