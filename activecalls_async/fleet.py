@@ -352,7 +352,7 @@ class RedisRateLimit:
         self._seen_at: float | None = None
         self.members = 1
         self._online = True
-        self._cut_off_at = 0.0
+        self._cut_off_at = self._last_probe = 0.0
         self._guarded_until = 0.0
         self._local: RateLimit | None = None
         self._local_lock = asyncio.Lock()
@@ -525,7 +525,7 @@ class RedisRateLimit:
             return
         self._online = False
         now = time.monotonic()
-        self._cut_off_at = now
+        self._cut_off_at = self._last_probe = now
         # Requests in flight at the switch are counted as if they ended now, and so are
         # those other members may have been granted since this process last heard from
         # Redis: every slot that freed meanwhile, plus the limit's pace over that time.
@@ -610,12 +610,12 @@ class RedisRateLimit:
 
     async def _heartbeats(self) -> None:
         """Beat while in use (and probe while cut off); stop once idle for a few beats."""
-        last_probe = time.monotonic()
         while not self._closed:
             if self._online:
                 await self._beat_once()
-            elif time.monotonic() - last_probe >= self.probe_interval:
-                last_probe = time.monotonic()
+            elif time.monotonic() - self._last_probe >= self.probe_interval:
+                # Kept across restarts of this task, so that sparse requests still probe.
+                self._last_probe = time.monotonic()
                 await self._beat_once()
             idle = not self._inflight and not self._waiters
             if idle and time.monotonic() - self._idle_since > 3 * self.heartbeat:

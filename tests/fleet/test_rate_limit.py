@@ -364,3 +364,51 @@ async def test_a_refusing_redis_is_named_in_the_warning(
     await admin.aclose()
     assert "can't run this command" in caplog.text
     assert "pw@" not in caplog.text
+
+
+async def test_rejoining_brings_back_the_requests_made_while_cut_off(
+    private_redis: RedisServer, fleet_key: str
+) -> None:
+    async with _limit(
+        private_redis, fleet_key, requests=10, per=5.0, fallback_share=0.5, probe_interval=0.2
+    ) as limit:
+        await limit.acquire()
+        await limit.release()
+        private_redis.stop()
+        for _ in range(2):
+            await limit.acquire()
+            await limit.release()
+        assert not limit.online
+        private_redis.start()  # empty, as a restarted Redis without persistence is
+        for _ in range(40):
+            if limit.online:
+                break
+            await asyncio.sleep(0.05)
+        assert limit.online
+        check = aioredis.Redis.from_url(private_redis.url)
+        # The two requests made while cut off count in the fleet's window again.
+        assert await check.zcard(f"{fleet_key}:window") == 2
+        await check.aclose()
+
+
+async def test_sparse_requests_still_probe_and_rejoin(
+    private_redis: RedisServer, fleet_key: str
+) -> None:
+    # Idle for longer than a few heartbeats between requests: the heartbeats stop and
+    # start again, and the probe must not start its wait over each time.
+    async with _limit(
+        private_redis, fleet_key, requests=100, per=1.0, heartbeat=0.05, probe_interval=0.3
+    ) as limit:
+        await limit.acquire()
+        await limit.release()
+        private_redis.stop()
+        await limit.acquire()
+        await limit.release()
+        private_redis.start()
+        for _ in range(15):
+            await asyncio.sleep(0.25)
+            await limit.acquire()
+            await limit.release()
+            if limit.online:
+                break
+        assert limit.online
