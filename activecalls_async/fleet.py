@@ -75,7 +75,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from . import _validators as v
-from .errors import ValidationError
+from .errors import ClientClosedError, ValidationError
 from .priority import Priority
 from .ratelimit import RateLimit
 from .token_cache import StoredLogin
@@ -402,7 +402,10 @@ class RedisRateLimit:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Stop the heartbeats and close a Redis client opened from a URL."""
+        """Stop the heartbeats and close a Redis client opened from a URL; a second call
+        does nothing."""
+        if self._closed:
+            return
         self._closed = True
         beat, self._beat = self._beat, None
         if beat is not None:
@@ -418,6 +421,8 @@ class RedisRateLimit:
 
     async def acquire(self, priority: Priority = Priority.READ) -> None:
         """Wait until the fleet's window lets one more request of ``priority`` start."""
+        if self._closed:
+            raise ClientClosedError("this RedisRateLimit is closed; create a new one")
         priority = Priority(priority)
         self._waiters += 1
         self._start_heartbeats()

@@ -9,7 +9,7 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
-from activecalls_async import Priority, ValidationError
+from activecalls_async import ClientClosedError, Priority, ValidationError
 from activecalls_async.fleet import RedisRateLimit
 from activecalls_async.ratelimit import Limiter
 
@@ -412,3 +412,13 @@ async def test_sparse_requests_still_probe_and_rejoin(
             if limit.online:
                 break
         assert limit.online
+
+
+async def test_a_closed_limiter_refuses_to_acquire(
+    redis_server: RedisServer, fleet_key: str
+) -> None:
+    limit = _limit(redis_server, fleet_key)
+    await limit.aclose()
+    await limit.aclose()  # a second close does nothing
+    with pytest.raises(ClientClosedError):
+        await limit.acquire()
