@@ -206,11 +206,32 @@ class ActiveCallsClient:
         and ``ACTIVECALLS_RC_CLIENT_SECRET``, or ``ACTIVECALLS_RC_ACCESS_TOKEN``;
         ``ACTIVECALLS_RC_SERVER`` and ``ACTIVECALLS_AUTH_URL`` optional). Optional:
         ``ACTIVECALLS_BASE_URL``, ``ACTIVECALLS_TIMEOUT``. Keyword arguments override them.
+        ``ACTIVECALLS_REDIS_URL`` joins a fleet (``activecalls_async.fleet``, the ``redis``
+        extra): a ``RedisRateLimit`` and, for a RingCentral login, a ``RedisTokenCache``
+        under ``ACTIVECALLS_FLEET_KEY`` (default ``activecalls:<account id>``), closed
+        with the client.
         """
         env = os.environ if environ is None else environ
         options: dict[str, Any] = {}
         if env.get("ACTIVECALLS_ACCOUNT_ID"):
             options["account_id"] = env["ACTIVECALLS_ACCOUNT_ID"]
+        fleet: list[Any] = []  # the fleet's Redis-backed parts, made here and closed here
+        login_cache: Any = None
+        if env.get("ACTIVECALLS_REDIS_URL"):
+            from .fleet import RedisRateLimit, RedisTokenCache
+
+            account = overrides.get("account_id", options.get("account_id", ""))
+            key = env.get("ACTIVECALLS_FLEET_KEY") or f"activecalls:{account}"
+            if account is None and not env.get("ACTIVECALLS_FLEET_KEY"):
+                # A looked-up account is not known yet: the fleet needs its key now.
+                raise ValidationError(
+                    "ACTIVECALLS_FLEET_KEY", "is needed to join a fleet without an account id"
+                )
+            if "rate_limit" not in overrides:
+                options["rate_limit"] = RedisRateLimit(env["ACTIVECALLS_REDIS_URL"], key=key)
+                fleet.append(options["rate_limit"])
+            if "auth" not in overrides:
+                login_cache = RedisTokenCache(env["ACTIVECALLS_REDIS_URL"], key=f"{key}:login")
         if env.get("ACTIVECALLS_BASE_URL"):
             options["base_url"] = env["ACTIVECALLS_BASE_URL"]
         if env.get("ACTIVECALLS_TOKEN"):
@@ -224,11 +245,13 @@ class ActiveCallsClient:
                 jwt=env["ACTIVECALLS_RC_JWT"],
                 rc_server=env.get("ACTIVECALLS_RC_SERVER") or DEFAULT_RC_SERVER,
                 auth_url=env.get("ACTIVECALLS_AUTH_URL") or DEFAULT_AUTH_URL,
+                cache=login_cache,
             )
         elif env.get("ACTIVECALLS_RC_ACCESS_TOKEN"):
             options["auth"] = RingCentralAuth(
                 env["ACTIVECALLS_RC_ACCESS_TOKEN"],
                 auth_url=env.get("ACTIVECALLS_AUTH_URL") or DEFAULT_AUTH_URL,
+                cache=login_cache,
             )
         if env.get("ACTIVECALLS_TIMEOUT"):
             try:
@@ -244,10 +267,16 @@ class ActiveCallsClient:
             raise ValidationError(
                 "ACTIVECALLS_TOKEN", "is not set (nor ACTIVECALLS_API_TOKEN, nor ACTIVECALLS_RC_*)"
             )
+        if login_cache is not None and isinstance(options["auth"], RingCentralAuth):
+            fleet.append(login_cache)
         client = cls(**options)
         # The credentials built here from the environment belong to this client.
         client._own_credentials("auth" not in overrides)
+        client._owned_fleet = tuple(fleet)
         return client
+
+    #: Redis-backed parts ``from_env`` made for this client: closed by ``aclose()``.
+    _owned_fleet: tuple[Any, ...] = ()
 
     def _own_credentials(self, owned: bool) -> None:
         """Whether ``aclose()`` closes the auth object too (only credentials made here)."""
@@ -282,6 +311,8 @@ class ActiveCallsClient:
             lookup.cancel()  # its waiters raise ClientClosedError (see _account_prefix)
             await asyncio.wait([lookup])
         await self._transport.aclose()
+        for part in self._owned_fleet:
+            await part.aclose()
 
     @property
     def closed(self) -> bool:

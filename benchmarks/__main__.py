@@ -23,6 +23,7 @@ SCENARIOS = (
     "budget",
     "watchcost",
     "snapshot",
+    "fleet",
 )
 
 

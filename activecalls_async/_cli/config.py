@@ -212,6 +212,8 @@ def _remote_client(
     if _option(args, "allow_insecure_http"):
         overrides["allow_insecure_http"] = True
     env = _remote_environ(args, environ)
+    if _option(args, "redis_url"):
+        env["ACTIVECALLS_REDIS_URL"] = args.redis_url  # from_env builds the fleet's parts
     _check_rc_login(env)
     try:
         return ActiveCallsClient.from_env(env, **overrides)

@@ -199,6 +199,13 @@ def _connection(parser: argparse.ArgumentParser) -> None:
         f"(default: {RetryPolicy().max_attempts - 1}; 0: never)",
     )
     group.add_argument(
+        "--redis-url",
+        default=hide,
+        metavar="URL",
+        help="share the rate limit and login with a fleet through Redis "
+        "(prefer ACTIVECALLS_REDIS_URL; key: ACTIVECALLS_FLEET_KEY)",
+    )
+    group.add_argument(
         "--allow-insecure-http",
         action="store_true",
         default=hide,

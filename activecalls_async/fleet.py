@@ -1,0 +1,843 @@
+"""Fleet mode: one account budget and one RingCX login shared by many processes, in Redis.
+
+Needs the optional extra ``activecalls-async[redis]`` (the official ``redis`` package).
+``redis`` is a URL (``redis://`` or ``rediss://``; the SDK opens and closes that client)
+or a ``redis.asyncio.Redis`` the caller owns (never closed by the SDK). Every Redis
+call has a ``timeout``: nothing waits on a slow Redis.
+
+``RedisRateLimit`` is a ``Limiter`` whose window lives in Redis, so that every process
+using the same ``key`` shares it. One Lua script per step keeps each decision atomic,
+and every time in it is the Redis server's ``TIME``, never a host's clock:
+
+- A request counts from ``acquire`` until ``release``, and from then as if it started
+  at its release, so however late the server saw it, the server never sees more than
+  ``requests`` starts inside ``per`` seconds. An in-flight request holds a lease that
+  its process's heartbeats extend: a crashed process's requests stop counting
+  ``lease`` seconds after its last heartbeat (then ``per`` seconds more, as released).
+- Waiters of every process queue in one sorted set, ordered by arrival time minus
+  ``age`` seconds per priority level: higher priorities go first across processes,
+  and a request that has waited ``age`` seconds per level overtakes newer, more
+  urgent ones. Within a priority, each process's waiters are spaced one slot
+  (``per / requests``) apart in that order, so that processes take turns: one with
+  many tasks waiting cannot push another back by all of them, and none starves. The
+  last ``reserve`` slots of the window (by default 2 of 120, as ``RateLimit``'s) are
+  kept for actions and one-off reads (``READ`` and up), so that they need not wait for
+  a window that walks and watches filled.
+- Heartbeats (every ``heartbeat`` seconds while the limiter is in use) register the
+  process as a live member and bring back the fleet's recent window.
+
+When Redis is unreachable or slower than ``timeout`` (``connect_timeout`` for the first
+call, which connects and loads the scripts), the limiter logs one WARNING and falls back
+to a local ``RateLimit`` of ``fallback_share`` of the limit (by default 1/N, N the live
+members it last saw). So that the switch itself does not push the server over the
+limit, the process keeps counting its own recent requests, and the fleet's window as it
+last saw it weighed by its share, with the slots other members may have taken since it
+last heard from Redis counted as taken: those that freed meanwhile, plus the limit's
+pace over that time (the one estimate in the scheme; heartbeats keep that time short).
+It probes Redis every ``probe_interval`` seconds, rejoins with one INFO line, adds its
+requests made meanwhile to the fleet's window, and for one more window also keeps within
+its share, because members still cut off are not yet counted in Redis. A process that
+never reached Redis knows of no other member: give it an explicit ``fallback_share``.
+
+``RedisTokenCache`` is a ``TokenCache`` for ``RingCentralAuth(cache=...)``: the login is
+stored in Redis as the login endpoint returned it, and renewals take a Redis lock with
+a lease (``lock_lease`` seconds, renewed while its holder lives, so that a crashed
+holder blocks the fleet at most that long). Redis then holds live credentials: protect
+it like them (an ACL user limited to the key, ``rediss://``, no shared admin password).
+Tokens are never logged and appear in no repr. A login stored by a process that was cut
+off meanwhile never replaces a newer one. When Redis is unreachable the cache falls back
+to the process's own login (its renewals then limited by the exchange's own limit), with
+one WARNING.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import math
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+try:
+    import redis.asyncio as aioredis
+    from redis.asyncio.lock import Lock
+    from redis.exceptions import RedisError
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "activecalls_async.fleet needs the redis package: pip install 'activecalls-async[redis]'"
+    ) from exc
+
+from . import _validators as v
+from .errors import ClientClosedError, ValidationError
+from .priority import Priority
+from .ratelimit import RateLimit
+from .token_cache import StoredLogin
+
+__all__ = ["RedisRateLimit", "RedisTokenCache"]
+
+logger = logging.getLogger("activecalls_async")
+
+_T = TypeVar("_T")
+
+#: What a Redis call that did not work raises: the server is unreachable, slow or odd.
+_UNAVAILABLE = (RedisError, OSError, asyncio.TimeoutError)
+
+# Each script starts here: Redis's clock in whole milliseconds (a float would be
+# truncated in the reply anyway), and the window tidied to it. An in-flight request
+# whose lease ran out is moved into the window as if released when the lease ended.
+_PRELUDE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function tidy(window, inflight, per)
+  local expired = redis.call('ZRANGEBYSCORE', inflight, '-inf', now, 'WITHSCORES')
+  for i = 1, #expired, 2 do
+    redis.call('ZADD', window, expired[i + 1], expired[i])
+    redis.call('ZREM', inflight, expired[i])
+  end
+  redis.call('ZREMRANGEBYSCORE', window, '-inf', now - per)
+end
+local function ages(window)
+  local out = {}
+  local ends = redis.call('ZRANGE', window, 0, -1, 'WITHSCORES')
+  for i = 2, #ends, 2 do out[#out + 1] = now - tonumber(ends[i]) end
+  return out
+end
+local function keep(ttl)
+  for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+"""
+
+# KEYS: window, inflight, queue, seen, clocks. ARGV: ticket, member, priority, requests,
+# reserve, per, lease, age, stale, ttl (times in ms). Returns {granted, wait ms or -1, in flight,
+# ages of the window's ends...}.
+_ACQUIRE = (
+    _PRELUDE
+    + """
+local ticket, member, priority = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local requests, reserve = tonumber(ARGV[4]), tonumber(ARGV[5])
+local per, lease, age = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local stale, ttl = tonumber(ARGV[9]), tonumber(ARGV[10])
+tidy(KEYS[1], KEYS[2], per)
+-- Waiters that stopped asking (their process died or gave up) leave the queue.
+local gone = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now - stale)
+for i = 1, #gone do
+  redis.call('ZREM', KEYS[3], gone[i])
+  redis.call('ZREM', KEYS[4], gone[i])
+end
+if not redis.call('ZSCORE', KEYS[3], ticket) then
+  -- A member's waiting tickets of one priority are spaced one slot apart (a virtual
+  -- clock per member and priority), so that members interleave: one with many tasks
+  -- waiting cannot push a newcomer back by all of them.
+  local clock = member .. ':' .. priority
+  local at = math.max(now, tonumber(redis.call('HGET', KEYS[5], clock) or 0) + per / requests)
+  redis.call('HSET', KEYS[5], clock, at)
+  redis.call('ZADD', KEYS[3], at - priority * age, ticket)
+end
+redis.call('ZADD', KEYS[4], now, ticket)
+keep(ttl)
+local used = redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])
+local cap = requests
+if priority < 2 then cap = requests - reserve end
+local rank = redis.call('ZRANK', KEYS[3], ticket)
+local free = cap - used
+if rank < free then
+  redis.call('ZREM', KEYS[3], ticket)
+  redis.call('ZREM', KEYS[4], ticket)
+  redis.call('ZADD', KEYS[2], now + lease, ticket)
+  local reply = {1, 0, redis.call('ZCARD', KEYS[2])}
+  for _, age in ipairs(ages(KEYS[1])) do reply[#reply + 1] = age end
+  return reply
+end
+-- This waiter's turn comes when enough of the window's entries have aged out; when
+-- the entries it waits for are still in flight, nobody knows when (-1).
+local wait = -1
+local need = rank - math.max(free, 0)
+local entry = redis.call('ZRANGE', KEYS[1], need, need, 'WITHSCORES')
+if #entry == 2 then wait = tonumber(entry[2]) + per - now end
+return {0, wait, redis.call('ZCARD', KEYS[2])}
+"""
+)
+
+# KEYS: window, inflight. ARGV: ticket, per, ttl. The request counts as started now.
+_RELEASE = (
+    _PRELUDE
+    + """
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[1], 'GT', now, ARGV[1])
+keep(tonumber(ARGV[3]))
+return 1
+"""
+)
+
+# KEYS: window, inflight, members. ARGV: member, per, lease, member ttl, ttl, then the
+# member's in-flight tickets (their leases are extended), then "|", then pairs of
+# (ticket, age ms) of requests it made while cut off, added to the window.
+# Returns {live members, in flight, ages of the window's ends...}.
+_HEARTBEAT = (
+    _PRELUDE
+    + """
+local member, per, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local member_ttl, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+local i = 6
+while i <= #ARGV and ARGV[i] ~= '|' do
+  redis.call('ZADD', KEYS[2], 'XX', 'GT', now + lease, ARGV[i])
+  i = i + 1
+end
+i = i + 1
+while i < #ARGV do
+  redis.call('ZADD', KEYS[1], 'GT', now - tonumber(ARGV[i + 1]), ARGV[i])
+  i = i + 2
+end
+tidy(KEYS[1], KEYS[2], per)
+redis.call('ZADD', KEYS[3], now, member)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - member_ttl)
+keep(ttl)
+local reply = {redis.call('ZCARD', KEYS[3]), redis.call('ZCARD', KEYS[2])}
+for _, age in ipairs(ages(KEYS[1])) do reply[#reply + 1] = age end
+return reply
+"""
+)
+
+
+# KEYS: login. ARGV: the login as JSON, when it was obtained. An older login (from a
+# process that was cut off meanwhile) never replaces a newer one.
+_STORE = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, decoded = pcall(cjson.decode, current)
+  if ok and type(decoded) == 'table' and tonumber(decoded['obtained_at'])
+      and tonumber(decoded['obtained_at']) > tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"""
+
+# KEYS: window, inflight, queue, seen. ARGV: ticket. A ticket that will not be used.
+_FORGET = """
+for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+return 1
+"""
+
+
+def _client(redis: str | aioredis.Redis, timeout: float) -> tuple[aioredis.Redis, bool]:
+    """The Redis client to use, and whether the SDK opened it (and so closes it)."""
+    if isinstance(redis, str):
+        if not redis.startswith(("redis://", "rediss://", "unix://")):
+            raise ValidationError("redis", "expected a redis://, rediss:// or unix:// URL")
+        client = aioredis.Redis.from_url(
+            redis, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+        return client, True
+    if isinstance(redis, aioredis.Redis):
+        return redis, False
+    raise ValidationError("redis", "expected a Redis URL or a redis.asyncio.Redis")
+
+
+def _key(key: object) -> str:
+    if not isinstance(key, str) or not key.strip() or any(c.isspace() for c in key):
+        raise ValidationError("key", "expected a non-empty Redis key without spaces")
+    return key
+
+
+async def _bounded(call: Awaitable[_T], timeout: float) -> _T:
+    """``call``, or ``asyncio.TimeoutError`` once it took ``timeout`` seconds.
+
+    Not ``asyncio.wait_for``: before Python 3.12 it can swallow a cancellation that
+    arrives as the call completes, and a cancelled heartbeat or acquire must stop.
+    """
+    task = asyncio.ensure_future(call)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        task.add_done_callback(_retrieve)
+        raise
+    if not done:
+        task.cancel()
+        task.add_done_callback(_retrieve)
+        raise asyncio.TimeoutError
+    return task.result()
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    # Nobody awaits a call given up on; reading its outcome keeps asyncio quiet about it.
+    if not task.cancelled():
+        task.exception()
+
+
+class RedisRateLimit:
+    """A ``Limiter`` shared through Redis by every process using ``key``.
+
+    The contract (window, leases, priorities, fallback) is the module's docstring.
+    Use it as an async context manager, or call ``aclose()`` when done: that stops
+    its heartbeats (which also stop by themselves once it is idle) and closes a Redis
+    client it opened from a URL.
+    """
+
+    def __init__(
+        self,
+        redis: str | aioredis.Redis,
+        *,
+        key: str,
+        requests: int = 120,
+        per: float = 60.0,
+        margin: float = 0.05,
+        reserve: int | None = None,
+        age: float | None = None,
+        lease: float = 10.0,
+        heartbeat: float = 1.0,
+        timeout: float = 0.5,
+        connect_timeout: float = 2.0,
+        fallback_share: float | None = None,
+        probe_interval: float = 5.0,
+    ) -> None:
+        v.count("requests", requests, minimum=1)
+        self.requests = requests
+        self.per = v.seconds("per", per)
+        self.margin = v.seconds("margin", margin, inclusive=True)
+        if reserve is None:
+            reserve = max(1, requests // 50) if requests > 1 else 0  # as RateLimit's
+        v.count("reserve", reserve, minimum=0)
+        if reserve >= requests:
+            raise ValidationError(
+                "reserve", f"must leave WATCH and BULK at least one of {requests} slots"
+            )
+        #: Slots at the end of the window that ``WATCH`` and ``BULK`` may not fill.
+        self.reserve = reserve
+        #: Seconds of waiting that put a waiter ahead of newer ones one level higher.
+        self.age = self.per if age is None else v.seconds("age", age)
+        self.lease = v.seconds("lease", lease)
+        self.heartbeat = v.seconds("heartbeat", heartbeat)
+        if self.heartbeat * 2 >= self.lease:
+            raise ValidationError("heartbeat", "must be shorter than half the lease")
+        self.timeout = v.seconds("timeout", timeout)
+        self.connect_timeout = v.seconds("connect_timeout", connect_timeout)
+        if fallback_share is not None:
+            share = v.finite_number(fallback_share)
+            if share is None or not 0 < share <= 1:
+                raise ValidationError("fallback_share", "expected a fraction > 0 and <= 1")
+        self.fallback_share = fallback_share
+        self.probe_interval = v.seconds("probe_interval", probe_interval)
+        self.key = _key(key)
+        self._redis, self._owns_redis = _client(redis, max(self.timeout, self.connect_timeout))
+        self._keys = [f"{key}:window", f"{key}:inflight", f"{key}:queue", f"{key}:seen"]
+        self._clocks_key = f"{key}:clocks"
+        self._members_key = f"{key}:members"
+        self._acquire_script = self._redis.register_script(_ACQUIRE)
+        self._release_script = self._redis.register_script(_RELEASE)
+        self._heartbeat_script = self._redis.register_script(_HEARTBEAT)
+        self._forget_script = self._redis.register_script(_FORGET)
+        self._member = uuid.uuid4().hex
+        self._tickets = itertools.count()
+        # Own requests in flight, oldest first: their tickets, and the local limiter of
+        # those granted while cut off; and the local times at which finished ones ended.
+        self._inflight: deque[tuple[str, RateLimit | None]] = deque()
+        self._ended: deque[float] = deque()
+        # Requests granted while cut off (ticket -> local end time, None while in flight),
+        # added to the fleet's window on rejoining.
+        self._offline: dict[str, float | None] = {}
+        self._cleanups: set[asyncio.Task[None]] = set()
+        # The fleet's window as last seen: local end times, and how many were in flight.
+        self._fleet_ends: list[float] = []
+        self._fleet_inflight = 0
+        self._seen_at: float | None = None
+        self.members = 1
+        self._online = True
+        self._cut_off_at = self._last_probe = 0.0
+        self._guarded_until = 0.0
+        self._local: RateLimit | None = None
+        self._local_lock = asyncio.Lock()
+        self._waiters = 0
+        self._idle_since = time.monotonic()
+        self._beat: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"RedisRateLimit({self.requests}, per={self.per:g}, key={self.key!r})"
+
+    @property
+    def online(self) -> bool:
+        """Whether the limiter is using Redis (False while it runs on its fallback share)."""
+        return self._online
+
+    @property
+    def rate(self) -> float:
+        """The limit in requests per second."""
+        return self.requests / self.per
+
+    @property
+    def in_window(self) -> int:
+        """Requests in the fleet's window when this process last heard from Redis (or,
+        while cut off, as it counts them)."""
+        now = time.monotonic()
+        window = self.per + self.margin
+        fleet = sum(1 for end in self._fleet_ends if end + window > now)
+        return fleet + self._fleet_inflight
+
+    @property
+    def share(self) -> float:
+        """The fraction of the limit this process keeps to when Redis is unreachable."""
+        if self.fallback_share is not None:
+            return self.fallback_share
+        return 1.0 / max(1, self.members)
+
+    async def __aenter__(self) -> RedisRateLimit:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the heartbeats and close a Redis client opened from a URL; a second call
+        does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        beat, self._beat = self._beat, None
+        if beat is not None:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+        if self._cleanups:
+            await asyncio.wait(self._cleanups)
+        if self._owns_redis:
+            await self._redis.aclose()
+
+    # -- the Limiter protocol ----------------------------------------------------------------
+
+    async def acquire(self, priority: Priority = Priority.READ) -> None:
+        """Wait until the fleet's window lets one more request of ``priority`` start."""
+        if self._closed:
+            raise ClientClosedError("this RedisRateLimit is closed; create a new one")
+        priority = Priority(priority)
+        self._waiters += 1
+        self._start_heartbeats()
+        ticket = f"{self._member}:{next(self._tickets)}"
+        asked = False
+        try:
+            while True:
+                if self._online:
+                    asked = True
+                    if await self._try_redis(ticket, priority):
+                        return
+                elif await self._try_local(ticket, priority):
+                    return
+        except BaseException:
+            if asked:
+                self._forget(ticket)
+            raise
+        finally:
+            self._waiters -= 1
+            self._idle_since = time.monotonic()
+
+    def _forget(self, ticket: str) -> None:
+        """Take a ticket that will never be used out of the queue (and out of the window:
+        a grant whose reply was lost sent no request), in the background."""
+
+        async def forget() -> None:
+            with contextlib.suppress(*_UNAVAILABLE):
+                await _bounded(self._forget_script(keys=self._keys, args=[ticket]), self.timeout)
+
+        task = asyncio.get_running_loop().create_task(forget())
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
+
+    async def release(self) -> None:
+        """Count the oldest request still in flight as started now (see the module)."""
+        if not self._inflight:
+            return
+        ticket, local = self._inflight.popleft()
+        now = time.monotonic()
+        self._ended.append(now)
+        if local is not None:
+            await local.release()
+        if ticket in self._offline:
+            self._offline[ticket] = now
+        elif self._online:
+            args: list[str | int] = [ticket, self._ms(self.per + self.margin), self._ttl()]
+            # Cancelled or cut off, the lease ends it in Redis; here it has already ended.
+            try:
+                await _bounded(self._release_script(keys=self._keys[:2], args=args), self.timeout)
+            except _UNAVAILABLE as exc:
+                self._cut_off(exc)
+
+    # -- Redis mode --------------------------------------------------------------------------
+
+    async def _try_redis(self, ticket: str, priority: Priority) -> bool:
+        """Ask Redis once; True once granted, else after waiting for the next chance."""
+        if self._guarded_until and time.monotonic() < self._guarded_until:
+            # Just rejoined: members still cut off are not in Redis's count yet.
+            await self._wait_for_share()
+        args: list[str | int] = [
+            ticket,
+            self._member,
+            int(priority),
+            self.requests,
+            self.reserve,
+            self._ms(self.per + self.margin),
+            self._ms(self.lease),
+            self._ms(self.age),
+            self._ms(max(3.0, 3 * self.heartbeat)),
+            self._ttl(),
+        ]
+        try:
+            reply = await _bounded(
+                self._acquire_script(keys=[*self._keys, self._clocks_key], args=args),
+                self._call_timeout,
+            )
+        except _UNAVAILABLE as exc:
+            self._cut_off(exc)
+            return False
+        received = time.monotonic()
+        granted, wait_ms, fleet_inflight = (int(x) for x in reply[:3])
+        if granted:
+            self._inflight.append((ticket, None))
+            self._remember(received, fleet_inflight, reply[3:])
+            return True
+        # Asking at least every heartbeat keeps the ticket in the queue (see ``stale``).
+        delay = self.heartbeat if wait_ms < 0 else wait_ms / 1000 + 0.001
+        await asyncio.sleep(min(delay, self.heartbeat))
+        return False
+
+    def _remember(self, received: float, inflight: int, ages: Sequence[Any]) -> None:
+        self._fleet_ends = [received - int(age) / 1000 for age in ages]
+        self._fleet_inflight = inflight
+        self._seen_at = received
+
+    @property
+    def _call_timeout(self) -> float:
+        """The bound on one call: longer until connected (connecting, loading scripts)."""
+        return self.timeout if self._seen_at is not None and self._online else self.connect_timeout
+
+    # -- fallback ----------------------------------------------------------------------------
+
+    def _cut_off(self, exc: BaseException) -> None:
+        if not self._online:
+            return
+        self._online = False
+        now = time.monotonic()
+        self._cut_off_at = self._last_probe = now
+        # Requests in flight at the switch are counted as if they ended now, and so are
+        # those other members may have been granted since this process last heard from
+        # Redis: every slot that freed meanwhile, plus the limit's pace over that time.
+        window = self.per + self.margin
+        if self._seen_at is not None:
+            seen, live = self._seen_at, [e for e in self._fleet_ends if e + window > now]
+            freed = sum(1 for e in self._fleet_ends if seen < e + window <= now)
+            pace = math.ceil(self.requests / window * (now - seen))
+            room = self.requests - len(live) - self._fleet_inflight
+            unseen = max(0, min(room, freed + pace))
+            self._fleet_ends = [*live, *[now] * (self._fleet_inflight + unseen)]
+        self._fleet_inflight = 0
+        self._seen_at = None
+        self._local = RateLimit(max(1, math.floor(self.share * self.requests)), self.per)
+        logger.warning(
+            "Redis unreachable for the fleet rate limit %r (%s); keeping to %.0f%% of %d "
+            "requests per %gs locally, probing every %gs",
+            self.key,
+            _describe(exc),
+            100 * self.share,
+            self.requests,
+            self.per,
+            self.probe_interval,
+        )
+        self._start_heartbeats()
+
+    async def _try_local(self, ticket: str, priority: Priority) -> bool:
+        """Take a local slot within this process's share; False if Redis came back."""
+        local = self._local
+        assert local is not None
+        await local.acquire(priority)
+        try:
+            granted = await self._wait_for_share(grant=True)
+        except BaseException:
+            await local.release()
+            raise
+        if granted:
+            self._inflight.append((ticket, local))
+            self._offline[ticket] = None
+        else:
+            await local.release()
+        return granted
+
+    def _window_counts(self, now: float) -> tuple[int, int]:
+        """(own requests, fleet requests as last seen) counting in the window at ``now``."""
+        window = self.per + self.margin
+        while self._ended and self._ended[0] + window <= now:
+            self._ended.popleft()
+        own = len(self._inflight) + len(self._ended)
+        fleet = sum(1 for end in self._fleet_ends if end + window > now)
+        return own, fleet
+
+    async def _wait_for_share(self, *, grant: bool = False) -> bool:
+        """Wait until this process's share has room: its own requests, plus the fleet's
+        window as last seen weighed by the share, stay under its share of the limit.
+
+        With ``grant``, take the slot (locally); returns False if Redis came back first.
+        """
+        while True:
+            async with self._local_lock:
+                if grant and self._online:
+                    return False
+                now = time.monotonic()
+                own, fleet = self._window_counts(now)
+                share = self.share
+                if own + share * fleet < share * self.requests:
+                    return True
+                window = self.per + self.margin
+                ends = [e + window for e in itertools.chain(self._ended, self._fleet_ends)]
+                later = [e for e in ends if e > now]
+                delay = (min(later) - now if later else self.heartbeat) + 0.001
+            await asyncio.sleep(min(delay, self.heartbeat))
+
+    # -- heartbeats and probes ---------------------------------------------------------------
+
+    def _start_heartbeats(self) -> None:
+        if self._closed or (self._beat is not None and not self._beat.done()):
+            return
+        self._beat = asyncio.get_running_loop().create_task(
+            self._heartbeats(), name=f"activecalls-fleet-heartbeat-{self.key}"
+        )
+
+    async def _heartbeats(self) -> None:
+        """Beat while in use (and probe while cut off); stop once idle for a few beats."""
+        while not self._closed:
+            if self._online:
+                await self._beat_once()
+            elif time.monotonic() - self._last_probe >= self.probe_interval:
+                # Kept across restarts of this task, so that sparse requests still probe.
+                self._last_probe = time.monotonic()
+                await self._beat_once()
+            idle = not self._inflight and not self._waiters
+            if idle and time.monotonic() - self._idle_since > 3 * self.heartbeat:
+                return
+            await asyncio.sleep(self.heartbeat)
+
+    async def _beat_once(self) -> None:
+        """One heartbeat (or, while cut off, one probe that rejoins on success)."""
+        rejoining = not self._online
+        if rejoining:
+            # Connections from before the outage are dead: drop the idle ones rather
+            # than meet each as a failure, and ask for a new one without holding up
+            # local grants while it connects.
+            try:
+                pool = self._redis.connection_pool
+                await _bounded(pool.disconnect(inuse_connections=False), self.timeout)
+                await _bounded(self._redis.ping(), self.connect_timeout)
+            except _UNAVAILABLE:
+                return
+        async with contextlib.AsyncExitStack() as stack:
+            if rejoining:
+                # No local grant may slip between the snapshot sent and the switch back.
+                await stack.enter_async_context(self._local_lock)
+            now = time.monotonic()
+            args: list[str | int] = [
+                self._member,
+                self._ms(self.per + self.margin),
+                self._ms(self.lease),
+                self._ms(3 * self.heartbeat),
+                self._ttl(),
+                *(ticket for ticket, local in self._inflight if local is None),
+                "|",
+            ]
+            if rejoining:
+                # Requests still in flight count as ending now; their release re-times them.
+                for ticket, ended in self._offline.items():
+                    args += [ticket, 0 if ended is None else max(0, self._ms(now - ended))]
+            keys = [*self._keys[:2], self._members_key]
+            try:
+                reply = await _bounded(
+                    self._heartbeat_script(keys=keys, args=args), self._call_timeout
+                )
+            except _UNAVAILABLE as exc:
+                self._cut_off(exc)
+                return
+            received = time.monotonic()
+            self.members = max(1, int(reply[0]))
+            self._remember(received, int(reply[1]), reply[2:])
+            if rejoining:
+                self._offline.clear()
+                self._online = True
+                self._guarded_until = received + self.per + self.margin
+                logger.info(
+                    "Redis reachable again: fleet rate limit %r rejoined after %.1fs (%d members)",
+                    self.key,
+                    received - self._cut_off_at,
+                    self.members,
+                )
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _ms(seconds: float) -> int:
+        return math.ceil(seconds * 1000)
+
+    def _ttl(self) -> int:
+        """How long the keys outlive the fleet's last use (ms)."""
+        return self._ms(2 * (self.per + self.lease) + 60)
+
+
+class RedisTokenCache:
+    """A ``TokenCache`` in Redis: one login and one renewal lock for a whole fleet.
+
+    The contract (lock lease, fallback, protecting Redis) is the module's docstring.
+    ``aclose()`` (or ``async with``) closes a Redis client opened from a URL.
+    """
+
+    def __init__(
+        self,
+        redis: str | aioredis.Redis,
+        *,
+        key: str,
+        lock_lease: float = 10.0,
+        timeout: float = 0.5,
+        connect_timeout: float = 2.0,
+        poll: float = 0.05,
+    ) -> None:
+        self.key = _key(key)
+        self.lock_lease = v.seconds("lock_lease", lock_lease)
+        self.timeout = v.seconds("timeout", timeout)
+        self.connect_timeout = v.seconds("connect_timeout", connect_timeout)
+        self.poll = v.seconds("poll", poll)
+        self._redis, self._owns_redis = _client(redis, max(self.timeout, self.connect_timeout))
+        self._connected = False
+        self._lock_key = f"{key}:renewal"
+        self._store_script = self._redis.register_script(_STORE)
+        self._own: StoredLogin | None = None
+        self._renewing = asyncio.Lock()
+        self._warned = False
+
+    def __repr__(self) -> str:
+        return f"RedisTokenCache(key={self.key!r}, lock_lease={self.lock_lease:g})"
+
+    async def __aenter__(self) -> RedisTokenCache:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close a Redis client opened from a URL (a client passed in is left open)."""
+        if self._owns_redis:
+            await self._redis.aclose()
+
+    async def load(self) -> StoredLogin | None:
+        """The newest of the fleet's stored login and this process's own (see the module)."""
+        try:
+            raw = await _bounded(self._redis.get(self.key), self._call_timeout)
+        except _UNAVAILABLE as exc:
+            self._unavailable(exc)
+            return self._own
+        self._warned, self._connected = False, True
+        shared = _decode(raw) if raw is not None else None
+        if shared is None:
+            return self._own
+        if self._own is None or shared.obtained_at >= self._own.obtained_at:
+            self._own = shared
+        return self._own
+
+    async def store(self, login: StoredLogin) -> None:
+        """Keep ``login`` for this process and, when Redis answers, for the fleet."""
+        if self._own is None or login.obtained_at >= self._own.obtained_at:
+            self._own = login
+        data = json.dumps({"answer": dict(login.answer), "obtained_at": login.obtained_at})
+        try:
+            await _bounded(
+                self._store_script(keys=[self.key], args=[data, login.obtained_at]),
+                self._call_timeout,
+            )
+        except _UNAVAILABLE as exc:
+            self._unavailable(exc)
+
+    @contextlib.asynccontextmanager
+    async def renewal(self) -> AsyncIterator[None]:
+        """Hold the fleet's renewal lock (or, without Redis, this process's own)."""
+        async with self._renewing:
+            lock = self._redis.lock(self._lock_key, timeout=self.lock_lease, blocking=False)
+            held = await self._take(lock)
+            keeper = asyncio.get_running_loop().create_task(self._keep(lock)) if held else None
+            try:
+                yield
+            finally:
+                if keeper is not None:
+                    keeper.cancel()
+                    await asyncio.wait({keeper})
+                    try:
+                        await _bounded(lock.release(), self.timeout)
+                    except _UNAVAILABLE:
+                        # Lost to its lease, or Redis went away: it expires by itself.
+                        logger.debug("renewal lock %r already released by its lease", self.key)
+
+    async def _keep(self, lock: Lock) -> None:
+        """Renew the lock's lease while its holder lives (a crashed one stops renewing it)."""
+        while True:
+            await asyncio.sleep(self.lock_lease / 3)
+            try:
+                await _bounded(lock.reacquire(), self.timeout)
+            except _UNAVAILABLE:
+                return
+
+    async def _take(self, lock: Lock) -> bool:
+        """Wait for the fleet's lock; False when Redis cannot be reached."""
+        while True:
+            try:
+                if await _bounded(lock.acquire(blocking=False), self._call_timeout):
+                    self._warned, self._connected = False, True
+                    return True
+            except _UNAVAILABLE as exc:
+                self._unavailable(exc)
+                return False
+            await asyncio.sleep(self.poll)
+
+    @property
+    def _call_timeout(self) -> float:
+        """The bound on one call: longer until one succeeded (connecting, TLS)."""
+        return self.timeout if self._connected else self.connect_timeout
+
+    def _unavailable(self, exc: BaseException) -> None:
+        if not self._warned:
+            self._warned = True
+            logger.warning(
+                "Redis unreachable for the fleet login %r (%s); this process uses its own login",
+                self.key,
+                _describe(exc),
+            )
+
+
+def _describe(exc: BaseException) -> str:
+    """The error's type, and Redis's own words when it answered (say, an ACL refusal)."""
+    if isinstance(exc, RedisError) and str(exc):
+        return f"{type(exc).__name__}: {str(exc)[:200]}"
+    return type(exc).__name__
+
+
+def _decode(raw: bytes | str) -> StoredLogin | None:
+    """The stored login, or None (with a warning that shows no content) when unreadable."""
+    try:
+        data = json.loads(raw)
+        answer, obtained_at = data["answer"], float(data["obtained_at"])
+        if not isinstance(answer, dict) or not math.isfinite(obtained_at):
+            raise ValueError
+    except (ValueError, TypeError, KeyError):
+        logger.warning("the fleet login in Redis is unreadable; ignoring it")
+        return None
+    return StoredLogin(answer=answer, obtained_at=obtained_at)

@@ -1,0 +1,118 @@
+"""Fleet mode wherever users configure a client: the constructor, from_env and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+
+import pytest
+import redis.asyncio as aioredis
+
+from activecalls_async import ActiveCallsClient, RingCentralAuth
+from activecalls_async.cli import main
+from activecalls_async.fleet import RedisRateLimit, RedisTokenCache
+from activecalls_async.testing import Simulator
+
+from .redis_server import RedisServer
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("ACTIVECALLS_"):
+            monkeypatch.delenv(name)
+
+
+async def test_a_client_spends_the_fleet_budget(
+    redis_server: RedisServer, redis_client: aioredis.Redis, fleet_key: str
+) -> None:
+    async with (
+        Simulator(calls=20, live=False) as sim,
+        RedisRateLimit(redis_server.url, key=fleet_key, requests=60, per=5) as limit,
+        ActiveCallsClient(
+            account_id=sim.account_id, auth=sim.token, base_url=sim.base_url, rate_limit=limit
+        ) as client,
+    ):
+        calls = await client.list_active_calls("ACCOUNT", sim.account_id, max_rows=5)
+        await client.toggle_call_recording(calls[0].uii, record=False)
+        assert await redis_client.zcard(f"{fleet_key}:window") == 2
+
+
+async def test_from_env_joins_the_fleet_and_closes_what_it_made(
+    redis_server: RedisServer, redis_client: aioredis.Redis, fleet_key: str
+) -> None:
+    async with Simulator(calls=20, live=False) as sim:
+        environ = {
+            "ACTIVECALLS_ACCOUNT_ID": sim.account_id,
+            "ACTIVECALLS_BASE_URL": sim.base_url,
+            "ACTIVECALLS_RC_JWT": sim.rc_jwt,
+            "ACTIVECALLS_RC_CLIENT_ID": sim.rc_client_id,
+            "ACTIVECALLS_RC_CLIENT_SECRET": sim.rc_client_secret,
+            "ACTIVECALLS_RC_SERVER": sim.root_url,
+            "ACTIVECALLS_AUTH_URL": sim.root_url,
+            "ACTIVECALLS_REDIS_URL": redis_server.url,
+            "ACTIVECALLS_FLEET_KEY": fleet_key,
+        }
+        async with ActiveCallsClient.from_env(environ) as client:
+            assert isinstance(client._transport.limiter, RedisRateLimit)
+            assert client._transport.limiter.key == fleet_key
+            await client.list_active_calls("ACCOUNT", sim.account_id, max_rows=1)
+        async with ActiveCallsClient.from_env(environ) as second:
+            await second.list_active_calls("ACCOUNT", sim.account_id, max_rows=1)
+        exchanges = sum(1 for r in sim.requests if r.operation == "auth.exchange")
+    assert exchanges == 1  # the second client found the first one's login in Redis
+    assert await redis_client.exists(f"{fleet_key}:login")
+    assert await redis_client.zcard(f"{fleet_key}:window") == 2
+    gc.collect()  # an unclosed Redis connection would warn (an error in this suite)
+
+
+def test_from_env_defaults_the_key_to_the_account(redis_server: RedisServer) -> None:
+    client = ActiveCallsClient.from_env(
+        {
+            "ACTIVECALLS_ACCOUNT_ID": "12440001",
+            "ACTIVECALLS_TOKEN": "t0ken",
+            "ACTIVECALLS_REDIS_URL": redis_server.url,
+        }
+    )
+    limiter = client._transport.limiter
+    assert isinstance(limiter, RedisRateLimit)
+    assert limiter.key == "activecalls:12440001"
+    assert redis_server.url not in repr(client)
+
+
+def test_from_env_keeps_a_rate_limit_and_auth_passed_in(redis_server: RedisServer) -> None:
+    auth = RingCentralAuth("rc-token", cache=RedisTokenCache(redis_server.url, key="k"))
+    client = ActiveCallsClient.from_env(
+        {"ACTIVECALLS_ACCOUNT_ID": "1", "ACTIVECALLS_REDIS_URL": redis_server.url},
+        auth=auth,
+        rate_limit=None,
+    )
+    assert client._transport.limiter is None
+    assert client._transport.auth is auth
+    assert client._owned_fleet == ()
+
+
+async def test_the_cli_joins_the_fleet_with_redis_url(
+    redis_server: RedisServer, redis_client: aioredis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with Simulator(calls=20, live=False) as sim:
+        argv = [
+            "list",
+            "--base-url", sim.base_url,
+            "--account-id", sim.account_id,
+            f"--token={sim.token}",
+            "--redis-url", redis_server.url,
+            "-f", "ndjson",
+            "--no-progress",
+        ]  # fmt: skip
+        status = await asyncio.to_thread(main, argv)
+    assert status == 0, capsys.readouterr().err
+    assert await redis_client.zcard(f"activecalls:{sim.account_id}:window") >= 1
+    assert redis_server.url not in capsys.readouterr().err
+
+
+def test_the_fleet_module_exports_its_two_parts() -> None:
+    import activecalls_async.fleet as fleet
+
+    assert fleet.__all__ == ["RedisRateLimit", "RedisTokenCache"]
