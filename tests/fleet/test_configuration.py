@@ -9,7 +9,7 @@ import os
 import pytest
 import redis.asyncio as aioredis
 
-from activecalls_async import ActiveCallsClient, RingCentralAuth
+from activecalls_async import ActiveCallsClient, RingCentralAuth, ValidationError
 from activecalls_async.cli import main
 from activecalls_async.fleet import RedisRateLimit, RedisTokenCache
 from activecalls_async.testing import Simulator
@@ -79,6 +79,18 @@ def test_from_env_defaults_the_key_to_the_account(redis_server: RedisServer) -> 
     assert isinstance(limiter, RedisRateLimit)
     assert limiter.key == "activecalls:12440001"
     assert redis_server.url not in repr(client)
+
+
+def test_a_fleet_without_an_account_id_needs_its_key(redis_server: RedisServer) -> None:
+    environ = {"ACTIVECALLS_TOKEN": "t0ken", "ACTIVECALLS_REDIS_URL": redis_server.url}
+    with pytest.raises(ValidationError, match="ACTIVECALLS_FLEET_KEY"):
+        ActiveCallsClient.from_env(environ, account_id=None)
+    client = ActiveCallsClient.from_env(
+        {**environ, "ACTIVECALLS_FLEET_KEY": "fleet:north"}, account_id=None
+    )
+    limiter = client._transport.limiter
+    assert isinstance(limiter, RedisRateLimit)
+    assert limiter.key == "fleet:north"
 
 
 def test_from_env_keeps_a_rate_limit_and_auth_passed_in(redis_server: RedisServer) -> None:
