@@ -46,7 +46,7 @@ CATTRS = "json.loads + cattrs converter (fallback path)"
 DETAILED = "json.loads + cattrs detailed_validation=True"
 BROKEN = "SDK decode of a body with one bad field (fast declines, detailed explains)"
 
-#: Issue 13's targets for the SDK's decode.
+#: The targets for the SDK's decode.
 MAX_RATIO = 1.5
 MAX_US_PER_CALL = 2.5
 

@@ -45,7 +45,7 @@ SDK_LIMITED = "SDK list_active_calls, rate limiter on"
 #: Blocks per repetition, each contender taking its turn in each.
 ROUNDS = 10
 
-#: Issue 13's targets: SDK wall time per request against raw aiohttp, by latency (s).
+#: The targets: SDK wall time per request against raw aiohttp, by latency (s).
 TARGETS = {0.0: 1.15, 0.02: 1.05}
 
 Request = Callable[[], Awaitable[object]]

@@ -170,7 +170,7 @@ def test_bad_limits_are_refused(
     assert raised.value.parameter == parameter
 
 
-# --- The server's own count: issue 9, item 2 -------------------------------------------
+# --- The server's own count, whatever the connection set-up costs ---------------------------------
 
 
 class StrictServer:
