@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-__all__ = ["_Closing", "cancel_all", "retrieve"]
+__all__ = ["ClosesOnExit", "_Closing", "cancel_all", "retrieve"]
 
 _T = TypeVar("_T")
-_Self = TypeVar("_Self", bound="_Closing[Any]")
+_Self = TypeVar("_Self", bound="ClosesOnExit")
 
 
 def retrieve(future: asyncio.Future[Any]) -> None:
@@ -28,14 +28,8 @@ def cancel_all(futures: Iterable[asyncio.Future[Any]]) -> None:
             future.cancel()
 
 
-class _Closing(Generic[_T]):
-    """An async iterator that is also an async context manager closing it on exit."""
-
-    def __aiter__(self) -> _Closing[_T]:
-        return self
-
-    async def __anext__(self) -> _T:
-        raise NotImplementedError
+class ClosesOnExit:
+    """An async context manager whose exit calls ``aclose()``."""
 
     async def __aenter__(self: _Self) -> _Self:
         return self
@@ -47,6 +41,20 @@ class _Closing(Generic[_T]):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+    async def aclose(self) -> None:
+        """Release what the object holds; a second call does nothing."""
+        raise NotImplementedError
+
+
+class _Closing(ClosesOnExit, Generic[_T]):
+    """An async iterator that is also an async context manager closing it on exit."""
+
+    def __aiter__(self) -> _Closing[_T]:
+        return self
+
+    async def __anext__(self) -> _T:
+        raise NotImplementedError
 
     async def aclose(self) -> None:
         """Cancel and await whatever is in flight; further iteration stops at once."""

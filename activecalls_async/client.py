@@ -11,13 +11,13 @@ import ssl
 import zoneinfo
 from collections.abc import Iterable, Mapping
 from datetime import datetime, tzinfo
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, TypedDict
 
 import aiohttp
 
 from . import _endpoints as endpoints
 from . import _validators as v
+from ._aio import ClosesOnExit
 from ._endpoints import Endpoint, RetryClass, Scope
 from ._http import USER_AGENT
 from ._transport import Transport
@@ -97,7 +97,7 @@ class ClientOptions(TypedDict, total=False):
     account_timezone: str | tzinfo | None
 
 
-class ActiveCallsClient:
+class ActiveCallsClient(ClosesOnExit):
     """An async client for one RingCX account's Active Calls API.
 
     Use it as ``async with ActiveCallsClient(...) as client`` or call ``aclose()``.
@@ -288,17 +288,6 @@ class ActiveCallsClient:
             f"<ActiveCallsClient account_id={self.account_id!r} base_url={self.base_url!r} "
             f"auth={self._transport.auth!r} {state}>"
         )
-
-    async def __aenter__(self) -> ActiveCallsClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the client; a session or auth object passed in by the caller is left open.

@@ -62,7 +62,6 @@ import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Sequence
-from types import TracebackType
 from typing import Any, TypeVar
 
 try:
@@ -75,6 +74,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from . import _validators as v
+from ._aio import ClosesOnExit
 from .errors import ClientClosedError, ValidationError
 from .priority import Priority
 from .ratelimit import RateLimit
@@ -274,7 +274,7 @@ def _retrieve(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-class RedisRateLimit:
+class RedisRateLimit(ClosesOnExit):
     """A ``Limiter`` shared through Redis by every process using ``key``.
 
     The contract (window, leases, priorities, fallback) is the module's docstring.
@@ -389,17 +389,6 @@ class RedisRateLimit:
         if self.fallback_share is not None:
             return self.fallback_share
         return 1.0 / max(1, self.members)
-
-    async def __aenter__(self) -> RedisRateLimit:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Stop the heartbeats and close a Redis client opened from a URL; a second call
@@ -691,7 +680,7 @@ class RedisRateLimit:
         return self._ms(2 * (self.per + self.lease) + 60)
 
 
-class RedisTokenCache:
+class RedisTokenCache(ClosesOnExit):
     """A ``TokenCache`` in Redis: one login and one renewal lock for a whole fleet.
 
     The contract (lock lease, fallback, protecting Redis) is the module's docstring.
@@ -723,17 +712,6 @@ class RedisTokenCache:
 
     def __repr__(self) -> str:
         return f"RedisTokenCache(key={self.key!r}, lock_lease={self.lock_lease:g})"
-
-    async def __aenter__(self) -> RedisTokenCache:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close a Redis client opened from a URL (a client passed in is left open)."""
