@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
-__all__ = ["ENV_VAR", "LOGGER_NAME", "disable", "enable", "enable_from_env"]
+__all__ = ["ENV_VAR", "LOGGER_NAME", "disable", "enable", "enable_from_env", "enabled"]
 
 LOGGER_NAME = "activecalls_async"
 ENV_VAR = "ACTIVECALLS_LOG"
@@ -53,6 +53,11 @@ def enable(level: int | str, *, fmt: str = _FORMAT) -> None:
         logger.addHandler(handler)
     handler.setFormatter(logging.Formatter(fmt))
     logger.setLevel(level)
+
+
+def enabled() -> bool:
+    """Whether ``enable`` (or ``ACTIVECALLS_LOG``) has added its handler."""
+    return any(isinstance(h, _StderrHandler) for h in logger.handlers)
 
 
 def disable() -> None:

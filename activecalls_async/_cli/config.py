@@ -125,13 +125,18 @@ def check_account_id(account_id: str, *, why: str | None = None) -> str:
 _LOG_LEVELS = {1: logging.INFO, 2: logging.DEBUG}
 
 
+#: The SDK's records on the CLI's stderr: prefixed like every other line it writes there.
+_LOG_FORMAT = "activecalls: %(levelname)s %(name)s: %(message)s"
+
+
 def configure_logging(args: argparse.Namespace) -> None:
-    """``-v``: the ``activecalls_async`` logger at INFO on stderr; ``-vv``: DEBUG."""
+    """``-v``: the ``activecalls_async`` logger at INFO on stderr; ``-vv``: DEBUG; neither:
+    its warnings (a watch stretching its interval...), unless ``ACTIVECALLS_LOG`` chose."""
     count = _option(args, "verbose") or 0
     if count:
-        _log.enable(
-            _LOG_LEVELS[min(count, 2)], fmt="activecalls: %(levelname)s %(name)s: %(message)s"
-        )
+        _log.enable(_LOG_LEVELS[min(count, 2)], fmt=_LOG_FORMAT)
+    elif not _log.enabled():
+        _log.enable(logging.WARNING, fmt=_LOG_FORMAT)
 
 
 def _retry(args: argparse.Namespace) -> dict[str, Any]:

@@ -182,7 +182,10 @@ class Demo:
             f"Supervisor scenario on the longest call {uii} ({call.agent_name}, "
             f"{call.destination_name}, up {_duration((now - since).total_seconds())})"
         )
-        callback_at = (now + timedelta(days=1)).replace(hour=15, minute=30, second=0)
+        # The account's wall-clock time (naive, as dispositionCall takes it): 15:30 tomorrow.
+        callback_at = (now + timedelta(days=1)).replace(
+            hour=15, minute=30, second=0, microsecond=0, tzinfo=None
+        )
         # (what, the request, how to read its effect back from the simulator); requests
         # are made one by one, only when their turn comes.
         steps: list[tuple[str, Callable[[], Awaitable[None]], Callable[[], str]]] = [

@@ -32,6 +32,8 @@ ACTIVECALLS_ACCOUNT_ID, ACTIVECALLS_TIMEOUT and the credentials: ACTIVECALLS_TOK
 (bearer), ACTIVECALLS_API_TOKEN (legacy X-Auth-Token), or a RingCentral login:
 ACTIVECALLS_RC_JWT with ACTIVECALLS_RC_CLIENT_ID and ACTIVECALLS_RC_CLIENT_SECRET, or
 ACTIVECALLS_RC_ACCESS_TOKEN (ACTIVECALLS_RC_SERVER and ACTIVECALLS_AUTH_URL optional).
+ACTIVECALLS_REDIS_URL (and ACTIVECALLS_FLEET_KEY) joins a fleet; ACTIVECALLS_LOG=info or
+debug logs the SDK's work on stderr, as -v and -vv do.
 With no credential configured, commands stop with status 2; --simulator (or
 ACTIVECALLS_SIMULATOR=1) runs them against an embedded simulator instead, and every
 output then says it is simulated.
@@ -285,7 +287,7 @@ def _add_list(commands: argparse._SubParsersAction[Parser], common: Parser) -> N
         "--page-size",
         type=types.positive_int,
         metavar="N",
-        help="rows per request (default: the client's, 100)",
+        help="rows per request (default: the client's, 1000, or what the server is known to send)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress display on stderr")
 

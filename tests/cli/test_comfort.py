@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from activecalls_async import _log
+from activecalls_async._cli.config import configure_logging
 from activecalls_async._cli.failures import cli_words
 from activecalls_async._cli.parser import build_parser
 from activecalls_async.cli import main
@@ -210,3 +211,16 @@ def test_the_command_works_without_argcomplete(
     monkeypatch.setenv("_ARGCOMPLETE", "1")
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("activecalls ")
+
+
+@pytest.mark.usefixtures("sdk_logger")
+def test_without_verbose_the_sdks_warnings_still_read_as_the_clis(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(argparse.Namespace(verbose=0))
+    logger = logging.getLogger("activecalls_async")
+    logger.info("not shown")
+    logger.warning("ACD 55: a poll costs 2 requests")
+    assert capsys.readouterr().err == (
+        "activecalls: WARNING activecalls_async: ACD 55: a poll costs 2 requests\n"
+    )
