@@ -7,13 +7,13 @@ priorities, aging, headroom and pacing) are written once, in its docstring.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from . import _validators as v
+from ._waitline import WaitLine
 from .errors import ValidationError
 from .priority import Priority
 
@@ -38,19 +38,6 @@ class Limiter(Protocol):
         """Record that one request this limiter let start has had its answer."""
 
 
-class _Waiter:
-    """One ``acquire()`` call waiting for its turn."""
-
-    __slots__ = ("future", "priority", "seq", "since")
-
-    def __init__(self, priority: Priority, seq: int, future: asyncio.Future[None]) -> None:
-        self.priority = priority
-        self.seq = seq
-        self.future = future
-        #: When it became the first waiter of its priority; None while it is not.
-        self.since: float | None = None
-
-
 class RateLimit:
     """At most ``requests`` requests inside any window of ``per`` seconds, by priority.
 
@@ -66,14 +53,11 @@ class RateLimit:
     a full window's worth more. The price is one round trip per request. ``margin``
     (0.05 s) covers clock jitter between client and server.
 
-    **Order.** Waiting requests are served highest ``Priority`` first, first come first
-    served within a priority. The first waiter of each priority rises one level for
-    every ``age`` seconds it has been first (``age`` defaults to ``per``), up to
-    ``ACTION``, and then ranks by arrival among the requests of the level it has
-    reached: a request passed over by a steady stream of higher priorities waits at most
-    about three ``age`` periods after it became first of its kind before only earlier
-    arrivals can pass it, so no priority starves. Only the first waiter ages, so a
-    backlog of ``BULK`` served at its own pace never climbs over a later ``ACTION``.
+    **Order.** Waiting requests are served by priority with aging, by the SDK's one rule
+    (``activecalls_async._waitline``): highest ``Priority`` first, first come first
+    served within a priority, and the first waiter of each priority rising one level for
+    every ``age`` seconds (default ``per``) it has been first, up to ``ACTION``; so no
+    priority starves, and a backlog of ``BULK`` never climbs over a later ``ACTION``.
 
     **Headroom and pacing.** A window that ``BULK`` filled at once would leave an
     ``ACTION`` waiting for the next window, so ``WATCH`` and ``BULK`` (by the level they
@@ -125,8 +109,7 @@ class RateLimit:
         self._slot = self.per / requests
         self._done: deque[float] = deque()  # release times still inside the window
         self._in_flight = 0
-        self._waiters: list[_Waiter] = []
-        self._seq = itertools.count()
+        self._line = WaitLine(self.age)
         self._low_last: float | None = None  # the latest WATCH/BULK start
         self._timer: asyncio.TimerHandle | None = None
 
@@ -148,10 +131,7 @@ class RateLimit:
         """Wait until a request of ``priority`` may start (rules: the class docstring)."""
         priority = v.enum_member("priority", priority, Priority)
         loop = asyncio.get_running_loop()
-        waiter = _Waiter(priority, next(self._seq), loop.create_future())
-        if not any(w.priority is priority for w in self._waiters):
-            waiter.since = self._clock()
-        self._waiters.append(waiter)
+        waiter = self._line.join(priority, loop.create_future(), self._clock())
         self._dispatch()
         try:
             await waiter.future
@@ -160,8 +140,8 @@ class RateLimit:
                 # Let go, then cancelled before it could start: the slot is handed back
                 # unused, never stamped.
                 self._in_flight -= 1
-            elif waiter in self._waiters:  # a dispatch may have dropped it already
-                self._leave(waiter, self._clock())
+            elif waiter in self._line:  # a dispatch may have dropped it already
+                self._line.leave(waiter, self._clock())
             self._dispatch()
             raise
 
@@ -179,22 +159,6 @@ class RateLimit:
         done, window = self._done, self._window
         while done and done[0] + window <= now:
             done.popleft()
-
-    def _leave(self, waiter: _Waiter, now: float) -> None:
-        """Take ``waiter`` out of the line; the next of its priority becomes first."""
-        self._waiters.remove(waiter)
-        if waiter.since is not None:
-            following = (w for w in self._waiters if w.priority is waiter.priority)
-            successor = min(following, key=lambda w: w.seq, default=None)
-            if successor is not None:
-                successor.since = now
-
-    def _level(self, waiter: _Waiter, now: float) -> int:
-        """The waiter's priority after aging."""
-        if waiter.since is None:
-            return waiter.priority
-        risen = int((now - waiter.since) // self.age)
-        return min(Priority.ACTION, waiter.priority + max(0, risen))
 
     def _delay(self, level: int, now: float) -> float | None:
         """Seconds until a request of ``level`` may start; None: only a release can help."""
@@ -226,14 +190,13 @@ class RateLimit:
             self._timer = None
         now = self._clock()
         self._expire(now)
-        waiters = self._waiters
+        line = self._line
         wake: float | None = None
-        while waiters:
-            best = max(waiters, key=lambda w: (self._level(w, now), -w.seq))
+        while (best := line.best(now)) is not None:
             if best.future.done():  # cancelled from outside acquire(): drop it
-                self._leave(best, now)
+                line.leave(best, now)
                 continue
-            level = self._level(best, now)
+            level = line.level(best, now)
             delay = self._delay(level, now)
             if delay is not None and delay > 0:
                 wake = delay
@@ -241,17 +204,15 @@ class RateLimit:
                 # Head of the line: whoever ranks below it has a lower or equal level,
                 # so no more room and no earlier pacing turn, and must wait too.
                 break
-            self._leave(best, now)
+            line.leave(best, now)
             self._in_flight += 1
             if level <= Priority.WATCH:
                 self._low_last = now
             best.future.set_result(None)
         # Aging can reorder the line or lift a waiter past the headroom rules.
-        for waiter in waiters:
-            if waiter.since is not None and self._level(waiter, now) < Priority.ACTION:
-                risen = (now - waiter.since) // self.age + 1
-                due = waiter.since + risen * self.age - now
-                wake = due if wake is None else min(wake, due)
+        rise = line.next_rise(now)
+        if rise is not None:
+            wake = rise if wake is None else min(wake, rise)
         if wake is not None:
             loop = asyncio.get_running_loop()
             # Never zero: a rounding error must not spin the loop on a clock that stands still.
