@@ -22,7 +22,7 @@ import msgspec
 
 from activecalls_async import ActiveCall
 from activecalls_async._convert import (
-    _WIRE_NAMES,
+    WIRE_NAMES,
     _parse_datetime,
     make_converter,
     structure_calls,
@@ -50,7 +50,7 @@ BROKEN = "SDK decode of a body with one bad field (fast declines, detailed expla
 MAX_RATIO = 1.5
 MAX_US_PER_CALL = 2.5
 
-_PYTHON_NAMES = {wire: python for python, wire in _WIRE_NAMES.items()}
+_PYTHON_NAMES = {wire: python for python, wire in WIRE_NAMES.items()}
 _TIME_FIELDS = ("enqueue_time", "dequeue_time")
 
 #: Blocks per repetition, each contender taking its turn in each.
