@@ -97,6 +97,8 @@ class Transport:
         self._ssl_context = ssl_context
         self._slots = PrioritySlots(max_concurrency)
         self._in_flight: set[asyncio.Task[Any]] = set()
+        #: The last credentials sent and the secrets they carry (see ``_secrets_of``).
+        self._known_secrets: tuple[dict[str, str], frozenset[str]] | None = None
         self.stats = stats
         self._read_headers = {"User-Agent": user_agent, "Accept": _ACCEPT_READ}
         self._action_headers = {"User-Agent": user_agent, "Accept": _ACCEPT_ACTION}
@@ -260,13 +262,21 @@ class Transport:
             await asyncio.sleep(wait)
             attempt += 1
 
+    def _secrets_of(self, credentials: Mapping[str, str]) -> frozenset[str]:
+        """``sent_secrets(credentials)``, worked out once per set of credentials: they
+        change only when a token is renewed, and every request needs them."""
+        known = self._known_secrets
+        if known is None or known[0] != credentials:
+            known = self._known_secrets = (dict(credentials), sent_secrets(credentials))
+        return known[1]
+
     async def _attempt(
         self, request: Request, timeout: float | None, priority: Priority, attempt: int
     ) -> Any:
         """One attempt, repeated once at most after renewing an expired token."""
         for renewed in (False, True):
             credentials = await self.auth.headers(self._login_sender)
-            secrets = sent_secrets(credentials)
+            secrets = self._secrets_of(credentials)
             status, headers, body = await self._exchange(
                 request, credentials, secrets, timeout, priority, attempt
             )
