@@ -13,6 +13,6 @@ from benchmarks.__main__ import SCENARIOS
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_each_scenario_imports_and_names_itself(name: str) -> None:
     module = importlib.import_module(f"benchmarks.{name}")
-    assert module.NAME == name
+    assert name == module.NAME
     assert module.TITLE
     assert callable(module.run)
