@@ -56,6 +56,10 @@ _MIN_HIDDEN_CHARS = 4
 _HIDDEN: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
     "activecalls_hidden_arguments", default=()
 )
+#: The arguments the parser at work was given (a subcommand's parser gets its own).
+_ARGV: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "activecalls_arguments", default=()
+)
 
 
 def _secret_option(word: str) -> bool:
@@ -136,9 +140,11 @@ class Parser(argparse.ArgumentParser):
         """Parse as argparse does, remembering which arguments error messages must mask."""
         argv = list(sys.argv[1:] if args is None else args)
         token = _HIDDEN.set((*_HIDDEN.get(), *hidden_arguments(argv)))
+        given = _ARGV.set(tuple(argv))
         try:
             return super().parse_known_args(argv, namespace)
         finally:
+            _ARGV.reset(given)
             _HIDDEN.reset(token)
 
     def parse_args(  # type: ignore[override]
@@ -154,9 +160,28 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         """Print ``prog: error: message`` and a hint, on one line, and exit 2."""
+        if "invalid choice" in message:
+            message = self._stray_option(message) or message
         message = " ".join(mask_arguments(message, _HIDDEN.get()).split())
         hint = f" (see '{self.prog} --help')"
         self.exit(2, f"{self.prog}: error: {message}{hint}\n")
+
+    def _stray_option(self, message: str) -> str | None:
+        """An option this parser does not know, said as such, when argparse took the value
+        after it for the command (``invalid choice``), which hides the cause."""
+        rejected = re.search(r"invalid choice: '(.*?)'", message)
+        argv = _ARGV.get()
+        for at, word in enumerate(argv[:-1]):
+            option = word.partition("=")[0]
+            if (
+                rejected is not None
+                and word.startswith("-")
+                and "=" not in word
+                and option not in self._option_string_actions
+                and argv[at + 1] == rejected.group(1)
+            ):
+                return f"unrecognized arguments: {word} {argv[at + 1]}"
+        return None
 
 
 def _connection(parser: argparse.ArgumentParser) -> None:

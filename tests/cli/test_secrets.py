@@ -121,3 +121,17 @@ def test_the_parser_masks_its_own_messages(capsys: pytest.CaptureFixture[str]) -
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--tokn", SECRET, "list"])
     assert_hidden(capsys.readouterr().err, SECRET)
+
+
+async def test_a_mistyped_option_before_the_command_is_named_not_its_value(
+    bare_cli: Cli,
+) -> None:
+    result = await bare_cli.run("--tokn", SECRET, "list")
+    assert result.status == 2
+    assert result.err.strip() == (
+        "activecalls: error: unrecognized arguments: --tokn *** (see 'activecalls --help')"
+    )
+    nested = await bare_cli.run("record", "--token", SECRET, UII, "off")
+    assert nested.status == 2
+    assert "unrecognized arguments: --token ***" in nested.err
+    assert_hidden(result.err + nested.err, SECRET)
