@@ -8,28 +8,12 @@ from typing import Any
 
 import attrs
 
-#: The thirteen Active Calls operations and the admin endpoints around them (accounts,
-#: the users stub): authorized and rate limited; ``Faults.operations=None`` means these.
-API_OPERATIONS = frozenset(
-    {
-        "list",
-        "createManualAgentCall",
-        "addSessionToCall",
-        "dispositionCall",
-        "hangupCall",
-        "hangupSession",
-        "toggleCallRecording",
-        "checkQueueStatus",
-        "checkQueueThreshold",
-        "pingCall",
-        "toggleCallHold",
-        "requeueCall",
-        "hangupSessionById",
-        "accounts",
-        "users",
-        "users.create",
-    }
-)
+from .._endpoints import ENDPOINTS
+
+#: The SDK's operations (the thirteen Active Calls ones and accounts) and the simulator's
+#: stub of another admin endpoint: authorized and rate limited; ``Faults.operations=None``
+#: means these.
+API_OPERATIONS = frozenset(ENDPOINTS) | {"users", "users.create"}
 
 #: Fault names as recorded on :class:`RecordedRequest`, in the order a draw checks them.
 FAULT_KINDS = ("drop", "error", "throttle", "malformed", "drop_after_effect")

@@ -16,22 +16,8 @@ from activecalls_async import ActiveCall
 from activecalls_async._convert import structure_calls
 from activecalls_async._decode import MAX_LEARNED, CallDecoder, _FastPath
 
-DOCUMENTED_CALL = {
-    "uii": "202005081440470130000000000123",
-    "accountId": "12440001",
-    "ani": "6501234567",
-    "dnis": "8661234567",
-    "dnisE164": "+18661234567",
-    "enqueueTime": "2020-05-08T14:40:47.000+0000",
-    "dequeueTime": "2020-05-08T14:41:02.500+0000",
-    "callState": "ACTIVE",
-    "archive": False,
-    "agentFirstName": "Ada",
-    "agentLastName": "Lovelace",
-    "destinationName": "Support",
-    "externalId": "crm-42",
-    "cnam": "WIRELESS CALLER",
-}
+from .test_decode import DOCUMENTED_CALL
+
 CALL_KEYS = list(DOCUMENTED_CALL)
 TIME_KEYS = ("enqueueTime", "dequeueTime")
 
