@@ -31,6 +31,9 @@ from .errors import (
     ServerError,
     ValidationError,
 )
+from .limits.priority import Priority
+from .limits.ratelimit import Limiter, RateLimit
+from .limits.stats import ClientStats
 from .models import (
     RESULT_PRODUCTS,
     Account,
@@ -42,10 +45,7 @@ from .models import (
     SessionType,
 )
 from .pagination import ActiveCallPage, CallWalk, FanOut, PageWalk, Target
-from .priority import Priority
-from .ratelimit import Limiter, RateLimit
 from .retry import RetryPolicy
-from .stats import ClientStats
 from .watch import CallWatch, Snapshot, SnapshotWatch
 
 __all__ = [

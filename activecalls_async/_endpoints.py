@@ -24,8 +24,8 @@ import attrs
 
 from . import _validators as v
 from .errors import ValidationError
+from .limits.priority import Priority
 from .models import Product, SessionType
-from .priority import Priority
 
 __all__ = [
     "ACCOUNTS",

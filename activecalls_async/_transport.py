@@ -17,7 +17,6 @@ from yarl import URL
 from ._endpoints import RetryClass
 from ._http import USER_AGENT, post_form, progress_tracer, request_once
 from ._redact import sent_secrets
-from ._slots import PrioritySlots
 from ._wire import Request, decode_response, error_from_response
 from .auth import Auth, LoginRequest, LoginSender
 from .errors import (
@@ -30,10 +29,11 @@ from .errors import (
     ResponseDecodeError,
     _RequestError,
 )
-from .priority import Priority
-from .ratelimit import Limiter
+from .limits.priority import Priority
+from .limits.ratelimit import Limiter
+from .limits.slots import PrioritySlots
+from .limits.stats import ClientStats
 from .retry import RetryPolicy
-from .stats import ClientStats
 
 __all__ = ["ClientStats", "Transport"]
 

@@ -38,8 +38,8 @@ from .errors import (
     ResponseDecodeError,
     ValidationError,
 )
-from .priority import Priority
-from .ratelimit import Limiter, RateLimit
+from .limits.priority import Priority
+from .limits.ratelimit import Limiter, RateLimit
 from .token_cache import StoredLogin, TokenCache
 
 __all__ = [

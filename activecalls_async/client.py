@@ -32,12 +32,12 @@ from .auth import (
     coerce_auth,
 )
 from .errors import ClientClosedError, ValidationError
+from .limits.priority import Priority
+from .limits.ratelimit import Limiter, RateLimit
+from .limits.stats import ClientStats
 from .models import Account, ActiveCall, Product, QueueCheck, SessionType
 from .pagination import DEFAULT_PAGE_SIZE, CallWalk, FanOut, PageWalk, PagingMemo, Target, Window
-from .priority import Priority
-from .ratelimit import Limiter, RateLimit
 from .retry import RetryPolicy
-from .stats import ClientStats
 from .watch import CallWatch, SnapshotWatch
 
 if TYPE_CHECKING:  # Unpack is in typing from Python 3.11; only type checkers need it

@@ -1,20 +1,6 @@
-"""How urgent a request is: the order in which waiting requests get the budget."""
+"""``Priority``, where it has always been imported from (its home is
+``activecalls_async.limits``)."""
 
-from __future__ import annotations
-
-import enum
+from .limits.priority import Priority
 
 __all__ = ["Priority"]
-
-
-class Priority(enum.IntEnum):
-    """A request's claim on the rate limit and the concurrency slots; higher goes first.
-
-    ``ACTION`` (call control) > ``READ`` (one-off reads) > ``WATCH`` (a watch's polls) >
-    ``BULK`` (walks and fan-outs).
-    """
-
-    BULK = 0
-    WATCH = 1
-    READ = 2
-    ACTION = 3

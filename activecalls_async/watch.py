@@ -90,9 +90,9 @@ from .errors import (
     ClientClosedError,
     ValidationError,
 )
+from .limits.ratelimit import Limiter
 from .models import ActiveCall, CallEvent, CallEventType, Product
 from .pagination import FanOut, PageWalk, Target
-from .ratelimit import Limiter
 
 __all__ = ["CallWatch", "Snapshot", "SnapshotWatch", "diff_snapshots"]
 

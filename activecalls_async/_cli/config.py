@@ -19,7 +19,7 @@ from .. import _log
 from ..auth import ApiToken, BearerToken
 from ..client import ActiveCallsClient
 from ..errors import ValidationError
-from ..ratelimit import Limiter
+from ..limits.ratelimit import Limiter
 from ..retry import RetryPolicy
 from .failures import UsageError
 from .output import stderr

@@ -14,9 +14,9 @@ import attrs
 
 from ..client import ActiveCallsClient
 from ..errors import NotFoundError
+from ..limits.ratelimit import RateLimit
 from ..models import RESULT_PRODUCTS, ActiveCall, Product, SessionType
 from ..pagination import Target
-from ..ratelimit import RateLimit
 from ..testing import Simulator
 from .failures import EXIT_FAILED, EXIT_OK
 from .output import Column, Symbols, stderr, stdout, write_rows

@@ -30,9 +30,9 @@ from typing import Any, TextIO
 
 import attrs
 
+from ..limits.ratelimit import RateLimit
+from ..limits.stats import ClientStats
 from ..models import ActiveCall
-from ..ratelimit import RateLimit
-from ..stats import ClientStats
 from .commands import Listing, default_target
 from .config import open_client
 from .failures import EXIT_OK, scrub

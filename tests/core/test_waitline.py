@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from activecalls_async._waitline import WaitLine
+from activecalls_async.limits.waitline import WaitLine
 from activecalls_async.priority import Priority
 
 

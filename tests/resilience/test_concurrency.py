@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from activecalls_async import ActiveCallsClient, Priority
-from activecalls_async._slots import PrioritySlots
+from activecalls_async.limits.slots import PrioritySlots
 
 from .support import ACCOUNT, FAST, serve
 

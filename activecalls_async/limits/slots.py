@@ -1,9 +1,14 @@
 """A client's concurrency slots, handed to waiting requests by priority, with aging.
 
 ``PrioritySlots(size)`` lets at most ``size`` requests hold a slot. When a slot frees,
-the next waiter by the SDK's one priority rule (``activecalls_async._waitline``) gets
-it, with ``aging`` seconds (default 5) raising the first waiter of a priority by one
+the next waiter by the SDK's one priority rule (``activecalls_async.limits.waitline``)
+gets it, with ``aging`` seconds (default 5) raising the first waiter of a priority by one
 level.
+
+A slot is counted as held exactly while a caller holds it: a waiter cancelled before its
+turn takes none, even when the cancellation and a release come in the same loop turn
+(the release then hands the slot to the next waiter), and a waiter granted a slot but
+cancelled before it could resume gives it back at once.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from ._waitline import WaitLine
 from .priority import Priority
+from .waitline import WaitLine
 
 __all__ = ["PrioritySlots"]
 
@@ -58,6 +63,8 @@ class PrioritySlots:
             if future.done() and not future.cancelled():
                 self.release()  # granted, but its request will not use it
             else:
+                # Cancelled before its turn: it holds nothing. ``leave`` does nothing if a
+                # hand-out already dropped it from the line.
                 self._line.leave(waiter, self._clock())
                 self._hand_out()  # it may have been the one blocking others' turn
             raise
@@ -73,5 +80,9 @@ class PrioritySlots:
         line = self._line
         while self._held < self.size and (best := line.best(now)) is not None:
             line.leave(best, now)
+            if best.future.done():
+                # Cancelled in this loop turn, before its task could leave the line:
+                # it takes no slot; the next waiter gets it.
+                continue
             self._held += 1
             best.future.set_result(None)

@@ -1,11 +1,4 @@
-"""Fleet mode: one account budget and one RingCX login shared by many processes, in Redis.
-
-Needs the optional extra ``activecalls-async[redis]`` (the official ``redis`` package).
-``redis`` is a URL (``redis://`` or ``rediss://``; the SDK opens and closes that client)
-or a ``redis.asyncio.Redis`` the caller owns (never closed by the SDK). Every Redis
-call has a ``timeout``: nothing waits on a slow Redis.
-
-``RedisRateLimit`` is a ``Limiter`` whose window lives in Redis, so that every process
+"""``RedisRateLimit``: a ``Limiter`` whose window lives in Redis, so that every process
 using the same ``key`` shares it. One Lua script per step keeps each decision atomic,
 and every time in it is the Redis server's ``TIME``, never a host's clock:
 
@@ -38,16 +31,6 @@ It probes Redis every ``probe_interval`` seconds, rejoins with one INFO line, ad
 requests made meanwhile to the fleet's window, and for one more window also keeps within
 its share, because members still cut off are not yet counted in Redis. A process that
 never reached Redis knows of no other member: give it an explicit ``fallback_share``.
-
-``RedisTokenCache`` is a ``TokenCache`` for ``RingCentralAuth(cache=...)``: the login is
-stored in Redis as the login endpoint returned it, and renewals take a Redis lock with
-a lease (``lock_lease`` seconds, renewed while its holder lives, so that a crashed
-holder blocks the fleet at most that long). Redis then holds live credentials: protect
-it like them (an ACL user limited to the key, ``rediss://``, no shared admin password).
-Tokens are never logged and appear in no repr. A login stored by a process that was cut
-off meanwhile never replaces a newer one. When Redis is unreachable the cache falls back
-to the process's own login (its renewals then limited by the exchange's own limit), with
-one WARNING.
 """
 
 from __future__ import annotations
@@ -55,226 +38,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import logging
 import math
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
-try:
-    import redis.asyncio as aioredis
-    from redis.asyncio.lock import Lock
-    from redis.exceptions import RedisError
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "activecalls_async.fleet needs the redis package: pip install 'activecalls-async[redis]'"
-    ) from exc
+from .. import _validators as check
+from .._aio import ClosesOnExit
+from ..errors import ClientClosedError, ValidationError
+from ..limits.priority import Priority
+from ..limits.ratelimit import RateLimit
+from ..limits.window import WindowedLimit, WindowSettings
+from . import scripts
+from ._redis import UNAVAILABLE, aioredis, bounded, check_key, connect, describe
 
-from . import _validators as v
-from ._aio import ClosesOnExit
-from .errors import ClientClosedError, ValidationError
-from .priority import Priority
-from .ratelimit import RateLimit
-from .token_cache import StoredLogin
-
-__all__ = ["RedisRateLimit", "RedisTokenCache"]
+__all__ = ["RedisRateLimit"]
 
 logger = logging.getLogger("activecalls_async")
 
-_T = TypeVar("_T")
 
-#: What a Redis call that did not work raises: the server is unreachable, slow or odd.
-_UNAVAILABLE = (RedisError, OSError, asyncio.TimeoutError)
-
-# Each script starts here: Redis's clock in whole milliseconds (a float would be
-# truncated in the reply anyway), and the window tidied to it. An in-flight request
-# whose lease ran out is moved into the window as if released when the lease ended.
-_PRELUDE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local function tidy(window, inflight, per)
-  local expired = redis.call('ZRANGEBYSCORE', inflight, '-inf', now, 'WITHSCORES')
-  for i = 1, #expired, 2 do
-    redis.call('ZADD', window, expired[i + 1], expired[i])
-    redis.call('ZREM', inflight, expired[i])
-  end
-  redis.call('ZREMRANGEBYSCORE', window, '-inf', now - per)
-end
-local function ages(window)
-  local out = {}
-  local ends = redis.call('ZRANGE', window, 0, -1, 'WITHSCORES')
-  for i = 2, #ends, 2 do out[#out + 1] = now - tonumber(ends[i]) end
-  return out
-end
-local function keep(ttl)
-  for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], ttl) end
-end
-"""
-
-# KEYS: window, inflight, queue, seen, clocks. ARGV: ticket, member, priority, requests,
-# reserve, per, lease, age, stale, ttl (times in ms). Returns {granted, wait ms or -1, in flight,
-# ages of the window's ends...}.
-_ACQUIRE = (
-    _PRELUDE
-    + """
-local ticket, member, priority = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local requests, reserve = tonumber(ARGV[4]), tonumber(ARGV[5])
-local per, lease, age = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local stale, ttl = tonumber(ARGV[9]), tonumber(ARGV[10])
-tidy(KEYS[1], KEYS[2], per)
--- Waiters that stopped asking (their process died or gave up) leave the queue.
-local gone = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now - stale)
-for i = 1, #gone do
-  redis.call('ZREM', KEYS[3], gone[i])
-  redis.call('ZREM', KEYS[4], gone[i])
-end
-if not redis.call('ZSCORE', KEYS[3], ticket) then
-  -- A member's waiting tickets of one priority are spaced one slot apart (a virtual
-  -- clock per member and priority), so that members interleave: one with many tasks
-  -- waiting cannot push a newcomer back by all of them.
-  local clock = member .. ':' .. priority
-  local at = math.max(now, tonumber(redis.call('HGET', KEYS[5], clock) or 0) + per / requests)
-  redis.call('HSET', KEYS[5], clock, at)
-  redis.call('ZADD', KEYS[3], at - priority * age, ticket)
-end
-redis.call('ZADD', KEYS[4], now, ticket)
-keep(ttl)
-local used = redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])
-local cap = requests
-if priority < 2 then cap = requests - reserve end
-local rank = redis.call('ZRANK', KEYS[3], ticket)
-local free = cap - used
-if rank < free then
-  redis.call('ZREM', KEYS[3], ticket)
-  redis.call('ZREM', KEYS[4], ticket)
-  redis.call('ZADD', KEYS[2], now + lease, ticket)
-  local reply = {1, 0, redis.call('ZCARD', KEYS[2])}
-  for _, age in ipairs(ages(KEYS[1])) do reply[#reply + 1] = age end
-  return reply
-end
--- This waiter's turn comes when enough of the window's entries have aged out; when
--- the entries it waits for are still in flight, nobody knows when (-1).
-local wait = -1
-local need = rank - math.max(free, 0)
-local entry = redis.call('ZRANGE', KEYS[1], need, need, 'WITHSCORES')
-if #entry == 2 then wait = tonumber(entry[2]) + per - now end
-return {0, wait, redis.call('ZCARD', KEYS[2])}
-"""
-)
-
-# KEYS: window, inflight. ARGV: ticket, per, ttl. The request counts as started now.
-_RELEASE = (
-    _PRELUDE
-    + """
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[1], 'GT', now, ARGV[1])
-keep(tonumber(ARGV[3]))
-return 1
-"""
-)
-
-# KEYS: window, inflight, members. ARGV: member, per, lease, member ttl, ttl, then the
-# member's in-flight tickets (their leases are extended), then "|", then pairs of
-# (ticket, age ms) of requests it made while cut off, added to the window.
-# Returns {live members, in flight, ages of the window's ends...}.
-_HEARTBEAT = (
-    _PRELUDE
-    + """
-local member, per, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local member_ttl, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
-local i = 6
-while i <= #ARGV and ARGV[i] ~= '|' do
-  redis.call('ZADD', KEYS[2], 'XX', 'GT', now + lease, ARGV[i])
-  i = i + 1
-end
-i = i + 1
-while i < #ARGV do
-  redis.call('ZADD', KEYS[1], 'GT', now - tonumber(ARGV[i + 1]), ARGV[i])
-  i = i + 2
-end
-tidy(KEYS[1], KEYS[2], per)
-redis.call('ZADD', KEYS[3], now, member)
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - member_ttl)
-keep(ttl)
-local reply = {redis.call('ZCARD', KEYS[3]), redis.call('ZCARD', KEYS[2])}
-for _, age in ipairs(ages(KEYS[1])) do reply[#reply + 1] = age end
-return reply
-"""
-)
-
-
-# KEYS: login. ARGV: the login as JSON, when it was obtained. An older login (from a
-# process that was cut off meanwhile) never replaces a newer one.
-_STORE = """
-local current = redis.call('GET', KEYS[1])
-if current then
-  local ok, decoded = pcall(cjson.decode, current)
-  if ok and type(decoded) == 'table' and tonumber(decoded['obtained_at'])
-      and tonumber(decoded['obtained_at']) > tonumber(ARGV[2]) then
-    return 0
-  end
-end
-redis.call('SET', KEYS[1], ARGV[1])
-return 1
-"""
-
-# KEYS: window, inflight, queue, seen. ARGV: ticket. A ticket that will not be used.
-_FORGET = """
-for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
-return 1
-"""
-
-
-def _client(redis: str | aioredis.Redis, timeout: float) -> tuple[aioredis.Redis, bool]:
-    """The Redis client to use, and whether the SDK opened it (and so closes it)."""
-    if isinstance(redis, str):
-        if not redis.startswith(("redis://", "rediss://", "unix://")):
-            raise ValidationError("redis", "expected a redis://, rediss:// or unix:// URL")
-        client = aioredis.Redis.from_url(
-            redis, socket_timeout=timeout, socket_connect_timeout=timeout
-        )
-        return client, True
-    if isinstance(redis, aioredis.Redis):
-        return redis, False
-    raise ValidationError("redis", "expected a Redis URL or a redis.asyncio.Redis")
-
-
-def _key(key: object) -> str:
-    if not isinstance(key, str) or not key.strip() or any(c.isspace() for c in key):
-        raise ValidationError("key", "expected a non-empty Redis key without spaces")
-    return key
-
-
-async def _bounded(call: Awaitable[_T], timeout: float) -> _T:
-    """``call``, or ``asyncio.TimeoutError`` once it took ``timeout`` seconds.
-
-    Not ``asyncio.wait_for``: before Python 3.12 it can swallow a cancellation that
-    arrives as the call completes, and a cancelled heartbeat or acquire must stop.
-    """
-    task = asyncio.ensure_future(call)
-    try:
-        done, _ = await asyncio.wait({task}, timeout=timeout)
-    except asyncio.CancelledError:
-        task.cancel()
-        task.add_done_callback(_retrieve)
-        raise
-    if not done:
-        task.cancel()
-        task.add_done_callback(_retrieve)
-        raise asyncio.TimeoutError
-    return task.result()
-
-
-def _retrieve(task: asyncio.Future[Any]) -> None:
-    # Nobody awaits a call given up on; reading its outcome keeps asyncio quiet about it.
-    if not task.cancelled():
-        task.exception()
-
-
-class RedisRateLimit(ClosesOnExit):
+class RedisRateLimit(WindowedLimit, ClosesOnExit):
     """A ``Limiter`` shared through Redis by every process using ``key``.
 
     The contract (window, leases, priorities, fallback) is the module's docstring.
@@ -300,42 +86,28 @@ class RedisRateLimit(ClosesOnExit):
         fallback_share: float | None = None,
         probe_interval: float = 5.0,
     ) -> None:
-        v.count("requests", requests, minimum=1)
-        self.requests = requests
-        self.per = v.seconds("per", per)
-        self.margin = v.seconds("margin", margin, inclusive=True)
-        if reserve is None:
-            reserve = max(1, requests // 50) if requests > 1 else 0  # as RateLimit's
-        v.count("reserve", reserve, minimum=0)
-        if reserve >= requests:
-            raise ValidationError(
-                "reserve", f"must leave WATCH and BULK at least one of {requests} slots"
-            )
-        #: Slots at the end of the window that ``WATCH`` and ``BULK`` may not fill.
-        self.reserve = reserve
-        #: Seconds of waiting that put a waiter ahead of newer ones one level higher.
-        self.age = self.per if age is None else v.seconds("age", age)
-        self.lease = v.seconds("lease", lease)
-        self.heartbeat = v.seconds("heartbeat", heartbeat)
+        self.settings = WindowSettings.of(requests, per, margin=margin, reserve=reserve, age=age)
+        self.lease = check.seconds("lease", lease)
+        self.heartbeat = check.seconds("heartbeat", heartbeat)
         if self.heartbeat * 2 >= self.lease:
             raise ValidationError("heartbeat", "must be shorter than half the lease")
-        self.timeout = v.seconds("timeout", timeout)
-        self.connect_timeout = v.seconds("connect_timeout", connect_timeout)
+        self.timeout = check.seconds("timeout", timeout)
+        self.connect_timeout = check.seconds("connect_timeout", connect_timeout)
         if fallback_share is not None:
-            share = v.finite_number(fallback_share)
+            share = check.finite_number(fallback_share)
             if share is None or not 0 < share <= 1:
                 raise ValidationError("fallback_share", "expected a fraction > 0 and <= 1")
         self.fallback_share = fallback_share
-        self.probe_interval = v.seconds("probe_interval", probe_interval)
-        self.key = _key(key)
-        self._redis, self._owns_redis = _client(redis, max(self.timeout, self.connect_timeout))
+        self.probe_interval = check.seconds("probe_interval", probe_interval)
+        self.key = check_key(key)
+        self._redis, self._owns_redis = connect(redis, max(self.timeout, self.connect_timeout))
         self._keys = [f"{key}:window", f"{key}:inflight", f"{key}:queue", f"{key}:seen"]
         self._clocks_key = f"{key}:clocks"
         self._members_key = f"{key}:members"
-        self._acquire_script = self._redis.register_script(_ACQUIRE)
-        self._release_script = self._redis.register_script(_RELEASE)
-        self._heartbeat_script = self._redis.register_script(_HEARTBEAT)
-        self._forget_script = self._redis.register_script(_FORGET)
+        self._acquire_script = self._redis.register_script(scripts.ACQUIRE)
+        self._release_script = self._redis.register_script(scripts.RELEASE)
+        self._heartbeat_script = self._redis.register_script(scripts.HEARTBEAT)
+        self._forget_script = self._redis.register_script(scripts.FORGET)
         self._member = uuid.uuid4().hex
         self._tickets = itertools.count()
         # Own requests in flight, oldest first: their tickets, and the local limiter of
@@ -368,11 +140,6 @@ class RedisRateLimit(ClosesOnExit):
     def online(self) -> bool:
         """Whether the limiter is using Redis (False while it runs on its fallback share)."""
         return self._online
-
-    @property
-    def rate(self) -> float:
-        """The limit in requests per second."""
-        return self.requests / self.per
 
     @property
     def in_window(self) -> int:
@@ -438,8 +205,8 @@ class RedisRateLimit(ClosesOnExit):
         a grant whose reply was lost sent no request), in the background."""
 
         async def forget() -> None:
-            with contextlib.suppress(*_UNAVAILABLE):
-                await _bounded(self._forget_script(keys=self._keys, args=[ticket]), self.timeout)
+            with contextlib.suppress(*UNAVAILABLE):
+                await bounded(self._forget_script(keys=self._keys, args=[ticket]), self.timeout)
 
         task = asyncio.get_running_loop().create_task(forget())
         self._cleanups.add(task)
@@ -460,8 +227,8 @@ class RedisRateLimit(ClosesOnExit):
             args: list[str | int] = [ticket, self._ms(self.per + self.margin), self._ttl()]
             # Cancelled or cut off, the lease ends it in Redis; here it has already ended.
             try:
-                await _bounded(self._release_script(keys=self._keys[:2], args=args), self.timeout)
-            except _UNAVAILABLE as exc:
+                await bounded(self._release_script(keys=self._keys[:2], args=args), self.timeout)
+            except UNAVAILABLE as exc:
                 self._cut_off(exc)
 
     # -- Redis mode --------------------------------------------------------------------------
@@ -484,11 +251,11 @@ class RedisRateLimit(ClosesOnExit):
             self._ttl(),
         ]
         try:
-            reply = await _bounded(
+            reply = await bounded(
                 self._acquire_script(keys=[*self._keys, self._clocks_key], args=args),
                 self._call_timeout,
             )
-        except _UNAVAILABLE as exc:
+        except UNAVAILABLE as exc:
             self._cut_off(exc)
             return False
         received = time.monotonic()
@@ -538,7 +305,7 @@ class RedisRateLimit(ClosesOnExit):
             "Redis unreachable for the fleet rate limit %r (%s); keeping to %.0f%% of %d "
             "requests per %gs locally, probing every %gs",
             self.key,
-            _describe(exc),
+            describe(exc),
             100 * self.share,
             self.requests,
             self.per,
@@ -625,9 +392,9 @@ class RedisRateLimit(ClosesOnExit):
             # local grants while it connects.
             try:
                 pool = self._redis.connection_pool
-                await _bounded(pool.disconnect(inuse_connections=False), self.timeout)
-                await _bounded(self._redis.ping(), self.connect_timeout)
-            except _UNAVAILABLE:
+                await bounded(pool.disconnect(inuse_connections=False), self.timeout)
+                await bounded(self._redis.ping(), self.connect_timeout)
+            except UNAVAILABLE:
                 return
         async with contextlib.AsyncExitStack() as stack:
             if rejoining:
@@ -649,10 +416,10 @@ class RedisRateLimit(ClosesOnExit):
                     args += [ticket, 0 if ended is None else max(0, self._ms(now - ended))]
             keys = [*self._keys[:2], self._members_key]
             try:
-                reply = await _bounded(
+                reply = await bounded(
                     self._heartbeat_script(keys=keys, args=args), self._call_timeout
                 )
-            except _UNAVAILABLE as exc:
+            except UNAVAILABLE as exc:
                 self._cut_off(exc)
                 return
             received = time.monotonic()
@@ -678,144 +445,3 @@ class RedisRateLimit(ClosesOnExit):
     def _ttl(self) -> int:
         """How long the keys outlive the fleet's last use (ms)."""
         return self._ms(2 * (self.per + self.lease) + 60)
-
-
-class RedisTokenCache(ClosesOnExit):
-    """A ``TokenCache`` in Redis: one login and one renewal lock for a whole fleet.
-
-    The contract (lock lease, fallback, protecting Redis) is the module's docstring.
-    ``aclose()`` (or ``async with``) closes a Redis client opened from a URL.
-    """
-
-    def __init__(
-        self,
-        redis: str | aioredis.Redis,
-        *,
-        key: str,
-        lock_lease: float = 10.0,
-        timeout: float = 0.5,
-        connect_timeout: float = 2.0,
-        poll: float = 0.05,
-    ) -> None:
-        self.key = _key(key)
-        self.lock_lease = v.seconds("lock_lease", lock_lease)
-        self.timeout = v.seconds("timeout", timeout)
-        self.connect_timeout = v.seconds("connect_timeout", connect_timeout)
-        self.poll = v.seconds("poll", poll)
-        self._redis, self._owns_redis = _client(redis, max(self.timeout, self.connect_timeout))
-        self._connected = False
-        self._lock_key = f"{key}:renewal"
-        self._store_script = self._redis.register_script(_STORE)
-        self._own: StoredLogin | None = None
-        self._renewing = asyncio.Lock()
-        self._warned = False
-
-    def __repr__(self) -> str:
-        return f"RedisTokenCache(key={self.key!r}, lock_lease={self.lock_lease:g})"
-
-    async def aclose(self) -> None:
-        """Close a Redis client opened from a URL (a client passed in is left open)."""
-        if self._owns_redis:
-            await self._redis.aclose()
-
-    async def load(self) -> StoredLogin | None:
-        """The newest of the fleet's stored login and this process's own (see the module)."""
-        try:
-            raw = await _bounded(self._redis.get(self.key), self._call_timeout)
-        except _UNAVAILABLE as exc:
-            self._unavailable(exc)
-            return self._own
-        self._warned, self._connected = False, True
-        shared = _decode(raw) if raw is not None else None
-        if shared is None:
-            return self._own
-        if self._own is None or shared.obtained_at >= self._own.obtained_at:
-            self._own = shared
-        return self._own
-
-    async def store(self, login: StoredLogin) -> None:
-        """Keep ``login`` for this process and, when Redis answers, for the fleet."""
-        if self._own is None or login.obtained_at >= self._own.obtained_at:
-            self._own = login
-        data = json.dumps({"answer": dict(login.answer), "obtained_at": login.obtained_at})
-        try:
-            await _bounded(
-                self._store_script(keys=[self.key], args=[data, login.obtained_at]),
-                self._call_timeout,
-            )
-        except _UNAVAILABLE as exc:
-            self._unavailable(exc)
-
-    @contextlib.asynccontextmanager
-    async def renewal(self) -> AsyncIterator[None]:
-        """Hold the fleet's renewal lock (or, without Redis, this process's own)."""
-        async with self._renewing:
-            lock = self._redis.lock(self._lock_key, timeout=self.lock_lease, blocking=False)
-            held = await self._take(lock)
-            keeper = asyncio.get_running_loop().create_task(self._keep(lock)) if held else None
-            try:
-                yield
-            finally:
-                if keeper is not None:
-                    keeper.cancel()
-                    await asyncio.wait({keeper})
-                    try:
-                        await _bounded(lock.release(), self.timeout)
-                    except _UNAVAILABLE:
-                        # Lost to its lease, or Redis went away: it expires by itself.
-                        logger.debug("renewal lock %r already released by its lease", self.key)
-
-    async def _keep(self, lock: Lock) -> None:
-        """Renew the lock's lease while its holder lives (a crashed one stops renewing it)."""
-        while True:
-            await asyncio.sleep(self.lock_lease / 3)
-            try:
-                await _bounded(lock.reacquire(), self.timeout)
-            except _UNAVAILABLE:
-                return
-
-    async def _take(self, lock: Lock) -> bool:
-        """Wait for the fleet's lock; False when Redis cannot be reached."""
-        while True:
-            try:
-                if await _bounded(lock.acquire(blocking=False), self._call_timeout):
-                    self._warned, self._connected = False, True
-                    return True
-            except _UNAVAILABLE as exc:
-                self._unavailable(exc)
-                return False
-            await asyncio.sleep(self.poll)
-
-    @property
-    def _call_timeout(self) -> float:
-        """The bound on one call: longer until one succeeded (connecting, TLS)."""
-        return self.timeout if self._connected else self.connect_timeout
-
-    def _unavailable(self, exc: BaseException) -> None:
-        if not self._warned:
-            self._warned = True
-            logger.warning(
-                "Redis unreachable for the fleet login %r (%s); this process uses its own login",
-                self.key,
-                _describe(exc),
-            )
-
-
-def _describe(exc: BaseException) -> str:
-    """The error's type, and Redis's own words when it answered (say, an ACL refusal)."""
-    if isinstance(exc, RedisError) and str(exc):
-        return f"{type(exc).__name__}: {str(exc)[:200]}"
-    return type(exc).__name__
-
-
-def _decode(raw: bytes | str) -> StoredLogin | None:
-    """The stored login, or None (with a warning that shows no content) when unreadable."""
-    try:
-        data = json.loads(raw)
-        answer, obtained_at = data["answer"], float(data["obtained_at"])
-        if not isinstance(answer, dict) or not math.isfinite(obtained_at):
-            raise ValueError
-    except (ValueError, TypeError, KeyError):
-        logger.warning("the fleet login in Redis is unreadable; ignoring it")
-        return None
-    return StoredLogin(answer=answer, obtained_at=obtained_at)

@@ -1,0 +1,17 @@
+"""Fleet mode: one account budget and one RingCX login shared by many processes, in Redis.
+
+Needs the optional extra ``activecalls-async[redis]`` (the official ``redis`` package).
+Each part takes ``redis``: a URL (``redis://``, ``rediss://`` or ``unix://``; the SDK
+opens and closes that client) or a ``redis.asyncio.Redis`` the caller owns (never
+closed by the SDK), and a ``key`` that every process of the fleet gives alike. Every
+Redis call has a ``timeout``: nothing waits on a slow Redis, and when Redis fails each
+part falls back to what one process can do alone, and says so.
+
+- ``RedisRateLimit`` (``fleet.ratelimit``): the account's window, shared.
+- ``RedisTokenCache`` (``fleet.token_cache``): one login and one renewal at a time.
+"""
+
+from .ratelimit import RedisRateLimit
+from .token_cache import RedisTokenCache
+
+__all__ = ["RedisRateLimit", "RedisTokenCache"]

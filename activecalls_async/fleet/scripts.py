@@ -1,0 +1,148 @@
+"""The Lua scripts the fleet runs in Redis: each step of a decision, atomic, on Redis's clock.
+
+Every time in them is the Redis server's ``TIME`` in whole milliseconds, never a host's
+clock. Their keys and arguments are listed above each one; the callers are
+``fleet.ratelimit`` (the window) and ``fleet.token_cache`` (the shared login).
+"""
+
+from __future__ import annotations
+
+__all__ = ["ACQUIRE", "FORGET", "HEARTBEAT", "RELEASE", "STORE_LOGIN"]
+
+# Each script starts here: Redis's clock in whole milliseconds (a float would be
+# truncated in the reply anyway), and the window tidied to it. An in-flight request
+# whose lease ran out is moved into the window as if released when the lease ended.
+PRELUDE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function tidy(window, inflight, per)
+  local expired = redis.call('ZRANGEBYSCORE', inflight, '-inf', now, 'WITHSCORES')
+  for i = 1, #expired, 2 do
+    redis.call('ZADD', window, expired[i + 1], expired[i])
+    redis.call('ZREM', inflight, expired[i])
+  end
+  redis.call('ZREMRANGEBYSCORE', window, '-inf', now - per)
+end
+local function ages(window)
+  local out = {}
+  local ends = redis.call('ZRANGE', window, 0, -1, 'WITHSCORES')
+  for i = 2, #ends, 2 do out[#out + 1] = now - tonumber(ends[i]) end
+  return out
+end
+local function keep(ttl)
+  for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+"""
+
+# KEYS: window, inflight, queue, seen, clocks. ARGV: ticket, member, priority, requests,
+# reserve, per, lease, age, stale, ttl (times in ms). Returns {granted, wait ms or -1, in flight,
+# ages of the window's ends...}.
+ACQUIRE = (
+    PRELUDE
+    + """
+local ticket, member, priority = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local requests, reserve = tonumber(ARGV[4]), tonumber(ARGV[5])
+local per, lease, age = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local stale, ttl = tonumber(ARGV[9]), tonumber(ARGV[10])
+tidy(KEYS[1], KEYS[2], per)
+-- Waiters that stopped asking (their process died or gave up) leave the queue.
+local gone = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now - stale)
+for i = 1, #gone do
+  redis.call('ZREM', KEYS[3], gone[i])
+  redis.call('ZREM', KEYS[4], gone[i])
+end
+if not redis.call('ZSCORE', KEYS[3], ticket) then
+  -- A member's waiting tickets of one priority are spaced one slot apart (a virtual
+  -- clock per member and priority), so that members interleave: one with many tasks
+  -- waiting cannot push a newcomer back by all of them.
+  local clock = member .. ':' .. priority
+  local at = math.max(now, tonumber(redis.call('HGET', KEYS[5], clock) or 0) + per / requests)
+  redis.call('HSET', KEYS[5], clock, at)
+  redis.call('ZADD', KEYS[3], at - priority * age, ticket)
+end
+redis.call('ZADD', KEYS[4], now, ticket)
+keep(ttl)
+local used = redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])
+local cap = requests
+if priority < 2 then cap = requests - reserve end
+local rank = redis.call('ZRANK', KEYS[3], ticket)
+local free = cap - used
+if rank < free then
+  redis.call('ZREM', KEYS[3], ticket)
+  redis.call('ZREM', KEYS[4], ticket)
+  redis.call('ZADD', KEYS[2], now + lease, ticket)
+  local reply = {1, 0, redis.call('ZCARD', KEYS[2])}
+  for _, age in ipairs(ages(KEYS[1])) do reply[#reply + 1] = age end
+  return reply
+end
+-- This waiter's turn comes when enough of the window's entries have aged out; when
+-- the entries it waits for are still in flight, nobody knows when (-1).
+local wait = -1
+local need = rank - math.max(free, 0)
+local entry = redis.call('ZRANGE', KEYS[1], need, need, 'WITHSCORES')
+if #entry == 2 then wait = tonumber(entry[2]) + per - now end
+return {0, wait, redis.call('ZCARD', KEYS[2])}
+"""
+)
+
+# KEYS: window, inflight. ARGV: ticket, per, ttl. The request counts as started now.
+RELEASE = (
+    PRELUDE
+    + """
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[1], 'GT', now, ARGV[1])
+keep(tonumber(ARGV[3]))
+return 1
+"""
+)
+
+# KEYS: window, inflight, members. ARGV: member, per, lease, member ttl, ttl, then the
+# member's in-flight tickets (their leases are extended), then "|", then pairs of
+# (ticket, age ms) of requests it made while cut off, added to the window.
+# Returns {live members, in flight, ages of the window's ends...}.
+HEARTBEAT = (
+    PRELUDE
+    + """
+local member, per, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local member_ttl, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+local i = 6
+while i <= #ARGV and ARGV[i] ~= '|' do
+  redis.call('ZADD', KEYS[2], 'XX', 'GT', now + lease, ARGV[i])
+  i = i + 1
+end
+i = i + 1
+while i < #ARGV do
+  redis.call('ZADD', KEYS[1], 'GT', now - tonumber(ARGV[i + 1]), ARGV[i])
+  i = i + 2
+end
+tidy(KEYS[1], KEYS[2], per)
+redis.call('ZADD', KEYS[3], now, member)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - member_ttl)
+keep(ttl)
+local reply = {redis.call('ZCARD', KEYS[3]), redis.call('ZCARD', KEYS[2])}
+for _, age in ipairs(ages(KEYS[1])) do reply[#reply + 1] = age end
+return reply
+"""
+)
+
+
+# KEYS: login. ARGV: the login as JSON, when it was obtained. An older login (from a
+# process that was cut off meanwhile) never replaces a newer one.
+STORE_LOGIN = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, decoded = pcall(cjson.decode, current)
+  if ok and type(decoded) == 'table' and tonumber(decoded['obtained_at'])
+      and tonumber(decoded['obtained_at']) > tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"""
+
+# KEYS: window, inflight, queue, seen. ARGV: ticket. A ticket that will not be used.
+FORGET = """
+for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+return 1
+"""
