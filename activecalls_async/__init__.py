@@ -3,21 +3,14 @@
 from . import _log  # noqa: F401  (reads ACTIVECALLS_LOG once, at import)
 from ._endpoints import RetryClass
 from ._version import __version__
+from ._wire.response import RawResponse
 from .auth import ApiToken, Auth, BearerToken, RingCentralAuth
-from .client import (
-    DEFAULT,
-    DEFAULT_BASE_URL,
-    ActiveCallsClient,
-    ClientOptions,
-    Default,
-    PriorityOption,
-    RetryOption,
-    TimeoutOption,
-)
+from .client import DEFAULT_BASE_URL, ActiveCallsClient, ClientOptions
 from .errors import (
     ActionRejectedError,
     ActiveCallsError,
     APIConnectionError,
+    APIError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
@@ -44,6 +37,15 @@ from .models import (
     QueueCheck,
     SessionType,
 )
+from .options import (
+    DEFAULT,
+    CallOptions,
+    Default,
+    PriorityOption,
+    RetryOption,
+    Timeout,
+    TimeoutOption,
+)
 from .pagination import ActiveCallPage, CallWalk, FanOut, PageWalk, Target
 from .retry import RetryPolicy
 from .watch import CallWatch, Snapshot, SnapshotWatch
@@ -53,6 +55,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "RESULT_PRODUCTS",
     "APIConnectionError",
+    "APIError",
     "APIStatusError",
     "APITimeoutError",
     "Account",
@@ -68,6 +71,7 @@ __all__ = [
     "BearerToken",
     "CallEvent",
     "CallEventType",
+    "CallOptions",
     "CallWalk",
     "CallWatch",
     "ClientClosedError",
@@ -86,6 +90,7 @@ __all__ = [
     "QueueCheck",
     "RateLimit",
     "RateLimitError",
+    "RawResponse",
     "ResponseDecodeError",
     "RetryClass",
     "RetryOption",
@@ -96,6 +101,7 @@ __all__ = [
     "Snapshot",
     "SnapshotWatch",
     "Target",
+    "Timeout",
     "TimeoutOption",
     "ValidationError",
     "__version__",

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-__all__ = ["ClosesOnExit", "_Closing", "cancel_all", "retrieve"]
+__all__ = ["ClosesOnExit", "ClosingIterator", "cancel_all", "retrieve"]
 
 _T = TypeVar("_T")
 _Self = TypeVar("_Self", bound="ClosesOnExit")
@@ -47,10 +47,10 @@ class ClosesOnExit:
         raise NotImplementedError
 
 
-class _Closing(ClosesOnExit, Generic[_T]):
+class ClosingIterator(ClosesOnExit, Generic[_T]):
     """An async iterator that is also an async context manager closing it on exit."""
 
-    def __aiter__(self) -> _Closing[_T]:
+    def __aiter__(self) -> ClosingIterator[_T]:
         return self
 
     async def __anext__(self) -> _T:

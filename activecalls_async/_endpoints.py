@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from . import _validators as v
+from . import _validators as check
 from .errors import ValidationError
 from .limits.priority import Priority
 from .models import Product, SessionType
@@ -48,6 +48,7 @@ __all__ = [
     "ResponseKind",
     "RetryClass",
     "Scope",
+    "default_priority",
 ]
 
 
@@ -60,6 +61,8 @@ class ResponseKind(enum.Enum):
     ACCOUNT_LIST = "a JSON array of accounts"
     #: Whatever the server sends: JSON when it parses, else text (``client.request``).
     ANY = "JSON or text"
+    #: The answer itself: status, headers and body (``client.request(..., raw=True)``).
+    RAW = "any body, kept as it came"
 
 
 class RetryClass(enum.Enum):
@@ -107,10 +110,7 @@ class Endpoint:
     scope: Scope = Scope.ACTIVE_CALLS
     #: The default claim on slots and rate limit: call control (POST) acts, the rest reads.
     priority: Priority = attrs.field(
-        default=attrs.Factory(
-            lambda self: Priority.ACTION if self.method == "POST" else Priority.READ,
-            takes_self=True,
-        )
+        default=attrs.Factory(lambda self: default_priority(self.method), takes_self=True)
     )
     #: The Python names ``build_request`` accepts for this operation (derived, kept once).
     arguments: frozenset[str] = attrs.field(
@@ -124,6 +124,12 @@ class Endpoint:
     def takes_uii(self) -> bool:
         """Whether the path carries a call's ``uii`` segment."""
         return "{uii}" in self.path
+
+
+def default_priority(method: str) -> Priority:
+    """A request's claim on slots and rate limit by default: call control (POST) acts,
+    the rest reads."""
+    return Priority.ACTION if method == "POST" else Priority.READ
 
 
 def _arguments(path: str, params: tuple[Param, ...]) -> frozenset[str]:
@@ -146,23 +152,21 @@ def _disposition_check(args: Mapping[str, Any]) -> None:
         raise ValidationError("callback_at", "only allowed when callback is True")
 
 
-_E = RetryClass
-_R = ResponseKind
-_notes = partial(v.text, max_length=4000)
+_notes = partial(check.text, max_length=4000)
 
 LIST = Endpoint(
     "list",
     "GET",
     "list",
     (
-        Param("product", "product", Product, v.product),
-        Param("productId", "product_id", int, v.identifier),
-        Param("externalId", "external_id", str, v.text),
-        Param("page", "page", int, v.non_negative_int),
-        Param("maxRows", "max_rows", int, v.positive_int),
+        Param("product", "product", Product, check.product),
+        Param("productId", "product_id", int, check.identifier),
+        Param("externalId", "external_id", str, check.text),
+        Param("page", "page", int, check.non_negative_int),
+        Param("maxRows", "max_rows", int, check.positive_int),
     ),
-    _R.CALL_LIST,
-    _E.IDEMPOTENT,
+    ResponseKind.CALL_LIST,
+    RetryClass.IDEMPOTENT,
     _list_check,
 )
 CREATE_MANUAL_AGENT_CALL = Endpoint(
@@ -170,110 +174,120 @@ CREATE_MANUAL_AGENT_CALL = Endpoint(
     "POST",
     "createManualAgentCall",
     (
-        Param("username", "username", str, v.username, required=True),
-        Param("destination", "destination", str, v.phone_number, required=True),
-        Param("ringDuration", "ring_duration", int, v.ring_duration, required=True),
-        Param("callerId", "caller_id", str, v.phone_number, required=True),
+        Param("username", "username", str, check.username, required=True),
+        Param("destination", "destination", str, check.phone_number, required=True),
+        Param("ringDuration", "ring_duration", int, check.ring_duration, required=True),
+        Param("callerId", "caller_id", str, check.phone_number, required=True),
     ),
-    _R.ACTION,
-    _E.AT_MOST_ONCE,
+    ResponseKind.ACTION,
+    RetryClass.AT_MOST_ONCE,
 )
 ADD_SESSION_TO_CALL = Endpoint(
     "addSessionToCall",
     "POST",
     "{uii}/addSessionToCall",
     (
-        Param("destination", "destination", str, v.phone_number, required=True),
-        Param("sessionType", "session_type", SessionType, v.session_type, required=True),
+        Param("destination", "destination", str, check.phone_number, required=True),
+        Param("sessionType", "session_type", SessionType, check.session_type, required=True),
     ),
-    _R.ACTION,
-    _E.AT_MOST_ONCE,
+    ResponseKind.ACTION,
+    RetryClass.AT_MOST_ONCE,
 )
 DISPOSITION_CALL = Endpoint(
     "dispositionCall",
     "POST",
     "{uii}/dispositionCall",
     (
-        Param("disposition", "disposition", str, v.text, required=True),
-        Param("callback", "callback", bool, v.boolean, required=True),
-        Param("callBackDTS", "callback_at", datetime, v.callback_time),
+        Param("disposition", "disposition", str, check.text, required=True),
+        Param("callback", "callback", bool, check.boolean, required=True),
+        Param("callBackDTS", "callback_at", datetime, check.callback_time),
         Param("notes", "notes", str, _notes),
     ),
-    _R.ACTION,
-    _E.AT_MOST_ONCE,
+    ResponseKind.ACTION,
+    RetryClass.AT_MOST_ONCE,
     _disposition_check,
 )
-HANGUP_CALL = Endpoint("hangupCall", "POST", "{uii}/hangupCall", (), _R.ACTION, _E.AT_MOST_ONCE)
+HANGUP_CALL = Endpoint(
+    "hangupCall", "POST", "{uii}/hangupCall", (), ResponseKind.ACTION, RetryClass.AT_MOST_ONCE
+)
 HANGUP_SESSION = Endpoint(
     "hangupSession",
     "POST",
     "{uii}/hangupSession",
-    (Param("phone", "phone", str, v.phone_number, required=True),),
-    _R.ACTION,
-    _E.AT_MOST_ONCE,
+    (Param("phone", "phone", str, check.phone_number, required=True),),
+    ResponseKind.ACTION,
+    RetryClass.AT_MOST_ONCE,
 )
 TOGGLE_CALL_RECORDING = Endpoint(
     "toggleCallRecording",
     "POST",
     "{uii}/toggleCallRecording",
-    (Param("record", "record", bool, v.boolean, required=True),),
-    _R.ACTION,
-    _E.IDEMPOTENT,
+    (Param("record", "record", bool, check.boolean, required=True),),
+    ResponseKind.ACTION,
+    RetryClass.IDEMPOTENT,
 )
 CHECK_QUEUE_STATUS = Endpoint(
     "checkQueueStatus",
     "GET",
     "prerouteChecks/checkQueueStatus",
     (
-        Param("destination_number", "destination_number", str, v.phone_number, required=True),
-        Param("maxq", "max_queued", int, v.integer, required=True),
-        Param("phoneNumbersI18nEnabled", "i18n_numbers", bool, v.boolean),
+        Param("destination_number", "destination_number", str, check.phone_number, required=True),
+        Param("maxq", "max_queued", int, check.integer, required=True),
+        Param("phoneNumbersI18nEnabled", "i18n_numbers", bool, check.boolean),
     ),
-    _R.QUEUE_CHECK,
-    _E.IDEMPOTENT,
+    ResponseKind.QUEUE_CHECK,
+    RetryClass.IDEMPOTENT,
 )
 CHECK_QUEUE_THRESHOLD = Endpoint(
     "checkQueueThreshold",
     "GET",
     "prerouteChecks/checkQueueThreshold",
     (
-        Param("destination_number", "destination_number", str, v.phone_number, required=True),
-        Param("maxCallsQueued", "max_calls_queued", int, v.non_negative_int),
-        Param("phoneNumbersI18nEnabled", "i18n_numbers", bool, v.boolean),
+        Param("destination_number", "destination_number", str, check.phone_number, required=True),
+        Param("maxCallsQueued", "max_calls_queued", int, check.non_negative_int),
+        Param("phoneNumbersI18nEnabled", "i18n_numbers", bool, check.boolean),
     ),
-    _R.QUEUE_CHECK,
-    _E.IDEMPOTENT,
+    ResponseKind.QUEUE_CHECK,
+    RetryClass.IDEMPOTENT,
 )
 #: Keeps the call from moving to the archived, read-only state; a repeat changes nothing.
-PING_CALL = Endpoint("pingCall", "POST", "{uii}/pingCall", (), _R.ACTION, _E.IDEMPOTENT)
+PING_CALL = Endpoint(
+    "pingCall", "POST", "{uii}/pingCall", (), ResponseKind.ACTION, RetryClass.IDEMPOTENT
+)
 #: Sets (not flips) the hold state, so a repeat changes nothing.
 TOGGLE_CALL_HOLD = Endpoint(
     "toggleCallHold",
     "POST",
     "{uii}/toggleCallHold",
-    (Param("state", "hold", bool, v.on_off, required=True),),
-    _R.ACTION,
-    _E.IDEMPOTENT,
+    (Param("state", "hold", bool, check.on_off, required=True),),
+    ResponseKind.ACTION,
+    RetryClass.IDEMPOTENT,
 )
 REQUEUE_CALL = Endpoint(
     "requeueCall",
     "POST",
     "{uii}/requeueCall",
-    (Param("gateId", "gate_id", int, v.identifier, required=True),),
-    _R.ACTION,
-    _E.AT_MOST_ONCE,
+    (Param("gateId", "gate_id", int, check.identifier, required=True),),
+    ResponseKind.ACTION,
+    RetryClass.AT_MOST_ONCE,
 )
 HANGUP_SESSION_BY_ID = Endpoint(
     "hangupSessionById",
     "POST",
     "{uii}/hangupSessionById",
-    (Param("sessionId", "session_id", str, v.session_id, required=True),),
-    _R.ACTION,
-    _E.AT_MOST_ONCE,
+    (Param("sessionId", "session_id", str, check.session_id, required=True),),
+    ResponseKind.ACTION,
+    RetryClass.AT_MOST_ONCE,
 )
 #: The sub-accounts the credentials can see (outside ``activeCalls/``).
 ACCOUNTS = Endpoint(
-    "accounts", "GET", "accounts", (), _R.ACCOUNT_LIST, _E.IDEMPOTENT, scope=Scope.ADMIN
+    "accounts",
+    "GET",
+    "accounts",
+    (),
+    ResponseKind.ACCOUNT_LIST,
+    RetryClass.IDEMPOTENT,
+    scope=Scope.ADMIN,
 )
 
 #: Every operation, by its wire name.

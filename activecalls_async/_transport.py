@@ -1,6 +1,6 @@
 """A client's request path: its session, rate limit, priority slots, retry loop and auth.
 
-One request on the wire (sending, reading, mapping failures) is ``_http``'s.
+One request on the wire (sending, reading, mapping failures) is ``_wire.http``'s.
 """
 
 from __future__ import annotations
@@ -8,34 +8,35 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import AsyncGenerator, Generator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Generator, Mapping
 from typing import Any, Literal
 
 import aiohttp
 from yarl import URL
 
+from ._aio import retrieve
 from ._endpoints import RetryClass
-from ._http import USER_AGENT, post_form, progress_tracer, request_once
 from ._redact import sent_secrets
-from ._wire import Request, decode_response, error_from_response
+from ._wire.http import Answer, Outgoing, post_form, progress_tracer, request_once
+from ._wire.request import Request
+from ._wire.response import decode_response, error_from_response
 from .auth import Auth, LoginRequest, LoginSender
 from .errors import (
     ActiveCallsError,
     APIConnectionError,
+    APIError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
     ClientClosedError,
     ResponseDecodeError,
-    _RequestError,
 )
-from .limits.priority import Priority
 from .limits.ratelimit import Limiter
 from .limits.slots import PrioritySlots
 from .limits.stats import ClientStats
 from .retry import RetryPolicy
 
-__all__ = ["ClientStats", "Transport"]
+__all__ = ["Attempt", "Transport"]
 
 logger = logging.getLogger("activecalls_async")
 
@@ -44,19 +45,35 @@ _ACCEPT_READ = "application/json"
 _ACCEPT_ACTION = "text/plain, application/json;q=0.9"
 
 
+class Attempt:
+    """One attempt at a request: its number, the credentials it carries, its waits."""
+
+    __slots__ = ("credentials", "number", "secrets", "waited_limiter", "waited_slot")
+
+    def __init__(self, number: int) -> None:
+        #: 1 for the first attempt, 2 for the first retry...
+        self.number = number
+        self.credentials: Mapping[str, str] = {}
+        #: The credential values it carries, masked in anything its answer may echo.
+        self.secrets: frozenset[str] = frozenset()
+        #: Seconds it waited for the rate limiter, and then for a concurrency slot.
+        self.waited_limiter = 0.0
+        self.waited_slot = 0.0
+
+
 class Transport:
     """Sends prepared requests for one client and decodes their answers.
 
     Each attempt waits for the rate limiter, then for a concurrency slot, then sends.
     Both serve waiting requests by priority (``ACTION`` > ``READ`` > ``WATCH`` >
-    ``BULK``, with aging; see ``activecalls_async._slots``). The limiter comes first so
-    that a slot is only ever held by a request on the wire or about to be: with the
-    slot first, bulk requests paced by the limiter would sit on every slot and an
-    urgent action, let through by the limiter at once, would wait for a slot until
-    bulk requests were answered. Taking the limiter's turn before the slot is safe for
-    the window because a ``Limiter`` counts a request from ``acquire()`` until
-    ``release()``, after its answer (see ``activecalls_async.ratelimit``), so a wait
-    for a slot can only make the count err on the safe side.
+    ``BULK``, with aging; see ``activecalls_async.limits.waitline``). The limiter comes
+    first so that a slot is only ever held by a request on the wire or about to be:
+    with the slot first, bulk requests paced by the limiter would sit on every slot
+    and an urgent action, let through by the limiter at once, would wait for a slot
+    until bulk requests were answered. Taking the limiter's turn before the slot is
+    safe for the window because a ``Limiter`` counts a request from ``acquire()``
+    until ``release()``, after its answer (see ``RateLimit``), so a wait for a slot can
+    only make the count err on the safe side.
 
     A request keeps its slot and its turn until its answer arrives or its timeout
     passes, even when its caller is cancelled first (the wire part runs as a task of
@@ -77,29 +94,23 @@ class Transport:
         *,
         auth: Auth,
         session: aiohttp.ClientSession | None,
-        timeout: float | None,
-        retry: RetryPolicy | None,
         limiter: Limiter | None,
         max_concurrency: int,
-        ssl_context: ssl.SSLContext | Literal[False] | None = None,
-        user_agent: str = USER_AGENT,
-        stats: ClientStats | None = None,
+        tls: ssl.SSLContext | Literal[False] | None,
+        user_agent: str,
+        stats: ClientStats,
     ) -> None:
         self.auth = auth
-        #: Whether ``aclose()`` closes ``auth`` too: only credentials the client made.
-        self.owns_auth = False
-        self.timeout = timeout
-        self.retry = retry
         self.limiter = limiter
         self.max_concurrency = max_concurrency
+        self.stats = stats
         self._borrowed = session
         self._session: aiohttp.ClientSession | None = session
-        self._ssl_context = ssl_context
+        self._tls = tls
         self._slots = PrioritySlots(max_concurrency)
         self._in_flight: set[asyncio.Task[Any]] = set()
         #: The last credentials sent and the secrets they carry (see ``_secrets_of``).
         self._known_secrets: tuple[dict[str, str], frozenset[str]] | None = None
-        self.stats = stats
         self._read_headers = {"User-Agent": user_agent, "Accept": _ACCEPT_READ}
         self._action_headers = {"User-Agent": user_agent, "Accept": _ACCEPT_ACTION}
         self._closed = False
@@ -122,7 +133,7 @@ class Transport:
             connector = aiohttp.TCPConnector(
                 limit=self.max_concurrency,
                 # False is aiohttp's own spelling of "do not verify" (the client warned).
-                ssl=self._ssl_context if self._ssl_context is not None else True,
+                ssl=self._tls if self._tls is not None else True,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector, trace_configs=[progress_tracer()]
@@ -130,11 +141,10 @@ class Transport:
         return self._session
 
     async def aclose(self) -> None:
-        """Close the owned session and credentials (never borrowed ones); refuse further work.
+        """Close the owned session (never a borrowed one); refuse further work.
 
         A request in flight raises ``ClientClosedError``: its connection goes away with
-        the session, and a token renewal it waits for stops with it (or, when borrowed
-        credentials renew over another client's session, it is unaffected).
+        the session (over a borrowed session, it is cancelled).
         """
         if self._closed:
             return
@@ -145,32 +155,26 @@ class Transport:
         await self._release()
 
     async def _release(self) -> None:
-        """Close what this transport owns: the session it made and, if its own, the auth.
+        """Close the session this transport made, so that no task of it outlives it.
 
         Requests still on the wire end with the session (a borrowed one stays open:
-        theirs are cancelled), so that no task of this transport outlives it.
+        theirs are cancelled).
         """
         session, self._session = self._session, None
-        try:
-            if self.owns_auth:
-                # First the credentials, so that a renewal in flight stops before the
-                # session it uses goes away.
-                await self.auth.aclose()
-        finally:
-            if session is not None and session is not self._borrowed:
-                await session.close()
-            if self._in_flight:
-                # Their connections are gone: they fail at their next step. Cancelling
-                # is for requests over a borrowed session, which stays open.
-                pending = set(self._in_flight)
-                if session is None or session is self._borrowed:
-                    for task in pending:
-                        task.cancel()
-                _, late = await asyncio.wait(pending, timeout=1.0)
-                for task in late:
+        if session is not None and session is not self._borrowed:
+            await session.close()
+        if self._in_flight:
+            # Their connections are gone: they fail at their next step. Cancelling is
+            # for requests over a borrowed session, which stays open.
+            pending = set(self._in_flight)
+            if session is None or session is self._borrowed:
+                for task in pending:
                     task.cancel()
-                if late:
-                    await asyncio.wait(late)
+            _, late = await asyncio.wait(pending, timeout=1.0)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
 
     async def _enter_loop(self) -> None:
         """Bind to the running loop on first use; refuse to work in any other loop.
@@ -206,61 +210,50 @@ class Transport:
 
     async def _send_login(self, request: LoginRequest) -> Mapping[str, Any]:
         """The ``LoginSender`` this transport gives its auth: one POST over its session."""
-        return await post_form(
-            self.session,
+        out = Outgoing(
             request.operation,
+            "POST",
             URL(request.url),
+            {"Accept": "application/json", **request.headers},
+            aiohttp.ClientTimeout(total=request.timeout),
+            sent_secrets(request.headers, *request.secrets),
             request.form,
-            timeout=request.timeout,
-            secrets=request.secrets,
-            headers=request.headers,
-            closed=lambda: self._closed,
         )
+        return await post_form(self.session, out)
 
-    async def send(
-        self,
-        request: Request,
-        *,
-        timeout: float | None,
-        retry: RetryPolicy | None,
-        priority: Priority | None = None,
-    ) -> Any:
-        """Send ``request`` under the retry policy and return its decoded result.
+    async def send(self, request: Request) -> Any:
+        """Send ``request`` under its options and return its decoded result.
 
         The retry loop: attempt, classify the failure, wait the policy's next delay,
         repeat; the error finally raised carries the number of retries taken.
-        ``priority`` defaults to the endpoint's.
         """
         if self._loop is not asyncio.get_running_loop():
             await self._enter_loop()
-        if priority is None:
-            priority = request.endpoint.priority
-        max_attempts = 1 if retry is None else retry.max_attempts
+        retry = request.options.retry
         delays: Generator[float, BaseException | None, None] | None = None
-        attempt = 1
+        number = 1
         while True:
             try:
-                return await self._attempt(request, timeout, priority, attempt)
+                return await self._attempt(request, Attempt(number))
             except ActiveCallsError as exc:
-                if retry is None or attempt >= max_attempts or not _may_retry(exc, request, retry):
-                    if isinstance(exc, _RequestError):
-                        exc.retries = attempt - 1
+                if retry is None or number >= retry.max_attempts or not _may_retry(exc, request):
+                    if isinstance(exc, APIError):
+                        exc.retries = number - 1
                     raise
                 if delays is None:
                     delays = retry.delays()
                     next(delays)  # primed: from now on it is sent each failure
                 wait = delays.send(exc)
-                if self.stats is not None:
-                    self.stats.record_retry()
+                self.stats.record_retry()
                 logger.info(
                     "%s: attempt %d failed (%s); retrying in %.2fs",
                     request.operation,
-                    attempt,
+                    number,
                     _reason(exc),
                     wait,
                 )
             await asyncio.sleep(wait)
-            attempt += 1
+            number += 1
 
     def _secrets_of(self, credentials: Mapping[str, str]) -> frozenset[str]:
         """``sent_secrets(credentials)``, worked out once per set of credentials: they
@@ -270,39 +263,28 @@ class Transport:
             known = self._known_secrets = (dict(credentials), sent_secrets(credentials))
         return known[1]
 
-    async def _attempt(
-        self, request: Request, timeout: float | None, priority: Priority, attempt: int
-    ) -> Any:
+    async def _attempt(self, request: Request, attempt: Attempt) -> Any:
         """One attempt, repeated once at most after renewing an expired token."""
         for renewed in (False, True):
-            credentials = await self.auth.headers(self._login_sender)
-            secrets = self._secrets_of(credentials)
-            status, headers, body = await self._exchange(
-                request, credentials, secrets, timeout, priority, attempt
-            )
+            attempt.credentials = await self.auth.headers(self._login_sender)
+            attempt.secrets = secrets = self._secrets_of(attempt.credentials)
+            answer = await self._exchange(request, attempt)
+            status = answer[0]
             if 200 <= status < 300:
-                return decode_response(request, status, body, secrets=secrets)
+                return decode_response(request, answer, secrets=secrets)
             # Anything else, a redirect included (never followed), is an error.
-            error = error_from_response(request, status, body, headers, secrets=secrets)
+            error = error_from_response(request, answer, secrets=secrets)
             if (
                 renewed
                 or not isinstance(error, AuthenticationError)
                 or not error.token_expired
-                or not await self.auth.refresh(self._login_sender, credentials)
+                or not await self.auth.refresh(self._login_sender, attempt.credentials)
             ):
                 raise error
             logger.info("%s: access token expired; renewed it, repeating", request.operation)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _exchange(
-        self,
-        request: Request,
-        credentials: Mapping[str, str],
-        secrets: Iterable[str],
-        timeout: float | None,
-        priority: Priority,
-        attempt: int,
-    ) -> tuple[int, Mapping[str, str], bytes]:
+    async def _exchange(self, request: Request, attempt: Attempt) -> Answer:
         """Send once under a slot and the rate limiter and read the answer (see the class).
 
         The wire part runs as its own task holding the slot: a caller cancelled
@@ -311,16 +293,15 @@ class Transport:
         """
         session = self.session  # raises ClientClosedError once closed
         loop = asyncio.get_running_loop()
+        priority = request.options.priority
         asked = loop.time()
         limiter = self.limiter
         if limiter is not None:
-            stats = self.stats
-            waiting = stats.limiter_wait_started() if stats is not None else None
+            waiting = self.stats.limiter_wait_started()
             try:
                 await limiter.acquire(priority)
             finally:
-                if stats is not None:
-                    stats.limiter_wait_ended(waiting)
+                self.stats.limiter_wait_ended(waiting)
         allowed = loop.time()
         try:
             await self._slots.acquire(priority)
@@ -328,20 +309,16 @@ class Transport:
             if limiter is not None:
                 await limiter.release()  # never sent: its turn goes back at once
             raise
-        started = loop.time()
-        waits = (allowed - asked, started - allowed)  # limiter, slot
-        if waits[0] > 1.0:
+        attempt.waited_limiter = allowed - asked
+        attempt.waited_slot = loop.time() - allowed
+        if attempt.waited_limiter > 1.0:
             logger.info(
                 "%s: waited %.1fs for the rate limit (priority %s)",
                 request.operation,
-                waits[0],
+                attempt.waited_limiter,
                 priority.name,
             )
-        wire = loop.create_task(
-            self._on_the_wire(
-                session, request, credentials, secrets, timeout, priority, waits, attempt
-            )
-        )
+        wire = loop.create_task(self._on_the_wire(session, request, attempt))
         self._in_flight.add(wire)
         wire.add_done_callback(self._in_flight.discard)
         try:
@@ -352,51 +329,34 @@ class Transport:
             if not wire.done():
                 # Only this caller was cancelled: the request itself goes on (holding
                 # its slot) until its answer or timeout; its outcome is nobody's now.
-                wire.add_done_callback(_forget)
+                wire.add_done_callback(retrieve)
             raise
 
     async def _on_the_wire(
-        self,
-        session: aiohttp.ClientSession,
-        request: Request,
-        credentials: Mapping[str, str],
-        secrets: Iterable[str],
-        timeout: float | None,
-        priority: Priority,
-        waits: tuple[float, float],
-        attempt: int,
-    ) -> tuple[int, Mapping[str, str], bytes]:
+        self, session: aiohttp.ClientSession, request: Request, attempt: Attempt
+    ) -> Answer:
         """The request itself; gives back its slot and its limiter turn once answered.
 
         Counted and logged here, when the answer is in, whether or not its caller
         still waits for it.
         """
-
-        def where() -> dict[str, str]:
-            return {
-                "operation": request.operation,
-                "method": request.method,
-                "url": request.safe_url,
-            }
-
         started = asyncio.get_running_loop().time()
         status: int | None = None
         try:
             base = self._read_headers if request.method == "GET" else self._action_headers
-            headers = {**base, **credentials}
+            headers = {**base, **attempt.credentials}
             if request.body is not None:  # only client.request sends a (JSON) body
                 headers["Content-Type"] = "application/json"
-            answer = await request_once(
-                session,
+            out = Outgoing(
+                request.operation,
                 request.method,
                 URL(request.url, encoded=True),
-                where=where,
-                headers=headers,
-                timeout=timeout,
-                secrets=secrets,
-                closed=lambda: self._closed,
-                data=request.body,
+                headers,
+                request.options.timeout,
+                attempt.secrets,
+                request.body,
             )
+            answer = await request_once(session, out)
             status = answer[0]
             return answer
         finally:
@@ -406,20 +366,14 @@ class Transport:
                     await self.limiter.release()
             finally:
                 self._slots.release()
-                self._record(request, status, priority, waits, attempt, took)
+                self._record(request, attempt, status, took)
 
-    def _record(
-        self,
-        request: Request,
-        status: int | None,
-        priority: Priority,
-        waits: tuple[float, float],
-        attempt: int,
-        took: float,
-    ) -> None:
+    def _record(self, request: Request, attempt: Attempt, status: int | None, took: float) -> None:
         """Count the attempt and log it at DEBUG (cheap when neither is wanted)."""
-        if self.stats is not None:
-            self.stats.record_attempt(request.operation, status, priority, *waits)
+        priority = request.options.priority
+        self.stats.record_attempt(
+            request.operation, status, priority, attempt.waited_limiter, attempt.waited_slot
+        )
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s -> %s in %.0f ms (attempt %d, waited %.3fs for the limiter, "
@@ -428,18 +382,11 @@ class Transport:
                 request.safe_url,
                 status if status is not None else "no answer",
                 took * 1000,
-                attempt,
-                waits[0],
-                waits[1],
+                attempt.number,
+                attempt.waited_limiter,
+                attempt.waited_slot,
                 priority.name,
             )
-
-
-def _forget(task: asyncio.Task[Any]) -> None:
-    # The caller that wanted this answer was cancelled; reading the outcome keeps
-    # asyncio from reporting it as "exception was never retrieved".
-    if not task.cancelled():
-        task.exception()
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -449,8 +396,11 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-def _may_retry(exc: ActiveCallsError, request: Request, policy: RetryPolicy) -> bool:
-    """Whether the policy lets ``request`` be tried again after ``exc``."""
+def _may_retry(exc: ActiveCallsError, request: Request) -> bool:
+    """Whether the request's retry policy lets it be tried again after ``exc``."""
+    policy: RetryPolicy | None = request.options.retry
+    if policy is None:
+        return False
     # An error naming another operation came from obtaining credentials, before this
     # request was sent, so repeating cannot make the server act twice.
     own = getattr(exc, "operation", None) == request.operation

@@ -11,8 +11,9 @@ import enum
 import ipaddress
 import math
 import re
+import ssl
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from ._redact import redact_url
@@ -26,6 +27,7 @@ __all__ = [
     "count",
     "enum_member",
     "finite_number",
+    "header_text",
     "identifier",
     "integer",
     "is_loopback",
@@ -42,6 +44,8 @@ __all__ = [
     "session_id",
     "session_type",
     "text",
+    "tls",
+    "tls_off",
     "username",
 ]
 
@@ -299,3 +303,27 @@ def base_url(name: str, value: Any, *, allow_insecure_http: bool = False) -> str
             "use https:// or pass allow_insecure_http=True",
         )
     return url.rstrip("/")
+
+
+def tls(name: str, value: Any) -> ssl.SSLContext | Literal[False] | None:
+    """``None`` (verify against the system's CAs), an ``ssl.SSLContext``, or ``False``
+    (aiohttp's own spelling of "do not verify")."""
+    if value is None or value is False or isinstance(value, ssl.SSLContext):
+        return value
+    raise ValidationError(name, "expected an ssl.SSLContext, False (no verification) or None")
+
+
+def tls_off(value: ssl.SSLContext | Literal[False] | None) -> str | None:
+    """Why a checked ``tls`` value does not verify the server, or None when it does."""
+    if value is False:
+        return "ssl_context=False"
+    if value is not None and (value.verify_mode == ssl.CERT_NONE or not value.check_hostname):
+        return f"verify_mode={value.verify_mode.name}, check_hostname={value.check_hostname}"
+    return None
+
+
+def header_text(name: str, value: Any) -> str:
+    """Text that fits on one header line: no CR, LF or NUL."""
+    if isinstance(value, str) and not any(c in value for c in "\r\n\0"):
+        return value
+    raise ValidationError(name, "expected text on one line (no CR, LF or NUL)")

@@ -2,43 +2,46 @@
 
 from __future__ import annotations
 
-import asyncio
-import enum
-import functools
+import contextlib
 import logging
 import os
 import ssl
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, TypedDict
+from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict, overload
 
 import aiohttp
 
 from . import _endpoints as endpoints
-from . import _validators as v
+from . import _validators as check
+from ._account import AccountLookup
 from ._aio import ClosesOnExit
 from ._endpoints import Endpoint, RetryClass, Scope
-from ._http import USER_AGENT
+from ._environ import client_settings
+from ._listings import ListingMethods
+from ._paging import DEFAULT_PAGE_SIZE, PagingMemo
 from ._transport import Transport
-from ._wire import Request, admin_root, api_prefix, build_raw_request, build_request
-from .auth import (
-    DEFAULT_AUTH_URL,
-    DEFAULT_RC_SERVER,
-    ApiToken,
-    Auth,
-    BearerToken,
-    RingCentralAuth,
-    coerce_auth,
-)
+from ._wire.http import USER_AGENT
+from ._wire.request import RawCall, Request, admin_root, build_raw_request, build_request
+from ._wire.response import RawResponse
+from .auth import Auth, coerce_auth
 from .errors import ClientClosedError, ValidationError
 from .limits.priority import Priority
 from .limits.ratelimit import Limiter, RateLimit
 from .limits.stats import ClientStats
 from .models import Account, ActiveCall, Product, QueueCheck, SessionType
-from .pagination import DEFAULT_PAGE_SIZE, CallWalk, FanOut, PageWalk, PagingMemo, Target, Window
+from .options import (
+    DEFAULT,
+    CallOptions,
+    ClientDefaults,
+    Default,
+    PriorityOption,
+    RetryOption,
+    Timeout,
+    TimeoutOption,
+)
 from .retry import RetryPolicy
-from .watch import CallWatch, SnapshotWatch
 
 if TYPE_CHECKING:  # Unpack is in typing from Python 3.11; only type checkers need it
     from typing_extensions import Unpack
@@ -59,26 +62,6 @@ logger = logging.getLogger("activecalls_async")
 DEFAULT_BASE_URL: Final = "https://ringcx.ringcentral.com/voice"
 
 
-class Default(enum.Enum):
-    """The type of ``DEFAULT``, for annotating wrappers that pass per-call options on."""
-
-    DEFAULT = "DEFAULT"
-
-    def __repr__(self) -> str:
-        return "DEFAULT"
-
-
-#: "Use the client's setting": distinct from ``None``, which means "none at all".
-DEFAULT: Final = Default.DEFAULT
-
-#: A per-call ``timeout=``: seconds per attempt, ``None`` for no limit, or ``DEFAULT``.
-TimeoutOption: TypeAlias = "float | Default | None"
-#: A per-call ``retry=``: a ``RetryPolicy``, ``None`` for one attempt, or ``DEFAULT``.
-RetryOption: TypeAlias = "RetryPolicy | Default | None"
-#: A per-call ``priority=``: a ``Priority``, or ``DEFAULT`` for the operation's own.
-PriorityOption: TypeAlias = "Priority | Default"
-
-
 class ClientOptions(TypedDict, total=False):
     """The keyword arguments of ``ActiveCallsClient``, as ``from_env`` takes them."""
 
@@ -86,7 +69,7 @@ class ClientOptions(TypedDict, total=False):
     auth: Auth | str
     base_url: str
     session: aiohttp.ClientSession | None
-    timeout: float | None
+    timeout: float | Timeout | aiohttp.ClientTimeout | None
     retry: RetryPolicy | None
     rate_limit: Limiter | Default | None
     max_concurrency: int
@@ -97,19 +80,18 @@ class ClientOptions(TypedDict, total=False):
     account_timezone: str | tzinfo | None
 
 
-class ActiveCallsClient(ClosesOnExit):
+class ActiveCallsClient(ListingMethods, ClosesOnExit):
     """An async client for one RingCX account's Active Calls API.
 
     Use it as ``async with ActiveCallsClient(...) as client`` or call ``aclose()``.
     One client is meant to be shared by every task of a program: requests share one
     connection pool, one concurrency limit and one rate limiter.
 
-    With ``account_id=None`` the first request that needs the account id looks it up
-    (``list_accounts``), once however many tasks start at the same time, and uses it
-    when the credentials see exactly one sub-account; with several it raises a
-    ``ValidationError`` naming them, with none a ``ValidationError`` saying so. A
-    failed lookup is tried again by the next request. ``account_timezone`` (a zoneinfo
-    name or a ``tzinfo``) is the time zone aware ``callback_at`` times are converted to.
+    With ``account_id=None`` the account is looked up by the first request that needs
+    it (``activecalls_async._account`` states how). ``timeout=`` and ``retry=`` are the
+    defaults of every call (``activecalls_async.options``). ``account_timezone`` (a
+    zoneinfo name or a ``tzinfo``) is the time zone aware ``callback_at`` times are
+    converted to.
     """
 
     def __init__(
@@ -119,7 +101,7 @@ class ActiveCallsClient(ClosesOnExit):
         auth: Auth | str,
         base_url: str = DEFAULT_BASE_URL,
         session: aiohttp.ClientSession | None = None,
-        timeout: float | None = 30.0,
+        timeout: float | Timeout | aiohttp.ClientTimeout | None = 30.0,
         retry: RetryPolicy | None = RetryPolicy(),  # noqa: B008 - frozen, safe to share
         rate_limit: Limiter | Default | None = DEFAULT,
         max_concurrency: int = 10,
@@ -130,51 +112,28 @@ class ActiveCallsClient(ClosesOnExit):
         user_agent: str | None = None,
         account_timezone: str | tzinfo | None = None,
     ) -> None:
-        self.base_url = v.base_url("base_url", base_url, allow_insecure_http=allow_insecure_http)
-        self._root = admin_root(self.base_url, allow_insecure_http=True)
-        #: The account requests act on; ``None`` until looked up when none was given.
-        self.account_id: str | None = None
-        self._prefix: str | None = None
-        if account_id is not None:
-            self._prefix = api_prefix(self.base_url, account_id, allow_insecure_http=True)
-            self.account_id = v.path_segment("account_id", account_id)
-        #: The account lookup in flight, shared by every request waiting for it.
-        self._lookup: asyncio.Future[str] | None = None
+        self.base_url = check.base_url(
+            "base_url", base_url, allow_insecure_http=allow_insecure_http
+        )
+        self._root = admin_root(self.base_url)
+        self._account = AccountLookup(self.base_url, account_id, self.list_accounts)
         self.account_timezone = _timezone(account_timezone)
         self._warned_wall_clock = False
-        self._check_request_options(timeout, retry)
-        v.count("max_concurrency", max_concurrency, minimum=1)
-        v.count("page_size", page_size, minimum=1, allow_none=True)
-        v.count("server_max_rows", server_max_rows, minimum=1, allow_none=True)
+        self._defaults = ClientDefaults.of(timeout=timeout, retry=retry)
+        check.count("max_concurrency", max_concurrency, minimum=1)
+        check.count("page_size", page_size, minimum=1, allow_none=True)
         if rate_limit is DEFAULT:
             rate_limit = RateLimit(120, per=60.0)
         elif rate_limit is not None and not isinstance(rate_limit, Limiter):
             raise ValidationError("rate_limit", "expected a RateLimit (or other Limiter) or None")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise ValidationError("session", "expected an aiohttp.ClientSession")
-        if ssl_context is False:
-            # aiohttp's own spelling of "no verification": allowed, but never silently.
-            logger.warning("TLS verification is OFF for this client (ssl_context=False)")
-        elif ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
-            raise ValidationError(
-                "ssl_context", "expected an ssl.SSLContext, False (no verification) or None"
-            )
-        elif ssl_context is not None and (
-            ssl_context.verify_mode == ssl.CERT_NONE or not ssl_context.check_hostname
-        ):
+        tls = check.tls("ssl_context", ssl_context)
+        if (off := check.tls_off(tls)) is not None:
             # Allowed (private CAs, test rigs), but never silently.
-            logger.warning(
-                "TLS verification is OFF for this client's ssl_context "
-                "(verify_mode=%s, check_hostname=%s)",
-                ssl_context.verify_mode.name,
-                ssl_context.check_hostname,
-            )
-        if user_agent is not None and (
-            not isinstance(user_agent, str) or any(c in user_agent for c in "\r\n\0")
-        ):
-            raise ValidationError("user_agent", "expected text on one line (no CR, LF or NUL)")
-        #: The largest page the server is known to honour (None: learnt from its answers).
-        self.server_max_rows = server_max_rows
+            logger.warning("TLS verification is OFF for this client (%s)", off)
+        #: What this client's walks have learnt about the server's page sizes.
+        self._paging = PagingMemo(server_max_rows=server_max_rows)
         #: The ``maxRows`` asked by default: ``server_max_rows`` when given (see
         #: ``activecalls_async.pagination`` for how walks learn what the server sends).
         self.page_size = page_size or server_max_rows or DEFAULT_PAGE_SIZE
@@ -182,17 +141,19 @@ class ActiveCallsClient(ClosesOnExit):
         self._transport = Transport(
             auth=coerce_auth(auth),
             session=session,
-            timeout=timeout,
-            retry=retry,
             limiter=rate_limit,
             max_concurrency=max_concurrency,
-            ssl_context=ssl_context,
-            user_agent=user_agent or USER_AGENT,
+            tls=tls,
+            user_agent=USER_AGENT
+            if user_agent is None
+            else check.header_text("user_agent", user_agent),
             stats=self._stats,
         )
-        # A token string becomes credentials of this client's own, closed with it;
-        # an auth object passed in (maybe shared) is the caller's to close.
-        self._own_credentials(isinstance(auth, str))
+        #: What the client made for itself and closes with itself (credentials from a
+        #: token string or the environment, a fleet's parts).
+        self._owned = contextlib.AsyncExitStack()
+        if isinstance(auth, str):
+            self._owned.push_async_callback(self._transport.auth.aclose)
 
     @classmethod
     def from_env(
@@ -208,79 +169,14 @@ class ActiveCallsClient(ClosesOnExit):
         ``ACTIVECALLS_BASE_URL``, ``ACTIVECALLS_TIMEOUT``. Keyword arguments override them.
         ``ACTIVECALLS_REDIS_URL`` joins a fleet (``activecalls_async.fleet``, the ``redis``
         extra): a ``RedisRateLimit`` and, for a RingCentral login, a ``RedisTokenCache``
-        under ``ACTIVECALLS_FLEET_KEY`` (default ``activecalls:<account id>``), closed
-        with the client.
+        under ``ACTIVECALLS_FLEET_KEY`` (default ``activecalls:<account id>``). What is
+        made here from the environment is the client's own: closed with it.
         """
-        env = os.environ if environ is None else environ
-        options: dict[str, Any] = {}
-        if env.get("ACTIVECALLS_ACCOUNT_ID"):
-            options["account_id"] = env["ACTIVECALLS_ACCOUNT_ID"]
-        fleet: list[Any] = []  # the fleet's Redis-backed parts, made here and closed here
-        login_cache: Any = None
-        if env.get("ACTIVECALLS_REDIS_URL"):
-            from .fleet import RedisRateLimit, RedisTokenCache
-
-            account = overrides.get("account_id", options.get("account_id", ""))
-            key = env.get("ACTIVECALLS_FLEET_KEY") or f"activecalls:{account}"
-            if account is None and not env.get("ACTIVECALLS_FLEET_KEY"):
-                # A looked-up account is not known yet: the fleet needs its key now.
-                raise ValidationError(
-                    "ACTIVECALLS_FLEET_KEY", "is needed to join a fleet without an account id"
-                )
-            if "rate_limit" not in overrides:
-                options["rate_limit"] = RedisRateLimit(env["ACTIVECALLS_REDIS_URL"], key=key)
-                fleet.append(options["rate_limit"])
-            if "auth" not in overrides:
-                login_cache = RedisTokenCache(env["ACTIVECALLS_REDIS_URL"], key=f"{key}:login")
-        if env.get("ACTIVECALLS_BASE_URL"):
-            options["base_url"] = env["ACTIVECALLS_BASE_URL"]
-        if env.get("ACTIVECALLS_TOKEN"):
-            options["auth"] = BearerToken(env["ACTIVECALLS_TOKEN"])
-        elif env.get("ACTIVECALLS_API_TOKEN"):
-            options["auth"] = ApiToken(env["ACTIVECALLS_API_TOKEN"])
-        elif env.get("ACTIVECALLS_RC_JWT"):
-            options["auth"] = RingCentralAuth.from_jwt(
-                client_id=env.get("ACTIVECALLS_RC_CLIENT_ID", ""),
-                client_secret=env.get("ACTIVECALLS_RC_CLIENT_SECRET", ""),
-                jwt=env["ACTIVECALLS_RC_JWT"],
-                rc_server=env.get("ACTIVECALLS_RC_SERVER") or DEFAULT_RC_SERVER,
-                auth_url=env.get("ACTIVECALLS_AUTH_URL") or DEFAULT_AUTH_URL,
-                cache=login_cache,
-            )
-        elif env.get("ACTIVECALLS_RC_ACCESS_TOKEN"):
-            options["auth"] = RingCentralAuth(
-                env["ACTIVECALLS_RC_ACCESS_TOKEN"],
-                auth_url=env.get("ACTIVECALLS_AUTH_URL") or DEFAULT_AUTH_URL,
-                cache=login_cache,
-            )
-        if env.get("ACTIVECALLS_TIMEOUT"):
-            try:
-                options["timeout"] = float(env["ACTIVECALLS_TIMEOUT"])
-            except ValueError:
-                raise ValidationError("ACTIVECALLS_TIMEOUT", "expected seconds") from None
-        options.update(overrides)
-        if "account_id" not in options:
-            raise ValidationError(
-                "ACTIVECALLS_ACCOUNT_ID", "is not set (pass account_id=None to look it up)"
-            )
-        if "auth" not in options:
-            raise ValidationError(
-                "ACTIVECALLS_TOKEN", "is not set (nor ACTIVECALLS_API_TOKEN, nor ACTIVECALLS_RC_*)"
-            )
-        if login_cache is not None and isinstance(options["auth"], RingCentralAuth):
-            fleet.append(login_cache)
-        client = cls(**options)
-        # The credentials built here from the environment belong to this client.
-        client._own_credentials("auth" not in overrides)
-        client._owned_fleet = tuple(fleet)
+        settings = client_settings(os.environ if environ is None else environ, overrides)
+        client = cls(**settings.options)
+        for part in settings.owned:
+            client._owned.push_async_callback(part.aclose)
         return client
-
-    #: Redis-backed parts ``from_env`` made for this client: closed by ``aclose()``.
-    _owned_fleet: tuple[Any, ...] = ()
-
-    def _own_credentials(self, owned: bool) -> None:
-        """Whether ``aclose()`` closes the auth object too (only credentials made here)."""
-        self._transport.owns_auth = owned
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -295,13 +191,11 @@ class ActiveCallsClient(ClosesOnExit):
         Requests still in flight raise ``ClientClosedError``. A ``RingCentralAuth`` passed
         in (perhaps shared by several clients) is the caller's to ``aclose()``.
         """
-        lookup, self._lookup = self._lookup, None
-        if lookup is not None:
-            lookup.cancel()  # its waiters raise ClientClosedError (see _account_prefix)
-            await asyncio.wait([lookup])
-        await self._transport.aclose()
-        for part in self._owned_fleet:
-            await part.aclose()
+        await self._account.aclose()
+        try:
+            await self._transport.aclose()
+        finally:
+            await self._owned.aclose()
 
     @property
     def closed(self) -> bool:
@@ -313,99 +207,53 @@ class ActiveCallsClient(ClosesOnExit):
         """What this client has spent: attempts, answers, retries, waits."""
         return self._stats
 
-    async def _call(
-        self,
-        endpoint: Endpoint,
-        args: Mapping[str, Any],
-        timeout: TimeoutOption,
-        retry: RetryOption,
-        priority: PriorityOption = DEFAULT,
-    ) -> Any:
-        """Check the arguments, build the request and send it (the one path every method takes)."""
-        transport = self._transport
-        if transport.closed:
-            raise ClientClosedError("this ActiveCallsClient is closed; create a new one")
-        self._check_request_options(timeout, retry, priority)
-        if endpoint.scope is Scope.ADMIN:
-            prefix = self._root
-        elif self._prefix is not None:
-            prefix = self._prefix
-        else:
-            build_request(endpoint, "", args)  # bad input fails before the lookup is sent
-            prefix = await self._account_prefix()
-        request = build_request(endpoint, prefix, args)
-        return await self._send(request, timeout, retry, priority)
-
-    async def _send(
-        self,
-        request: Request,
-        timeout: TimeoutOption,
-        retry: RetryOption,
-        priority: PriorityOption = DEFAULT,
-    ) -> Any:
-        """Send under the per-call options (``DEFAULT``: the client's)."""
-        transport = self._transport
-        return await transport.send(
-            request,
-            timeout=transport.timeout if timeout is DEFAULT else timeout,
-            retry=transport.retry if retry is DEFAULT else retry,
-            priority=None if priority is DEFAULT else priority,
-        )
-
-    async def _account_prefix(self) -> str:
-        """The activeCalls prefix, looking the account id up first if needed (single-flight)."""
-        if self._prefix is not None:
-            return self._prefix
-        lookup = self._lookup
-        if lookup is None:
-            lookup = self._lookup = asyncio.ensure_future(self._discover())
-            lookup.add_done_callback(self._lookup_done)
-        try:
-            # Shielded: one caller giving up must not cancel the lookup the others wait for.
-            return await asyncio.shield(lookup)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            cancelling = getattr(task, "cancelling", None)  # Python 3.11+
-            # Only aclose() cancels the lookup itself; a waiter's own cancel stands.
-            if lookup.cancelled() and not (cancelling and cancelling()):
-                raise ClientClosedError("the client was closed during the request") from None
-            raise
-
-    def _lookup_done(self, lookup: asyncio.Future[str]) -> None:
-        if self._lookup is lookup:
-            self._lookup = None  # a failed lookup is tried again by the next request
-        if not lookup.cancelled():
-            lookup.exception()  # retrieved: a lookup nobody awaits any more is no error
-
-    async def _discover(self) -> str:
-        """Look the account up and keep it; return the activeCalls prefix."""
-        accounts = await self.list_accounts()
-        if not accounts:
-            raise ValidationError(
-                "account_id",
-                "not given, and these credentials see no sub-account to use; pass account_id=",
-            )
-        if len(accounts) > 1:
-            seen = ", ".join(
-                f"{a.account_id} ({a.account_name})" if a.account_name else a.account_id
-                for a in accounts
-            )
-            raise ValidationError(
-                "account_id", f"not given, and these credentials see several accounts: {seen}"
-            )
-        account_id = v.path_segment("account_id", accounts[0].account_id)
-        prefix = self._prefix = api_prefix(self.base_url, account_id, allow_insecure_http=True)
-        self.account_id = account_id
-        logger.info("using account %s, the only one these credentials see", account_id)
-        return prefix
+    @property
+    def account_id(self) -> str | None:
+        """The account requests act on; ``None`` until looked up when none was given."""
+        return self._account.account_id
 
     async def resolve_account_id(self) -> str:
         """The account id requests act on, looked up (once) if it was not given."""
+        self._check_open()
+        await self._account.resolve()
+        assert self._account.account_id is not None
+        return self._account.account_id
+
+    # -- the request path ----------------------------------------------------------------
+
+    def _options(
+        self,
+        default_priority: Priority,
+        timeout: TimeoutOption,
+        retry: RetryOption,
+        priority: PriorityOption,
+    ) -> CallOptions:
+        """One public call's options, checked and resolved (``activecalls_async.options``)."""
+        return self._defaults.resolve(timeout, retry, priority, default_priority=default_priority)
+
+    def _check_open(self) -> None:
         if self._transport.closed:
             raise ClientClosedError("this ActiveCallsClient is closed; create a new one")
-        await self._account_prefix()
-        assert self.account_id is not None
-        return self.account_id
+
+    async def _request(
+        self, endpoint: Endpoint, args: Mapping[str, Any], options: CallOptions
+    ) -> Request:
+        """Check the arguments and build the request (the account looked up if needed)."""
+        self._check_open()
+        if endpoint.scope is Scope.ADMIN:
+            prefix = self._root
+        elif (known := self._account.prefix) is not None:
+            prefix = known
+        else:
+            build_request(endpoint, "", args, options)  # bad input fails before the lookup
+            prefix = await self._account.resolve()
+        return build_request(endpoint, prefix, args, options)
+
+    async def _call(self, endpoint: Endpoint, args: Mapping[str, Any], options: CallOptions) -> Any:
+        """Build one request and send it: the path every operation takes."""
+        return await self._transport.send(await self._request(endpoint, args, options))
+
+    # -- the operations ------------------------------------------------------------------
 
     async def list_accounts(
         self,
@@ -415,8 +263,41 @@ class ActiveCallsClient(ClosesOnExit):
         priority: PriorityOption = DEFAULT,
     ) -> list[Account]:
         """The sub-accounts these credentials can see (``GET {BASE_URL}/api/v1/admin/accounts``)."""
-        result: list[Account] = await self._call(endpoints.ACCOUNTS, {}, timeout, retry, priority)
+        ep = endpoints.ACCOUNTS
+        result: list[Account] = await self._call(
+            ep, {}, self._options(ep.priority, timeout, retry, priority)
+        )
         return result
+
+    @overload
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = ...,
+        json: Any = ...,
+        retry_class: RetryClass | Literal["idempotent", "at-most-once"] | None = ...,
+        raw: Literal[False] = ...,
+        timeout: TimeoutOption = ...,
+        retry: RetryOption = ...,
+        priority: PriorityOption = ...,
+    ) -> Any: ...
+
+    @overload
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = ...,
+        json: Any = ...,
+        retry_class: RetryClass | Literal["idempotent", "at-most-once"] | None = ...,
+        raw: Literal[True],
+        timeout: TimeoutOption = ...,
+        retry: RetryOption = ...,
+        priority: PriorityOption = ...,
+    ) -> RawResponse: ...
 
     async def request(
         self,
@@ -426,6 +307,7 @@ class ActiveCallsClient(ClosesOnExit):
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         retry_class: RetryClass | Literal["idempotent", "at-most-once"] | None = None,
+        raw: bool = False,
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
         priority: PriorityOption = DEFAULT,
@@ -434,15 +316,16 @@ class ActiveCallsClient(ClosesOnExit):
 
         ``path`` is relative to ``{BASE_URL}/api/v1/admin/`` (``"accounts/1/users"``);
         the answer is the decoded JSON, or text when it is not JSON, or ``None`` when
-        empty. ``retry_class`` defaults to idempotent for GET, at most once otherwise.
+        empty; with ``raw=True``, a ``RawResponse`` (status, headers, body) instead. An
+        error status raises as for any operation. ``retry_class`` defaults to idempotent
+        for GET, at most once otherwise.
         """
-        if self._transport.closed:
-            raise ClientClosedError("this ActiveCallsClient is closed; create a new one")
-        request = build_raw_request(
-            method, path, self._root, params=params, json_body=json, retry_class=retry_class
-        )
-        self._check_request_options(timeout, retry, priority)
-        return await self._send(request, timeout, retry, priority)
+        self._check_open()
+        call = RawCall(method, path, params, json, retry_class, raw)
+        verb = method.upper() if isinstance(method, str) else ""
+        options = self._options(endpoints.default_priority(verb), timeout, retry, priority)
+        request = build_raw_request(call, self._root, options)
+        return await self._transport.send(request)
 
     async def list_active_calls(
         self,
@@ -464,7 +347,10 @@ class ActiveCallsClient(ClosesOnExit):
             "page": page,
             "max_rows": self.page_size if max_rows is DEFAULT else max_rows,
         }
-        result: list[ActiveCall] = await self._call(endpoints.LIST, args, timeout, retry, priority)
+        ep = endpoints.LIST
+        result: list[ActiveCall] = await self._call(
+            ep, args, self._options(ep.priority, timeout, retry, priority)
+        )
         return result
 
     async def create_manual_agent_call(
@@ -485,7 +371,8 @@ class ActiveCallsClient(ClosesOnExit):
             "ring_duration": ring_duration,
             "caller_id": caller_id,
         }
-        await self._call(endpoints.CREATE_MANUAL_AGENT_CALL, args, timeout, retry, priority)
+        ep = endpoints.CREATE_MANUAL_AGENT_CALL
+        await self._call(ep, args, self._options(ep.priority, timeout, retry, priority))
 
     async def add_session_to_call(
         self,
@@ -499,7 +386,8 @@ class ActiveCallsClient(ClosesOnExit):
     ) -> None:
         """Put a supervisor's phone on the call to listen, coach or barge in."""
         args = {"uii": uii, "destination": destination, "session_type": session_type}
-        await self._call(endpoints.ADD_SESSION_TO_CALL, args, timeout, retry, priority)
+        ep = endpoints.ADD_SESSION_TO_CALL
+        await self._call(ep, args, self._options(ep.priority, timeout, retry, priority))
 
     async def disposition_call(
         self,
@@ -526,7 +414,8 @@ class ActiveCallsClient(ClosesOnExit):
             "callback_at": self._account_time(callback_at),
             "notes": notes,
         }
-        await self._call(endpoints.DISPOSITION_CALL, args, timeout, retry, priority)
+        ep = endpoints.DISPOSITION_CALL
+        await self._call(ep, args, self._options(ep.priority, timeout, retry, priority))
 
     def _account_time(self, when: datetime | str | None) -> datetime | str | None:
         """``when`` as the account's wall-clock time, when it is aware and that zone is known."""
@@ -559,7 +448,8 @@ class ActiveCallsClient(ClosesOnExit):
         priority: PriorityOption = DEFAULT,
     ) -> None:
         """End the call for every party."""
-        await self._call(endpoints.HANGUP_CALL, {"uii": uii}, timeout, retry, priority)
+        ep = endpoints.HANGUP_CALL
+        await self._call(ep, {"uii": uii}, self._options(ep.priority, timeout, retry, priority))
 
     async def hangup_session(
         self,
@@ -571,9 +461,9 @@ class ActiveCallsClient(ClosesOnExit):
         priority: PriorityOption = DEFAULT,
     ) -> None:
         """Drop one party (for example a supervisor's session) from the call."""
-        await self._call(
-            endpoints.HANGUP_SESSION, {"uii": uii, "phone": phone}, timeout, retry, priority
-        )
+        args = {"uii": uii, "phone": phone}
+        ep = endpoints.HANGUP_SESSION
+        await self._call(ep, args, self._options(ep.priority, timeout, retry, priority))
 
     async def toggle_call_recording(
         self,
@@ -585,13 +475,9 @@ class ActiveCallsClient(ClosesOnExit):
         priority: PriorityOption = DEFAULT,
     ) -> None:
         """Turn the call's recording on or off (off to pause it while card details are read)."""
-        await self._call(
-            endpoints.TOGGLE_CALL_RECORDING,
-            {"uii": uii, "record": record},
-            timeout,
-            retry,
-            priority,
-        )
+        args = {"uii": uii, "record": record}
+        ep = endpoints.TOGGLE_CALL_RECORDING
+        await self._call(ep, args, self._options(ep.priority, timeout, retry, priority))
 
     async def ping_call(
         self,
@@ -602,7 +488,8 @@ class ActiveCallsClient(ClosesOnExit):
         priority: PriorityOption = DEFAULT,
     ) -> None:
         """Keep the call from moving to the archived, read-only state while work is pending."""
-        await self._call(endpoints.PING_CALL, {"uii": uii}, timeout, retry, priority)
+        ep = endpoints.PING_CALL
+        await self._call(ep, {"uii": uii}, self._options(ep.priority, timeout, retry, priority))
 
     async def set_call_hold(
         self,
@@ -614,9 +501,9 @@ class ActiveCallsClient(ClosesOnExit):
         priority: PriorityOption = DEFAULT,
     ) -> None:
         """Put the call on hold (``hold=True``) or take it off (sends ``state=ON|OFF``)."""
-        await self._call(
-            endpoints.TOGGLE_CALL_HOLD, {"uii": uii, "hold": hold}, timeout, retry, priority
-        )
+        args = {"uii": uii, "hold": hold}
+        ep = endpoints.TOGGLE_CALL_HOLD
+        await self._call(ep, args, self._options(ep.priority, timeout, retry, priority))
 
     async def requeue_call(
         self,
@@ -629,7 +516,8 @@ class ActiveCallsClient(ClosesOnExit):
     ) -> None:
         """Send the call back into a queue (gate ``gate_id``), away from its agent."""
         args = {"uii": uii, "gate_id": gate_id}
-        await self._call(endpoints.REQUEUE_CALL, args, timeout, retry, priority)
+        ep = endpoints.REQUEUE_CALL
+        await self._call(ep, args, self._options(ep.priority, timeout, retry, priority))
 
     async def hangup_session_by_id(
         self,
@@ -643,7 +531,8 @@ class ActiveCallsClient(ClosesOnExit):
         """Drop one session from the call by its id; the API never returns session ids (see
         ``docs/concepts/operations.md``), so the id must come from elsewhere."""
         args = {"uii": uii, "session_id": session_id}
-        await self._call(endpoints.HANGUP_SESSION_BY_ID, args, timeout, retry, priority)
+        ep = endpoints.HANGUP_SESSION_BY_ID
+        await self._call(ep, args, self._options(ep.priority, timeout, retry, priority))
 
     async def check_queue_status(
         self,
@@ -662,8 +551,9 @@ class ActiveCallsClient(ClosesOnExit):
             "max_queued": max_queued,
             "i18n_numbers": i18n_numbers,
         }
+        ep = endpoints.CHECK_QUEUE_STATUS
         result: QueueCheck = await self._call(
-            endpoints.CHECK_QUEUE_STATUS, args, timeout, retry, priority
+            ep, args, self._options(ep.priority, timeout, retry, priority)
         )
         return result
 
@@ -683,247 +573,11 @@ class ActiveCallsClient(ClosesOnExit):
             "max_calls_queued": max_calls_queued,
             "i18n_numbers": i18n_numbers,
         }
+        ep = endpoints.CHECK_QUEUE_THRESHOLD
         result: QueueCheck = await self._call(
-            endpoints.CHECK_QUEUE_THRESHOLD, args, timeout, retry, priority
+            ep, args, self._options(ep.priority, timeout, retry, priority)
         )
         return result
-
-    @functools.cached_property
-    def _paging(self) -> PagingMemo:
-        """What this client's walks have learnt about the server's page sizes."""
-        return PagingMemo(server_max_rows=self.server_max_rows)
-
-    @staticmethod
-    def _check_request_options(
-        timeout: TimeoutOption,
-        retry: RetryOption,
-        priority: PriorityOption = DEFAULT,
-    ) -> None:
-        """Raise ValidationError for a per-call ``timeout``, ``retry`` or ``priority`` that is
-        not one."""
-        if timeout is not DEFAULT:
-            v.optional_seconds("timeout", timeout)
-        if retry is not DEFAULT and retry is not None and not isinstance(retry, RetryPolicy):
-            raise ValidationError("retry", "expected a RetryPolicy or None")
-        if priority is not DEFAULT and not isinstance(priority, Priority):
-            raise ValidationError("priority", "expected a Priority (ACTION, READ, WATCH, BULK)")
-
-    def _page_walk(
-        self,
-        product: Product | str | None,
-        product_id: int | str | None,
-        external_id: str | None,
-        *,
-        page_size: int | None,
-        prefetch: int,
-        max_items: int | None,
-        timeout: TimeoutOption,
-        retry: RetryOption,
-        priority: PriorityOption,
-        window: Window | None = None,
-        default_priority: Priority = Priority.BULK,
-    ) -> PageWalk:
-        """A walk over one listing, every argument checked now rather than at page 0."""
-        args = {"product": product, "product_id": product_id, "external_id": external_id}
-        build_request(endpoints.LIST, "", args)  # raises ValidationError
-        self._check_request_options(timeout, retry, priority)
-        if priority is DEFAULT:
-            priority = default_priority
-
-        async def fetch(page: int, max_rows: int) -> list[ActiveCall]:
-            return await self.list_active_calls(
-                product,
-                product_id,
-                external_id=external_id,
-                page=page,
-                max_rows=max_rows,
-                timeout=timeout,
-                retry=retry,
-                priority=priority,
-            )
-
-        label = " ".join(str(part) for part in (product, product_id) if part is not None)
-        return PageWalk(
-            fetch,
-            page_size=self.page_size if page_size is None else page_size,
-            prefetch=prefetch,
-            window=window,
-            max_items=max_items,
-            memo=self._paging,
-            label=label or "externalId listing",
-        )
-
-    def iter_active_call_pages(
-        self,
-        product: Product | str | None = None,
-        product_id: int | str | None = None,
-        *,
-        external_id: str | None = None,
-        page_size: int | None = None,
-        max_items: int | None = None,
-        prefetch: int = 1,
-        timeout: TimeoutOption = DEFAULT,
-        retry: RetryOption = DEFAULT,
-        priority: PriorityOption = DEFAULT,
-    ) -> PageWalk:
-        """Every page of a listing, each holding the calls new to the walk (the walk
-        contract: ``activecalls_async.pagination``)."""
-        return self._page_walk(
-            product,
-            product_id,
-            external_id,
-            page_size=page_size,
-            prefetch=prefetch,
-            max_items=max_items,
-            timeout=timeout,
-            retry=retry,
-            priority=priority,
-        )
-
-    def iter_active_calls(
-        self,
-        product: Product | str | None = None,
-        product_id: int | str | None = None,
-        *,
-        external_id: str | None = None,
-        page_size: int | None = None,
-        max_items: int | None = None,
-        prefetch: int = 1,
-        timeout: TimeoutOption = DEFAULT,
-        retry: RetryOption = DEFAULT,
-        priority: PriorityOption = DEFAULT,
-    ) -> CallWalk:
-        """Every call of a listing, each uii once (the walk contract:
-        ``activecalls_async.pagination``)."""
-        return CallWalk(
-            self.iter_active_call_pages(
-                product,
-                product_id,
-                external_id=external_id,
-                page_size=page_size,
-                max_items=max_items,
-                prefetch=prefetch,
-                timeout=timeout,
-                retry=retry,
-                priority=priority,
-            )
-        )
-
-    def iter_active_calls_many(
-        self,
-        targets: Iterable[Target | tuple[Product | str, int | str | None]],
-        *,
-        page_size: int | None = None,
-        prefetch: int | None = None,
-        concurrency: int | None = None,
-        on_error: Literal["raise", "collect"] = "raise",
-        timeout: TimeoutOption = DEFAULT,
-        retry: RetryOption = DEFAULT,
-        priority: PriorityOption = DEFAULT,
-    ) -> FanOut:
-        """The calls of many listings, walked concurrently, each uii once across them (the
-        walk contract: ``activecalls_async.pagination``)."""
-        if concurrency is None:
-            concurrency = self._transport.max_concurrency
-        v.count("page_size", page_size, minimum=1, allow_none=True)
-        v.count("prefetch", prefetch, minimum=1, allow_none=True)
-        # Checked now: a walk opened later, in a worker, must not be the first to refuse.
-        self._check_request_options(timeout, retry, priority)
-
-        def open_walk(target: Target, window: Window | None) -> PageWalk:
-            return self._page_walk(
-                target.product,
-                target.product_id,
-                None,
-                page_size=page_size,
-                prefetch=1 if prefetch is None else prefetch,
-                max_items=None,
-                timeout=timeout,
-                retry=retry,
-                window=window,
-                priority=priority,
-            )
-
-        slots = self._transport.max_concurrency if prefetch is None else 0
-        return FanOut(open_walk, targets, concurrency=concurrency, on_error=on_error, slots=slots)
-
-    def watch_active_calls(
-        self,
-        product: Product | str | None = None,
-        product_id: int | str | None = None,
-        *,
-        external_id: str | None = None,
-        interval: float = 5.0,
-        budget_share: float = 0.5,
-        page_size: int | None = None,
-        prefetch: int = 1,
-        timeout: TimeoutOption = DEFAULT,
-        retry: RetryOption = DEFAULT,
-        priority: PriorityOption = DEFAULT,
-    ) -> CallWatch:
-        """Poll one listing and yield ``CallEvent``s, as ``activecalls_async.watch`` describes."""
-
-        def open_walk() -> PageWalk:
-            return self._page_walk(
-                product,
-                product_id,
-                external_id,
-                page_size=page_size,
-                prefetch=prefetch,
-                max_items=None,
-                timeout=timeout,
-                retry=retry,
-                priority=priority,
-                default_priority=Priority.WATCH,
-            )
-
-        return CallWatch(
-            open_walk,
-            interval=interval,
-            budget_share=budget_share,
-            limiter=self._transport.limiter,
-        )
-
-    def watch_active_calls_many(
-        self,
-        targets: Iterable[Target | tuple[Product | str, int | str | None]],
-        *,
-        interval: float = 5.0,
-        budget_share: float = 0.5,
-        page_size: int | None = None,
-        concurrency: int | None = None,
-        timeout: TimeoutOption = DEFAULT,
-        retry: RetryOption = DEFAULT,
-        priority: PriorityOption = DEFAULT,
-    ) -> SnapshotWatch:
-        """Poll many listings together and yield one ``Snapshot`` per poll, as
-        ``activecalls_async.watch`` describes."""
-        v.count("page_size", page_size, minimum=1, allow_none=True)
-        # Checked now: a walk opened later, in a worker, must not be the first to refuse.
-        self._check_request_options(timeout, retry, priority)
-
-        def open_walk(target: Target) -> PageWalk:
-            return self._page_walk(
-                target.product,
-                target.product_id,
-                None,
-                page_size=page_size,
-                prefetch=1,
-                max_items=None,
-                timeout=timeout,
-                retry=retry,
-                priority=priority,
-                default_priority=Priority.WATCH,
-            )
-
-        return SnapshotWatch(
-            open_walk,
-            targets,
-            interval=interval,
-            budget_share=budget_share,
-            limiter=self._transport.limiter,
-            concurrency=self._transport.max_concurrency if concurrency is None else concurrency,
-        )
 
 
 def _timezone(value: str | tzinfo | None) -> tzinfo | None:

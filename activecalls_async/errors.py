@@ -5,21 +5,23 @@ Every exception the SDK raises on purpose derives from ``ActiveCallsError``::
     ActiveCallsError
     ├── ValidationError (ValueError)       bad input; raised before any request is sent
     ├── ClientClosedError (RuntimeError)   the client was used after ``aclose()``
-    ├── APIConnectionError                 no HTTP response was received
-    │   └── APITimeoutError (TimeoutError) the attempt ran out of time
-    ├── APIStatusError                     an error status, or a 3xx (never followed)
-    │   ├── BadRequestError                400
-    │   ├── AuthenticationError            401
-    │   ├── PermissionDeniedError          403
-    │   ├── NotFoundError                  404 (for a call: the call has ended)
-    │   ├── RateLimitError                 429 (``retry_after``)
-    │   └── ServerError                    5xx
-    ├── ActionRejectedError                an action answered ``false``
-    └── ResponseDecodeError                a 2xx body not in the documented shape
+    └── APIError                           a request failed: the base of the errors below
+        ├── APIConnectionError             no HTTP response was received
+        │   └── APITimeoutError (TimeoutError) the attempt ran out of time
+        ├── APIStatusError                 an error status, or a 3xx (never followed)
+        │   ├── BadRequestError            400
+        │   ├── AuthenticationError        401
+        │   ├── PermissionDeniedError      403
+        │   ├── NotFoundError              404 (for a call: the call has ended)
+        │   ├── RateLimitError             429 (``retry_after``)
+        │   └── ServerError                5xx
+        ├── ActionRejectedError            an action answered ``false``
+        └── ResponseDecodeError            a 2xx body not in the documented shape
 
-API errors carry the operation, the HTTP method and the URL (never a credential:
-credentials travel in headers, which are never kept), and ``retries``, the number
-of retries taken before the error was raised.
+Every ``APIError`` carries the operation, the HTTP method and the URL (never a
+credential: credentials travel in headers, which are never kept), and ``retries``, the
+number of retries taken before it was raised: ``except APIError`` catches every failed
+request and nothing else.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import attrs
 
 __all__ = [
     "APIConnectionError",
+    "APIError",
     "APIStatusError",
     "APITimeoutError",
     "ActionRejectedError",
@@ -65,8 +68,9 @@ class ClientClosedError(ActiveCallsError, RuntimeError):
     """The client was used after it was closed."""
 
 
-class _RequestError(ActiveCallsError):
-    """An error tied to one request: its operation, method and URL."""
+class APIError(ActiveCallsError):
+    """A request failed: the base of every error tied to one request (its operation,
+    HTTP method and URL, and the retries taken)."""
 
     def __init__(
         self, message: str, *, operation: str = "", method: str = "", url: str = ""
@@ -88,7 +92,7 @@ class _RequestError(ActiveCallsError):
         return f"{where}{tries}"
 
 
-class APIConnectionError(_RequestError):
+class APIConnectionError(APIError):
     """No HTTP response was received (connection refused, reset or dropped)."""
 
     def __init__(
@@ -119,7 +123,7 @@ class FieldError:
     value: str | None = None
 
 
-class APIStatusError(_RequestError):
+class APIStatusError(APIError):
     """The server answered with an HTTP error status, or a redirect (never followed)."""
 
     def __init__(
@@ -180,7 +184,7 @@ class ServerError(APIStatusError):
     """5xx: the server failed."""
 
 
-class ActionRejectedError(_RequestError):
+class ActionRejectedError(APIError):
     """An action answered ``false``: the server declined to do it."""
 
     def __init__(
@@ -190,7 +194,7 @@ class ActionRejectedError(_RequestError):
         self.uii = uii
 
 
-class ResponseDecodeError(_RequestError):
+class ResponseDecodeError(APIError):
     """A successful response whose body is not in the documented shape."""
 
     def __init__(

@@ -11,7 +11,7 @@ import aiohttp
 import attrs
 import backoff
 
-from . import _validators as v
+from . import _validators as check
 from ._endpoints import RetryClass
 from .errors import (
     APIConnectionError,
@@ -27,14 +27,14 @@ _TLS_ERRORS = (ssl.SSLError, aiohttp.ClientSSLError, aiohttp.ClientConnectorCert
 
 
 def _attempts(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-    v.count(attribute.name, value, minimum=1)
+    check.count(attribute.name, value, minimum=1)
 
 
 def _at_least(minimum: float) -> Callable[[object, attrs.Attribute[float], object], None]:
-    def check(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
-        v.seconds(attribute.name, value, minimum=minimum, inclusive=True)
+    def seconds_check(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
+        check.seconds(attribute.name, value, minimum=minimum, inclusive=True)
 
-    return check
+    return seconds_check
 
 
 def _statuses(value: Iterable[int]) -> frozenset[int]:

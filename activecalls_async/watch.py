@@ -4,18 +4,21 @@
 ``CallEvent``s. ``client.watch_active_calls_many(targets)`` watches many listings
 together and yields one ``Snapshot`` per poll. Both follow every rule below.
 
-**Polls.** A poll reads each listing to its end. The listings of a multi-target watch
-are read concurrently (``concurrency`` at once, by default the client's
-``max_concurrency``), each with one page request in flight, so that no poll asks for a
-page past the end. A call listed by several targets is one call, keyed by its uii.
-Polls start ``interval`` seconds apart, or at once when the last poll (and the consumer,
-which the watch waits for: it polls only when asked for more) took longer.
+**Polls.** A poll reads each listing to its end, by the walk's rules
+(``activecalls_async.pagination``): a listing the client remembers is read in one round
+trip, every page it expects asked at once, and within the slack rule. The listings of a
+multi-target watch are read concurrently (``concurrency`` at once, by default the
+client's ``max_concurrency``). A call listed by several targets is one call, keyed by
+its uii. Polls start ``interval`` seconds apart, or at once when the last poll (and the
+consumer, which the watch waits for: it polls only when asked for more) took longer.
 
-**Events.** The first poll yields ``started`` for every call in flight. A later poll
-yields ``started`` for new calls, ``changed`` (with ``previous``) for calls whose fields
-changed, and ``ended`` (with the last state seen) for calls gone: ``started`` and
-``changed`` first, in listing order (for many listings, grouped by the first watched
-target that lists each call), then ``ended``.
+**Events** (``CallEvent``, of a ``CallEventType``). The first poll yields ``started`` for
+every call in flight, unless ``initial_events=False``: then the first poll only takes
+stock, and the first events are the changes after it. A later poll yields ``started``
+for new calls, ``changed`` (with ``previous``) for calls whose fields changed, and
+``ended`` (with the last state seen) for calls gone: ``started`` and ``changed`` first,
+in listing order (for many listings, grouped by the first watched target that lists
+each call), then ``ended``.
 
 **When a missing call has ended.** The API has no snapshot: a walk over several pages
 reads them one after another, and a call ending ahead of others moves every later row
@@ -23,11 +26,16 @@ up one place, so a call in flight throughout can slip from a page not yet read o
 already read and be missed by that walk. A watch therefore trusts a missing call only as
 far as the listings that held it allow:
 
-* a listing read in one page (its walk ended on page 0) is atomic: a call it held and
-  now misses has left it;
-* a call missing from a listing read in several pages has left it only when the next
+* a listing read in one answer (an empty page 0, or one shorter than the client's
+  ``server_max_rows``: the walk's ``read_at_once``) is atomic: a call it held and now
+  misses has left it;
+* a call missing from a listing read in several answers has left it only when the next
   poll misses it too (so ``ended`` may come one interval late for such listings); if it
-  reappears, it was never gone: no ``ended``, no ``started``, at most ``changed``;
+  reappears, it was never gone: no ``ended``, no ``started``, at most ``changed``. A
+  listing that fits in one page is read in two answers (page 0 and the probe that
+  proves its end), since a cap that appeared since the last poll would look just the
+  same: give the client ``server_max_rows`` when the server's page size is known, and
+  such listings are read in one;
 * a listing whose walk stopped early (a server ignoring ``page``) or failed proves
   nothing: it ends no call, and neither confirms nor clears an earlier miss.
 
@@ -70,82 +78,60 @@ flight, with every request it had started. A watch is iterated by one task at a 
 
 from __future__ import annotations
 
-import asyncio
-import enum
 import logging
-import math
 from collections import deque
-from collections.abc import Callable, Container, Hashable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Generic, TypeVar
 
 import attrs
 
-from . import _validators as v
-from ._aio import _Closing
+from ._aio import ClosingIterator
+from ._fanout import FanOut
+from ._pace import WatchPace
+from ._walk import PageWalk, Target
+from ._watchbook import CallBook, Reading, diff_snapshots, reading
 from .errors import (
     ActiveCallsError,
     APIStatusError,
     ClientClosedError,
     ValidationError,
 )
-from .limits.ratelimit import Limiter
-from .models import ActiveCall, CallEvent, CallEventType, Product
-from .pagination import FanOut, PageWalk, Target
+from .models import ActiveCall, CallEvent
 
-__all__ = ["CallWatch", "Snapshot", "SnapshotWatch", "diff_snapshots"]
+__all__ = ["CallWatch", "Snapshot", "SnapshotWatch", "WatchPace", "diff_snapshots"]
 
 logger = logging.getLogger("activecalls_async")
 
-#: What a multi-target watch's caller may pass as one target.
-TargetLike = Target | tuple[Product | str, int | str | None]
-
-
-def diff_snapshots(
-    previous: Mapping[str, ActiveCall],
-    current: Mapping[str, ActiveCall],
-    *,
-    may_end: Container[str] | None = None,
-) -> list[CallEvent]:
-    """Events turning ``previous`` into ``current`` (both keyed by uii): ``started`` and
-    ``changed`` in the current listing order, then ``ended`` in the previous one for the
-    calls missing from ``current`` (only those in ``may_end``, when it is given)."""
-    events = []
-    for uii, call in current.items():
-        before = previous.get(uii)
-        if before is None:
-            events.append(CallEvent(CallEventType.STARTED, call))
-        elif before != call:
-            events.append(CallEvent(CallEventType.CHANGED, call, before))
-    events.extend(
-        CallEvent(CallEventType.ENDED, call)
-        for uii, call in previous.items()
-        if uii not in current and (may_end is None or uii in may_end)
-    )
-    return events
-
-
-_K = TypeVar("_K", bound=Hashable)
+_K = TypeVar("_K")
 _T = TypeVar("_T")
 
 
 @attrs.frozen(repr=False)
 class Snapshot:
-    """One poll of a multi-target watch; the fields are described in this module's
-    docstring."""
+    """One poll of a multi-target watch (the rules: this module's docstring)."""
 
     calls: Mapping[str, ActiveCall] = attrs.field(hash=False)
+    """Every call in flight, by uii (those whose end is still unproven included)."""
     events: tuple[CallEvent, ...]
+    """The events since the previous snapshot (none for a first poll that only takes
+    stock, with ``initial_events=False``)."""
     taken_at: datetime
+    """When the poll finished (UTC)."""
     requests: int
+    """The requests the poll sent (those its walks sent ahead and did not need included,
+    and the retries of a page that failed)."""
     interval: float
+    """Seconds since the previous poll started (for the first, the interval planned)."""
     sources: Mapping[str, tuple[Target, ...]] = attrs.field(
         factory=lambda: MappingProxyType({}), hash=False
     )
+    """The targets that listed each call."""
     errors: Mapping[Target, ActiveCallsError] = attrs.field(
         factory=lambda: MappingProxyType({}), hash=False
     )
+    """The listings that failed in this poll, and how."""
 
     def __repr__(self) -> str:
         failed = f", {len(self.errors)} listings failed" if self.errors else ""
@@ -154,163 +140,6 @@ class Snapshot:
             f"{len(self.events)} events, {self.requests} requests, "
             f"interval {self.interval:.3g}s{failed}>"
         )
-
-
-class _Reading(enum.Enum):
-    """How one poll read one listing: what its misses prove."""
-
-    WHOLE = "read in one page"  # a miss proves the call left the listing
-    PAGED = "read to its end in several pages"  # a miss proves it only when repeated
-    PARTIAL = "stopped early or failed"  # a miss proves nothing
-
-
-def _reading(walk: PageWalk) -> _Reading:
-    if not walk.complete:
-        return _Reading.PARTIAL
-    return _Reading.WHOLE if walk.pages_read == 1 else _Reading.PAGED
-
-
-class _Believed(Generic[_K]):
-    """The calls a watch believes in flight, and the misses it waits to see confirmed.
-
-    Pure bookkeeping, no I/O: ``advance`` takes in one poll and returns its events.
-    """
-
-    def __init__(self) -> None:
-        #: The calls believed in flight (their last state seen), in listing order.
-        self.calls: dict[str, ActiveCall] = {}
-        #: The listings (any hashable key) that last listed each believed call.
-        self.sources: dict[str, tuple[_K, ...]] = {}
-        #: Calls believed in flight that a complete walk of several pages missed once.
-        self._unconfirmed: set[str] = set()
-
-    def advance(
-        self,
-        current: Mapping[str, ActiveCall],
-        sources: Mapping[str, tuple[_K, ...]],
-        readings: Mapping[_K, _Reading],
-    ) -> list[CallEvent]:
-        """Take in a poll (its calls, the listings that held each, how each listing was
-        read) and return its events."""
-        previous = self.calls
-        missing = [uii for uii in previous if uii not in current]
-        ending: set[str] = set()
-        unconfirmed: set[str] = set()
-        for uii in missing:
-            proofs = {readings.get(key, _Reading.PARTIAL) for key in self.sources[uii]}
-            if _Reading.PARTIAL in proofs:
-                # No proof either way: an earlier miss stays waiting for its confirmation.
-                if uii in self._unconfirmed:
-                    unconfirmed.add(uii)
-            elif proofs == {_Reading.WHOLE} or uii in self._unconfirmed:
-                ending.add(uii)
-            else:
-                unconfirmed.add(uii)  # missed once by a walk of several pages: wait and see
-        events = diff_snapshots(previous, current, may_end=ending)
-        # Calls not (yet) ended stay believed in flight, with the last state seen, so
-        # that seeing one again yields no ``started`` (only ``changed`` if it changed).
-        kept = [uii for uii in missing if uii not in ending]
-        calls = dict(current)
-        calls.update((uii, previous[uii]) for uii in kept)
-        held = {uii: sources[uii] for uii in current}
-        held.update((uii, self.sources[uii]) for uii in kept)
-        self.calls, self.sources, self._unconfirmed = calls, held, unconfirmed
-        return events
-
-
-def _budget_share(value: object) -> float:
-    share = v.finite_number(value)
-    if share is None or not 0 < share <= 1:
-        raise ValidationError(
-            "budget_share",
-            f"expected the share of the rate limit a watch may use, above 0 and at most 1 "
-            f"(0.5 is half); got {value!r}",
-        )
-    return share
-
-
-class _Share:
-    """The part of a rate limit a watch may use, and how often polls may come within it."""
-
-    def __init__(self, budget_share: float, limiter: Limiter | None) -> None:
-        self.fraction = _budget_share(budget_share)
-        self.limiter = limiter
-        requests = v.finite_number(getattr(limiter, "requests", None))
-        per = v.finite_number(getattr(limiter, "per", None))
-        rate = v.finite_number(getattr(limiter, "rate", None))
-        # The limiter's own widening of its window (a RateLimit's ``margin``), for the
-        # same reason: jitter must not squeeze one poll too many into the server's window.
-        margin = max(0.0, v.finite_number(getattr(limiter, "margin", None)) or 0.0)
-        #: The requests the watch may start in any window, and that window in seconds.
-        self.window = (
-            (self.fraction * requests, per + margin) if requests and per and per > 0 else None
-        )
-        #: The requests a second the watch may use, when the limiter tells only its rate.
-        self.rate = self.fraction * rate if rate and rate > 0 else None
-
-    def shortest_interval(self, requests: int) -> float:
-        """The shortest interval at which polls costing ``requests`` stay within the share."""
-        if requests <= 0:
-            return 0.0
-        if self.window is not None and self.window[0] > 0:
-            allowed, per = self.window
-            # Polls ``per / n`` apart put at most n of them in any window of ``per``
-            # seconds, as the limiter counts; a poll that alone needs more than one
-            # window's share is spread to that share on average.
-            polls = math.floor(allowed / requests)
-            return per / polls if polls else requests * per / allowed
-        if self.rate is not None:
-            return requests / self.rate
-        return 0.0
-
-
-class _Pace:
-    """When the next poll may start: ``interval`` after the last one began, stretched so
-    that the watch's requests keep within its share of the rate limit."""
-
-    def __init__(
-        self, interval: float, budget_share: float, limiter: Limiter | None, label: str
-    ) -> None:
-        self.interval = v.seconds("interval", interval)
-        self.share = _Share(budget_share, limiter)
-        self.label = label
-        #: The interval planned until the next poll, stretched when polls cost too much.
-        self.planned = self.interval
-        self._started: float | None = None
-        self._next: float | None = None
-        self._warned = False
-
-    async def wait(self) -> float | None:
-        """Sleep until the next poll is due; return the seconds since the last one began."""
-        loop = asyncio.get_running_loop()
-        if self._next is not None:
-            delay = self._next - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        now = loop.time()
-        since = None if self._started is None else now - self._started
-        self._started = now
-        self._next = now + self.planned
-        return since
-
-    def spent(self, requests: int) -> None:
-        """Take in what the poll begun last cost, and plan the next one to fit the budget."""
-        planned = max(self.interval, self.share.shortest_interval(requests))
-        if planned > self.interval and not self._warned:
-            self._warned = True
-            logger.warning(
-                "%s: a poll costs %d requests, more than %g%% of %r allows every %gs; "
-                "polling every %.3gs instead",
-                self.label,
-                requests,
-                self.share.fraction * 100,
-                self.share.limiter,
-                self.interval,
-                planned,
-            )
-        self.planned = planned
-        if self._started is not None:
-            self._next = self._started + planned
 
 
 def _cannot_heal(exc: Exception) -> bool:
@@ -325,22 +154,20 @@ def _cannot_heal(exc: Exception) -> bool:
     )
 
 
-def _attempts(exc: Exception) -> int:
-    """The requests a page that failed with ``exc`` cost."""
-    if isinstance(exc, (ValidationError, ClientClosedError)):
-        return 0  # refused before anything was sent
-    return 1 + int(getattr(exc, "retries", 0))
+def _retries(exc: Exception) -> int:
+    """The requests a failed page cost besides the one its walk sent: its retries."""
+    return int(getattr(exc, "retries", 0))
 
 
-class _Watch(_Closing[_T], Generic[_T, _K]):
+class _Watch(ClosingIterator[_T], Generic[_T, _K]):
     """What both watches share: the pace, the bookkeeping, one task at a time."""
 
-    def __init__(
-        self, *, interval: float, budget_share: float, limiter: Limiter | None, label: str
-    ) -> None:
-        self.label = label
-        self._pace = _Pace(interval, budget_share, limiter, label)
-        self._believed: _Believed[_K] = _Believed()
+    def __init__(self, pace: WatchPace, *, initial_events: bool, label: str) -> None:
+        self.label = pace.label = label
+        self._pace = pace
+        self._book: CallBook[_K] = CallBook()
+        #: Whether the next poll's events are yielded (the first one's only when asked).
+        self._telling = initial_events
         self._closed = False
         self._busy = False
 
@@ -359,6 +186,17 @@ class _Watch(_Closing[_T], Generic[_T, _K]):
             raise RuntimeError(f"{self!r} is already being iterated by another task")
         self._busy = True
 
+    def _events(
+        self,
+        current: Mapping[str, ActiveCall],
+        sources: Mapping[str, tuple[_K, ...]],
+        readings: Mapping[_K, Reading],
+    ) -> list[CallEvent]:
+        """Take in one poll; return its events (none for a first poll taking stock)."""
+        events = self._book.advance(current, sources, readings)
+        telling, self._telling = self._telling, True
+        return events if telling else []
+
     def _fail(self, exc: Exception) -> None:
         """Raise ``exc`` if waiting cannot heal it, ending the watch; else log it."""
         if _cannot_heal(exc):
@@ -375,122 +213,85 @@ _LISTING = "listing"
 
 class CallWatch(_Watch[CallEvent, str]):
     """``CallEvent``s for one listing, from a full walk per poll (see this module's
-    docstring)."""
+    docstring); ``open_walk()`` opens each poll's walk."""
 
     def __init__(
         self,
         open_walk: Callable[[], PageWalk],
+        pace: WatchPace,
         *,
-        interval: float,
-        budget_share: float = 0.5,
-        limiter: Limiter | None = None,
-        label: str | None = None,
+        initial_events: bool = True,
+        label: str = "listing",
     ) -> None:
-        # The first poll's walk is opened now, so that bad arguments are refused before
-        # any request (a walk sends nothing until it is iterated).
-        first = open_walk()
-        super().__init__(
-            interval=interval,
-            budget_share=budget_share,
-            limiter=limiter,
-            label=first.label if label is None else label,
-        )
+        super().__init__(pace, initial_events=initial_events, label=label)
         self._open_walk = open_walk
-        self._first: PageWalk | None = first
-        self._events: deque[CallEvent] = deque()
+        self._queue: deque[CallEvent] = deque()
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else f"{len(self._believed.calls)} calls"
+        state = "closed" if self._closed else f"{len(self._book.calls)} calls"
         return f"<CallWatch {self.label} every {self.interval:g}s {state}>"
 
     async def aclose(self) -> None:
         """Stop: iteration ends at once (a watch holds nothing in flight between polls)."""
         self._closed = True
-        self._events.clear()
-        first, self._first = self._first, None
-        if first is not None:
-            await first.aclose()
+        self._queue.clear()
 
     async def __anext__(self) -> CallEvent:
         self._enter()
         try:
-            while not self._events:
+            while not self._queue:
                 if self._closed:
                     raise StopAsyncIteration
                 await self._poll()
         finally:
             self._busy = False
-        return self._events.popleft()
+        return self._queue.popleft()
 
     async def _poll(self) -> None:
         await self._pace.wait()
-        walk, self._first = self._first or self._open_walk(), None
+        walk = self._open_walk()
         current: dict[str, ActiveCall] = {}
         try:
             async with walk:
                 async for page in walk:
                     current.update((call.uii, call) for call in page.calls)
         except Exception as exc:
-            self._pace.spent(walk.pages_read + _attempts(exc))
+            self._pace.spent(walk.requests + _retries(exc))
             # A partial snapshot would report calls as ended: keep the last good one.
             self._fail(exc)
             return
-        self._pace.spent(walk.pages_read)
+        self._pace.spent(walk.requests)
         sources = dict.fromkeys(current, (_LISTING,))
-        readings = {_LISTING: _reading(walk)}
-        self._events.extend(self._believed.advance(current, sources, readings))
-
-
-def _open_poll(
-    open_walk: Callable[[Target], PageWalk], targets: Iterable[TargetLike], concurrency: int
-) -> tuple[FanOut, dict[Target, PageWalk]]:
-    """One poll of many listings: a fan-out over the client's walks, one page in flight
-    each, and the walks it opened (what they read tells what their misses prove)."""
-    walks: dict[Target, PageWalk] = {}
-
-    def open_and_keep(target: Target, window: object = None) -> PageWalk:
-        # No request slots are shared (``slots`` is 0), so no ``window`` comes with a
-        # target: each walk keeps its one page in flight.
-        walk = walks[target] = open_walk(target)
-        return walk
-
-    # The closure holds the walks, never the fan-out, so that dropping the fan-out
-    # still cancels its workers at once.
-    return FanOut(open_and_keep, targets, concurrency=concurrency, on_error="collect"), walks
+        self._queue.extend(self._events(current, sources, {_LISTING: reading(walk)}))
 
 
 class SnapshotWatch(_Watch[Snapshot, Target]):
-    """One ``Snapshot`` per poll of many listings (see this module's docstring)."""
+    """One ``Snapshot`` per poll of many listings (see this module's docstring);
+    ``open_fan_out()`` opens each poll's fan-out, its failures collected."""
 
     def __init__(
         self,
-        open_walk: Callable[[Target], PageWalk],
-        targets: Iterable[TargetLike],
+        open_fan_out: Callable[[], FanOut],
+        pace: WatchPace,
         *,
-        interval: float,
-        budget_share: float = 0.5,
-        limiter: Limiter | None = None,
-        concurrency: int,
+        initial_events: bool = True,
     ) -> None:
         # The first poll is opened now, so that bad targets and options are refused
         # before any request (a fan-out sends nothing until it is iterated).
-        self._first: tuple[FanOut, dict[Target, PageWalk]] | None = _open_poll(
-            open_walk, targets, concurrency
-        )
+        self._first: FanOut | None = open_fan_out()
         #: The distinct targets, in the order given.
-        self.targets: tuple[Target, ...] = self._first[0].targets
+        self.targets: tuple[Target, ...] = self._first.targets
         if not self.targets:
             raise ValidationError("targets", "expected at least one target")
         names = [str(target) for target in self.targets[:3]]
         more = len(self.targets) - len(names)
         label = ", ".join(names) + (f" and {more} more" if more else "")
-        super().__init__(interval=interval, budget_share=budget_share, limiter=limiter, label=label)
-        self._open_walk = open_walk
-        self._concurrency = concurrency
+        super().__init__(pace, initial_events=initial_events, label=label)
+        self._open_fan_out = open_fan_out
         self._order = {target: index for index, target in enumerate(self.targets)}
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else f"{len(self._believed.calls)} calls"
+        state = "closed" if self._closed else f"{len(self._book.calls)} calls"
         return (
             f"<SnapshotWatch {len(self.targets)} listings ({self.label}) "
             f"every {self.interval:g}s {state}>"
@@ -501,7 +302,7 @@ class SnapshotWatch(_Watch[Snapshot, Target]):
         self._closed = True
         first, self._first = self._first, None
         if first is not None:
-            await first[0].aclose()
+            await first.aclose()
 
     async def __anext__(self) -> Snapshot:
         if self._closed:
@@ -515,7 +316,7 @@ class SnapshotWatch(_Watch[Snapshot, Target]):
     async def _poll(self) -> Snapshot:
         since = await self._pace.wait()
         first, self._first = self._first, None
-        fan_out, walks = first or _open_poll(self._open_walk, self.targets, self._concurrency)
+        fan_out = first or self._open_fan_out()
         current: dict[str, ActiveCall] = {}
         try:
             async with fan_out:
@@ -524,9 +325,10 @@ class SnapshotWatch(_Watch[Snapshot, Target]):
         except Exception:  # a bug in a worker (listing failures are collected)
             self._closed = True
             raise
+        walks = fan_out.walks
         errors = {t: e for t, e in fan_out.errors.items() if isinstance(e, ActiveCallsError)}
-        requests = sum(walk.pages_read for walk in walks.values())
-        requests += sum(_attempts(exc) for exc in errors.values())
+        requests = sum(walk.requests for walk in walks.values())
+        requests += sum(_retries(exc) for exc in errors.values())
         self._pace.spent(requests)
         failed = [errors[target] for target in self.targets if target in errors]
         for exc in failed:
@@ -544,9 +346,9 @@ class SnapshotWatch(_Watch[Snapshot, Target]):
                 "; ".join(f"{target}: {errors[target]}" for target in errors),
             )
         readings = {
-            target: _Reading.PARTIAL
+            target: Reading.PARTIAL
             if target in errors or target not in walks
-            else _reading(walks[target])
+            else reading(walks[target])
             for target in self.targets
         }
         sources = fan_out.sources
@@ -554,15 +356,16 @@ class SnapshotWatch(_Watch[Snapshot, Target]):
         order = self._order
         ranked = sorted(current, key=lambda uii: min(order[t] for t in sources[uii]))
         current = {uii: current[uii] for uii in ranked}
-        events = self._believed.advance(current, sources, readings)
+        events = self._events(current, sources, readings)
+        book = self._book
         # Read-only views: the bookkeeping replaces these dicts on each poll, never
         # changes them.
         return Snapshot(
-            calls=MappingProxyType(self._believed.calls),
+            calls=MappingProxyType(book.calls),
             events=tuple(events),
             taken_at=datetime.now(timezone.utc),
             requests=requests,
             interval=self._pace.planned if since is None else since,
-            sources=MappingProxyType(self._believed.sources),
+            sources=MappingProxyType(book.sources),
             errors=MappingProxyType(errors),
         )

@@ -3,7 +3,7 @@
 The body is one page fetched from the simulator, so the bytes are what the server
 sends. Each contender decodes it many times per repetition; figures are calls per
 second and µs per call, ratios are against ``json.loads`` of the same bytes. The SDK
-decodes with msgspec into ``ActiveCall`` (``activecalls_async._decode``); a body the
+decodes with msgspec into ``ActiveCall`` (``activecalls_async._wire.calls``); a body the
 fast path does not cover goes to the cattrs converter, whose cost is measured too
 (fast configuration, detailed validation, and a body that fails and is explained).
 The same body with an undocumented field shows the fast path once it has learnt the
@@ -21,13 +21,13 @@ from typing import Any
 import msgspec
 
 from activecalls_async import ActiveCall
-from activecalls_async._convert import (
+from activecalls_async._wire.calls import CallDecoder, decode_calls
+from activecalls_async._wire.convert import (
     WIRE_NAMES,
     _parse_datetime,
     make_converter,
     structure_calls,
 )
-from activecalls_async._decode import CallDecoder, decode_calls
 
 from ._contenders import PAGE_SIZE, auth_headers, list_url, raw_session
 from ._results import Check, Config, Row, ScenarioResult, Stat, paired_ratio

@@ -20,7 +20,7 @@ import aiohttp
 from yarl import URL
 
 from activecalls_async import ActiveCallsClient, RateLimit
-from activecalls_async._decode import decode_calls
+from activecalls_async._wire.calls import decode_calls
 
 from ._contenders import (
     DEFAULT_CONCURRENCY,

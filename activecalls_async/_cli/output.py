@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 import attrs
 
-from .._convert import WIRE_NAMES, wire_record
+from .._wire.convert import WIRE_NAMES, wire_record
 from ..models import ActiveCall
 
 __all__ = [

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from .. import _validators as v
+from .. import _validators as check
 from ..errors import ValidationError
 from ..models import Product, SessionType
 
@@ -54,12 +54,12 @@ def _checked(check: Callable[[str], _T], text: str) -> _T:
 def target(text: str) -> tuple[Product, int | None]:
     """``NAME[:ID]``: a product name (any case) and, optionally, its numeric id."""
     name, sep, ident = text.partition(":")
-    product = _checked(lambda t: v.enum_member("product", t, Product), name)
+    product = _checked(lambda t: check.enum_member("product", t, Product), name)
     if not sep:
         return product, None
     if not ident:
         raise argparse.ArgumentTypeError(f"expected NAME[:ID]; got {text!r}")
-    return product, int(_checked(lambda t: v.identifier("productId", t), ident))
+    return product, int(_checked(lambda t: check.identifier("productId", t), ident))
 
 
 def account_id(text: str) -> str:
@@ -95,22 +95,22 @@ def columns(text: str) -> tuple[str, ...]:
 
 def uii(text: str) -> str:
     """A call's uii (one URL path segment; ``../`` and friends are refused)."""
-    return _checked(lambda t: v.path_segment("uii", t), text)
+    return _checked(lambda t: check.path_segment("uii", t), text)
 
 
 def phone(text: str) -> str:
     """A phone number: digits or E.164."""
-    return _checked(lambda t: v.phone_number("phone", t), text)
+    return _checked(lambda t: check.phone_number("phone", t), text)
 
 
 def username(text: str) -> str:
     """An agent's user name (no whitespace)."""
-    return _checked(lambda t: v.username("username", t), text)
+    return _checked(lambda t: check.username("username", t), text)
 
 
 def session_type(text: str) -> SessionType:
     """MONITOR, BARGEIN or COACHING (any case)."""
-    return _checked(lambda t: v.enum_member("session_type", t, SessionType), text)
+    return _checked(lambda t: check.enum_member("session_type", t, SessionType), text)
 
 
 def _int(text: str, minimum: int) -> int:

@@ -22,7 +22,7 @@ from redis.asyncio.lock import Lock
 
 from .. import _validators as check
 from .._aio import ClosesOnExit
-from ..token_cache import StoredLogin
+from ..auth.cache import StoredLogin
 from . import scripts
 from ._redis import UNAVAILABLE, aioredis, bounded, check_key, connect, describe
 

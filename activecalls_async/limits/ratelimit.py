@@ -107,6 +107,18 @@ class RateLimit(WindowedLimit):
         self._expire(self._clock())
         return self._in_flight + len(self._done)
 
+    def spare(self, priority: Priority = Priority.BULK) -> int:
+        """How many more requests of ``priority`` could start at once now, beyond those
+        already waiting: the room left in the window, less the reserve for ``WATCH`` and
+        ``BULK``, for which pacing also begins at half the window."""
+        now = self._clock()
+        self._expire(now)
+        count = self._in_flight + len(self._done)
+        limit = self.requests
+        if priority <= Priority.WATCH:
+            limit = min(limit - self.reserve, -(-self.requests // 2))
+        return max(0, limit - count - len(self._line))
+
     async def acquire(self, priority: Priority = Priority.READ) -> None:
         """Wait until a request of ``priority`` may start (rules: the class docstring)."""
         priority = check.enum_member("priority", priority, Priority)

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .._convert import structure_calls
+from .._wire.convert import structure_calls
 from ..models import ActiveCall
 from ._api import ActiveCallsApi
 from ._auth import TokenStore

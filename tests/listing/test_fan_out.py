@@ -13,15 +13,15 @@ from activecalls_async import (
     ActiveCallsClient,
     BadRequestError,
     FanOut,
+    Priority,
     RateLimit,
     RateLimitError,
     Target,
     ValidationError,
 )
-from activecalls_async.pagination import PageWalk, Window
+from activecalls_async.pagination import PageWalk, WalkShape, Window
 from activecalls_async.testing import Faults, Simulator
-
-from .helpers import FakeListing, assert_no_tasks_left, client_for, make_calls, wait_until
+from tests.support import FakeListing, assert_no_tasks_left, client_for, make_calls, wait_until
 
 #: A product id the simulator cannot read (beyond int64): its listing answers 400.
 BROKEN = Target("ACD", "9999999999999999999")
@@ -173,7 +173,7 @@ async def test_leaving_a_fan_out_early_cancels_every_walk(sim: Simulator, mode: 
 async def test_a_bug_in_a_walk_is_raised_even_in_collect_mode() -> None:
     def open_walk(target: Target, window: Window | None) -> PageWalk:
         listing = FakeListing(make_calls(10), fail_page=0, fail_with=KeyError("bug"))
-        return PageWalk(listing.fetch, page_size=5)
+        return PageWalk(listing.fetch, WalkShape(page_size=5))
 
     fan_out = FanOut(open_walk, [("ACD", 1), ("ACD", 2)], concurrency=2, on_error="collect")
     with pytest.raises(KeyError):
@@ -236,7 +236,9 @@ async def test_without_the_limiter_the_same_fan_out_is_throttled() -> None:
 
 def test_a_fan_out_has_a_readable_repr() -> None:
     fan_out = FanOut(
-        lambda t, w: PageWalk(FakeListing([]).fetch, page_size=1), [("ACD", 1)], concurrency=4
+        lambda t, w: PageWalk(FakeListing([]).fetch, WalkShape(page_size=1)),
+        [("ACD", 1)],
+        concurrency=4,
     )
     assert repr(fan_out) == "<FanOut 1 targets concurrency=1 on_error='raise' errors=0>"
     assert str(Target("ACD", 55)) == "ACD 55"
@@ -268,7 +270,7 @@ async def test_a_walk_that_cannot_be_opened_is_never_silent(
     def open_walk(target: Target, window: Window | None) -> PageWalk:
         if target.product_id == "2":
             raise ValidationError("timeout", "refused")
-        return PageWalk(FakeListing(make_calls(10)).fetch, page_size=5)
+        return PageWalk(FakeListing(make_calls(10)).fetch, WalkShape(page_size=5))
 
     fan_out = FanOut(open_walk, [("ACD", 1), ("ACD", 2)], concurrency=2, on_error=on_error)
     if on_error == "raise":
@@ -349,19 +351,10 @@ async def test_by_default_a_long_listing_takes_the_slots_short_ones_leave(
     assert (_max_overlap(account_pages) > 1) is shares
 
 
-async def test_a_default_fan_out_sends_at_most_one_request_past_the_end_of_each_listing() -> None:
-    async with Simulator(calls=400, seed=11, rate_limit=None, latency=0.02) as sim:
-        sizes = {
-            Target(p, i): len(sim.calls(p, i))
-            for p, i in sim.targets()
-            if len(sim.calls(p, i)) >= 10
-        }
-        assert len(sizes) >= 5
-        async with client_for(sim, rate_limit=None) as client:
-            fan_out = client.iter_active_calls_many(list(sizes), page_size=10)
-            async with fan_out:
-                got = [call.uii async for call in fan_out]
-        assert len(got) == len(set(got))
+def pages_past_the_end(sim: Simulator, sizes: dict[Target, int], page_size: int) -> list[int]:
+    """For each target, how many pages it was asked beyond those holding its rows and
+    the one proving their end."""
+    past = []
     for target, size in sizes.items():
         pages = [
             int(r.param("page") or 0)
@@ -369,13 +362,49 @@ async def test_a_default_fan_out_sends_at_most_one_request_past_the_end_of_each_
             if r.param("product") == target.product.value
             and r.param("productId") == target.product_id
         ]
-        # Pages 0 .. size // 10 hold the rows and prove the end; one more may be in flight.
-        past = [page for page in pages if page > size // 10]
-        assert len(past) <= 1, (target, size, sorted(pages))
-        assert sorted(set(pages))[: size // 10 + 1] == list(range(size // 10 + 1))
+        assert sorted(set(pages))[: size // page_size + 1] == list(range(size // page_size + 1))
+        past.append(len([page for page in pages if page > size // page_size]))
+    return past
 
 
-@pytest.mark.parametrize(("slots", "windows"), [(0, {None}), (3, {1, 2})])
+async def test_under_pressure_a_fan_out_sends_one_request_past_the_end_at_most() -> None:
+    async with Simulator(calls=400, seed=11, rate_limit=None, latency=0.02) as sim:
+        sizes = {
+            Target(p, i): len(sim.calls(p, i))
+            for p, i in sim.targets()
+            if len(sim.calls(p, i)) >= 10
+        }
+        assert len(sizes) >= 5
+        # Half the window is taken and stays taken: walks and watches are paced, and the
+        # limiter has nothing to spare for them.
+        limit = RateLimit(200, per=0.4)
+        for _ in range(100):
+            await limit.acquire(Priority.READ)
+        assert limit.spare(Priority.BULK) == 0
+        async with client_for(sim, rate_limit=limit, max_concurrency=16) as client:
+            fan_out = client.iter_active_calls_many(list(sizes), page_size=10)
+            async with fan_out:
+                got = [call.uii async for call in fan_out]
+        assert len(got) == len(set(got))
+    assert max(pages_past_the_end(sim, sizes, 10)) <= 1
+
+
+async def test_with_slack_a_fan_out_sends_no_more_past_the_end_than_its_share() -> None:
+    async with Simulator(calls=400, seed=11, rate_limit=None, latency=0.02) as sim:
+        sizes = {
+            Target(p, i): len(sim.calls(p, i))
+            for p, i in sim.targets()
+            if len(sim.calls(p, i)) >= 10
+        }
+        async with client_for(sim, rate_limit=None, max_concurrency=16) as client:
+            fan_out = client.iter_active_calls_many(list(sizes), page_size=10, prefetch=3)
+            async with fan_out:
+                got = [call.uii async for call in fan_out]
+        assert len(got) == len(set(got))
+    assert max(pages_past_the_end(sim, sizes, 10)) <= 2  # prefetch - 1
+
+
+@pytest.mark.parametrize(("slots", "windows"), [(0, {None}), (3, {1, 2, 3})])
 async def test_a_fan_out_hands_each_walk_its_window_when_it_opens_it(
     slots: int, windows: set[int | None]
 ) -> None:
@@ -383,7 +412,8 @@ async def test_a_fan_out_hands_each_walk_its_window_when_it_opens_it(
 
     def open_walk(target: Target, window: Window | None) -> PageWalk:
         seen.add(None if window is None else window())
-        return PageWalk(FakeListing(make_calls(25)).fetch, page_size=5, window=window)
+        listing = FakeListing(make_calls(25))
+        return PageWalk(listing.fetch, WalkShape(page_size=5, prefetch=window or 1))
 
     fan_out = FanOut(open_walk, [("ACD", n) for n in range(4)], concurrency=4, slots=slots)
     async with fan_out:

@@ -7,7 +7,7 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 
 from activecalls_async import ActiveCall
-from activecalls_async.pagination import CallWalk, PageWalk
+from activecalls_async.pagination import CallWalk, PageWalk, WalkShape
 
 TOTAL = 200_000
 PAGE_SIZE = 1000
@@ -58,7 +58,9 @@ async def test_a_walk_holds_only_a_few_pages_of_calls() -> None:
     # The bound is tight enough to catch a walk that keeps the calls it has yielded.
     assert one_page // PAGE_SIZE * TOTAL > 2 * bound
 
-    walk = CallWalk(PageWalk(GeneratedListing(TOTAL).fetch, page_size=PAGE_SIZE, prefetch=prefetch))
+    walk = CallWalk(
+        PageWalk(GeneratedListing(TOTAL).fetch, WalkShape(page_size=PAGE_SIZE, prefetch=prefetch))
+    )
     count = 0
     gc.collect()
     tracemalloc.start()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
 
 from activecalls_async import ActiveCall, ServerError, ValidationError
-from activecalls_async.pagination import ActiveCallPage, CallWalk, PageWalk, PagingMemo
-
-from .helpers import FakeListing, assert_no_tasks_left, make_call, make_calls, wait_until
+from activecalls_async._paging import PagingMemo
+from activecalls_async.pagination import ActiveCallPage, CallWalk, PageWalk, WalkShape
+from tests.support import FakeListing, assert_no_tasks_left, make_call, make_calls, wait_until
 
 
 async def uiis(walk: CallWalk) -> list[str]:
@@ -18,8 +19,14 @@ async def uiis(walk: CallWalk) -> list[str]:
         return [call.uii async for call in walk]
 
 
-def calls_of(listing: FakeListing, **options: object) -> CallWalk:
-    return CallWalk(PageWalk(listing.fetch, **options))  # type: ignore[arg-type]
+def calls_of(
+    listing: FakeListing,
+    *,
+    memo: PagingMemo | None = None,
+    label: str = "listing",
+    **shape: Any,
+) -> CallWalk:
+    return CallWalk(PageWalk(listing.fetch, WalkShape(**shape), memo=memo, label=label))
 
 
 @pytest.mark.parametrize(
@@ -53,62 +60,128 @@ async def test_a_silent_cap_loses_no_call(offset_by_request: bool, total: int) -
     assert all(request[1] == min(40, total) for request in later if request != (0, 100))
 
 
-async def test_a_short_first_page_is_checked_once_then_remembered() -> None:
+async def test_a_short_page_zero_is_probed_whatever_the_server_sent_before() -> None:
     memo = PagingMemo()
+    big = FakeListing(make_calls(2500))
+    assert len(await uiis(calls_of(big, page_size=1000, memo=memo, label="big"))) == 2500
     small = FakeListing(make_calls(30))
-    assert len(await uiis(calls_of(small, page_size=100, memo=memo))) == 30
-    assert small.requests == [(0, 100), (1, 30)]  # page 0 alone proves nothing
-
-    big = FakeListing(make_calls(150))
-    assert len(await uiis(calls_of(big, page_size=100, memo=memo))) == 150
-    assert memo.floor == 100  # the server was seen to send a page of 100
-
-    again = FakeListing(make_calls(30))
-    assert len(await uiis(calls_of(again, page_size=100, memo=memo))) == 30
-    assert again.requests == [(0, 100)]  # now a short page 0 is proof of the end
+    assert len(await uiis(calls_of(small, page_size=1000, memo=memo, label="small"))) == 30
+    # Page 0 alone proves nothing, however large the pages sent before: only the probe,
+    # this walk's own answer, does.
+    assert small.requests == [(0, 1000), (1, 30)]
 
 
-async def test_a_page_smaller_than_any_sent_before_is_proof_of_the_end() -> None:
+@pytest.mark.parametrize("offset_by_request", [False, True])
+async def test_a_cap_that_appears_later_loses_no_call(offset_by_request: bool) -> None:
+    # A 2,500-call walk, then the server starts capping at 500 (a configuration change):
+    # the next walk must still read all 2,500, not take 500 for the whole listing.
     memo = PagingMemo()
-    first = FakeListing(make_calls(30))
-    await uiis(calls_of(first, page_size=100, memo=memo))
-    assert memo.floor == 30  # the server sent 30 rows in a page: it caps no lower
-    same = FakeListing(make_calls(30))
-    await uiis(calls_of(same, page_size=100, memo=memo))
-    assert same.requests == [(0, 100), (1, 30)]  # 30 may still be the cap
-    fewer = FakeListing(make_calls(29))
-    await uiis(calls_of(fewer, page_size=100, memo=memo))
-    assert fewer.requests == [(0, 100)]
+    calls = make_calls(2500)
+    before = FakeListing(calls)
+    assert len(await uiis(calls_of(before, page_size=1000, memo=memo))) == 2500
+    after = FakeListing(calls, cap=500, offset_by_request=offset_by_request)
+    walk = calls_of(after, page_size=1000, memo=memo)
+    assert await uiis(walk) == [c.uii for c in calls]
+    assert walk.pages.complete
+
+
+async def test_a_cap_on_one_listing_hides_no_call_after_a_big_listing_elsewhere() -> None:
+    memo = PagingMemo()
+    big = FakeListing(make_calls(5000))
+    await uiis(calls_of(big, page_size=1000, memo=memo, label="ACCOUNT 1"))
+    queue = FakeListing(make_calls(800, tag="q"), cap=300)
+    walk = calls_of(queue, page_size=1000, memo=memo, label="ACD 55")
+    assert await uiis(walk) == [c.uii for c in queue.calls]
+    assert walk.pages.complete
+
+
+async def test_a_cap_that_disappears_hides_no_call() -> None:
+    memo = PagingMemo()
+    calls = make_calls(700)
+    capped = FakeListing(calls, cap=300)
+    await uiis(calls_of(capped, page_size=1000, memo=memo))
+    assert memo.cap == 300
+    free = FakeListing(calls)
+    assert await uiis(calls_of(free, page_size=1000, memo=memo)) == [c.uii for c in calls]
+    assert memo.cap is None  # the first page larger than the cap dropped it
+
+
+async def test_a_size_the_client_was_told_proves_the_end_in_one_request() -> None:
+    memo = PagingMemo(server_max_rows=1000)
+    small = FakeListing(make_calls(30))
+    walk = calls_of(small, page_size=1000, memo=memo)
+    assert len(await uiis(walk)) == 30
+    assert small.requests == [(0, 1000)]
+    assert walk.pages.read_at_once
 
 
 async def test_a_proven_cap_spares_later_walks_the_check_but_not_the_full_page_zero() -> None:
     memo = PagingMemo()
     first = FakeListing(make_calls(130), cap=40)
-    assert len(await uiis(calls_of(first, page_size=100, memo=memo))) == 130
+    assert len(await uiis(calls_of(first, page_size=100, memo=memo, label="one"))) == 130
     assert first.requests == [(0, 100), (1, 40), (0, 100), (2, 40), (3, 40)]
     assert memo.cap == 40
 
     second = FakeListing(make_calls(90), cap=40)
-    assert len(await uiis(calls_of(second, page_size=100, memo=memo))) == 90
+    assert len(await uiis(calls_of(second, page_size=100, memo=memo, label="two"))) == 90
     # Page 0 at the caller's size first, so that a server sending more drops the cap.
     assert second.requests == [(0, 100), (1, 40), (2, 40)]
+
+
+@pytest.mark.parametrize(
+    ("total", "page_size", "expected"),
+    [
+        (2500, 1000, [(0, 1000), (1, 1000), (2, 1000)]),  # the short page 2 ends it
+        (2000, 1000, [(0, 1000), (1, 1000), (2, 1000)]),  # the empty page 2 ends it
+        (30, 1000, [(0, 1000), (1, 30)]),  # page 0 and its probe
+        (0, 1000, [(0, 1000)]),
+    ],
+)
+async def test_a_listing_walked_again_asks_the_pages_it_expects_at_once(
+    total: int, page_size: int, expected: list[tuple[int, int]]
+) -> None:
+    memo = PagingMemo()
+    listing = FakeListing(make_calls(total), delay=0.01)
+    await uiis(calls_of(listing, page_size=page_size, memo=memo, prefetch=8))
+    listing.requests.clear()
+    listing.max_in_flight = 0
+    got = await uiis(calls_of(listing, page_size=page_size, memo=memo, prefetch=8))
+    assert got == [c.uii for c in listing.calls]
+    assert listing.requests == expected
+    assert listing.max_in_flight == len(expected)  # one round trip
+
+
+async def test_a_listing_that_changed_since_is_read_whole_and_remembered_anew() -> None:
+    memo = PagingMemo()
+    listing = FakeListing(make_calls(2500), delay=0.01)
+    await uiis(calls_of(listing, page_size=1000, memo=memo, prefetch=8))
+    del listing.calls[400:]  # it shrank to 400: pages 1 and 2 are no longer needed
+    listing.requests.clear()
+    assert len(await uiis(calls_of(listing, page_size=1000, memo=memo, prefetch=8))) == 400
+    assert listing.requests[:3] == [(0, 1000), (1, 1000), (2, 1000)]  # sent at once
+    assert listing.requests[3:] == [(1, 400)]  # then the probe page 0 now calls for
+    listing.requests.clear()
+    await uiis(calls_of(listing, page_size=1000, memo=memo, prefetch=8))
+    assert listing.requests == [(0, 1000), (1, 400)]
+
+
+async def test_under_pressure_a_known_listing_sends_at_most_one_request_past_its_end() -> None:
+    memo = PagingMemo()
+    listing = FakeListing(make_calls(2500), delay=0.01)
+    await uiis(calls_of(listing, page_size=1000, memo=memo, prefetch=8))
+    del listing.calls[400:]
+    listing.requests.clear()
+    # The budget has no slack: a window of two.
+    walk = calls_of(listing, page_size=1000, memo=memo, prefetch=8, room=lambda: 0)
+    assert len(await uiis(walk)) == 400
+    assert listing.requests == [(0, 1000), (1, 1000), (1, 400)]
 
 
 def test_a_cap_disproved_by_a_bigger_page_is_forgotten() -> None:
     memo = PagingMemo()
     memo.prove_cap(40)
-    memo.saw_page(100, 60)
+    memo.saw_page(60)
     assert memo.cap is None
-    assert memo.floor == 60
-
-
-def test_a_cap_below_a_page_the_server_has_sent_is_never_believed() -> None:
-    memo = PagingMemo()
-    memo.saw_page(100, 60)
-    memo.prove_cap(40)  # calls coming and going can fake a proof; one page of 60 cannot
-    assert memo.cap is None
-    memo.prove_cap(60)
-    assert memo.cap == 60
 
 
 @pytest.mark.parametrize(("total", "prefetch"), [(250, 1), (250, 4), (30, 1)])
@@ -120,7 +193,9 @@ async def test_a_server_ignoring_page_stops_the_walk_with_one_warning(
     # A walk that spins would never end: give it a deadline.
     got = await asyncio.wait_for(uiis(calls_of(listing, page_size=100, prefetch=prefetch)), 5)
     assert got == [c.uii for c in listing.calls[:100]]
-    assert len(listing.requests) <= 1 + prefetch
+    # Page 0, the pages in flight, and page 0 again to tell it from calls arriving.
+    assert len(listing.requests) <= 2 + prefetch
+    assert listing.requests[-1] == (0, 100)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "ignore 'page'" in warnings[0].getMessage()
@@ -187,7 +262,7 @@ async def test_prefetch_keeps_pages_in_flight_and_yields_them_in_order() -> None
 
 async def test_page_zero_is_asked_alone_before_prefetching() -> None:
     listing = FakeListing(make_calls(1000), delay=0.01)
-    walk = PageWalk(listing.fetch, page_size=100, prefetch=4)
+    walk = PageWalk(listing.fetch, WalkShape(page_size=100, prefetch=4))
     async with walk:
         first = await walk.__anext__()
         assert first.number == 0
@@ -214,7 +289,7 @@ async def test_pages_report_only_calls_new_to_the_walk() -> None:
             listing.calls.insert(0, make_call(9999))
 
     listing.before_page = arrive_before_page_one
-    walk = PageWalk(listing.fetch, page_size=100)
+    walk = PageWalk(listing.fetch, WalkShape(page_size=100))
     async with walk:
         pages = [page async for page in walk]
     assert [p.number for p in pages] == [0, 1]
@@ -339,7 +414,7 @@ def test_bad_options_are_refused_before_any_request(option: str, value: object) 
     listing = FakeListing(make_calls(10))
     options: dict[str, object] = {"page_size": 10, option: value}
     with pytest.raises(ValidationError) as raised:
-        PageWalk(listing.fetch, **options)  # type: ignore[arg-type]
+        PageWalk(listing.fetch, WalkShape(**options))  # type: ignore[arg-type]
     assert raised.value.parameter == option
     assert listing.requests == []
 
@@ -358,15 +433,17 @@ async def test_a_server_ignoring_page_while_calls_end_still_stops(
             del listing.calls[:ending_per_page]
 
     listing.before_page = oldest_calls_end
-    walk = PageWalk(listing.fetch, page_size=20, prefetch=prefetch)
+    walk = PageWalk(listing.fetch, WalkShape(page_size=20, prefetch=prefetch))
     async with walk:
         pages = await asyncio.wait_for(_all_pages(walk), 5)
     assert len(listing.requests) <= 2 + prefetch
     assert not walk.complete
     got = [call.uii for page in pages for call in page.calls]
     assert len(got) == len(set(got))
-    # The rows that moved into page 0 are real calls: they are yielded, not dropped.
-    assert got == [c.uii for c in make_calls(20 + ending_per_page)]
+    # The rows that moved into page 0 are real calls: they are yielded, not dropped
+    # (those of every request sent before the walk knew, at most).
+    assert got == [c.uii for c in make_calls(len(got))]
+    assert 20 + ending_per_page <= len(got) <= 20 + ending_per_page * (prefetch + 1)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "ignore 'page'" in warnings[0].getMessage()
@@ -385,10 +462,11 @@ async def test_a_repeated_page_zero_is_known_by_its_first_call() -> None:
                 listing.calls.insert(1, next(arrivals))
 
     listing.before_page = arrive_after_the_first_call
-    walk = PageWalk(listing.fetch, page_size=20)
+    walk = PageWalk(listing.fetch, WalkShape(page_size=20))
     async with walk:
         await asyncio.wait_for(_all_pages(walk), 5)
-    assert listing.requests == [(0, 20), (1, 20)]
+    # Page 1 opens with page 0's first call: page 0 again at 20 tells, and still does.
+    assert listing.requests == [(0, 20), (1, 20), (0, 20)]
     assert not walk.complete
 
 
@@ -401,7 +479,7 @@ async def test_a_genuine_page_with_fewer_than_half_repeats_is_walked_on() -> Non
             listing.calls.insert(0, next(arrivals))
 
     listing = FakeListing(original, before_page=nine_arrive_at_the_front)
-    walk = PageWalk(listing.fetch, page_size=20)
+    walk = PageWalk(listing.fetch, WalkShape(page_size=20))
     async with walk:
         pages = await _all_pages(walk)
     got = {call.uii for page in pages for call in page.calls}
@@ -417,7 +495,7 @@ async def _all_pages(walk: PageWalk) -> list[ActiveCallPage]:
     ("total", "options", "complete", "pages_read"),
     [
         (0, {}, True, 1),  # an empty page 0
-        (5, {"memo": "seen-10"}, True, 1),  # a short page 0 at a size proven honoured
+        (5, {"memo": "told-10"}, True, 1),  # short of the size the client was told
         (5, {}, True, 2),  # a short page 0, checked for a cap by page 1
         (25, {}, True, 3),
         (20, {}, True, 3),  # full, full, empty
@@ -428,11 +506,10 @@ async def _all_pages(walk: PageWalk) -> list[ActiveCallPage]:
 async def test_a_walk_says_whether_it_read_the_listing_to_its_end(
     total: int, options: dict[str, object], complete: bool, pages_read: int
 ) -> None:
-    memo = PagingMemo()
-    if options.pop("memo", None) == "seen-10":
-        memo.saw_page(10, 10)
+    told = options.pop("memo", None) == "told-10"
+    memo = PagingMemo(server_max_rows=10 if told else None)
     listing = FakeListing(make_calls(total))
-    walk = PageWalk(listing.fetch, page_size=10, memo=memo, **options)  # type: ignore[arg-type]
+    walk = PageWalk(listing.fetch, WalkShape(page_size=10, **options), memo=memo)  # type: ignore[arg-type]
     assert (walk.complete, walk.pages_read) == (False, 0)
     async with walk:
         await _all_pages(walk)
@@ -441,13 +518,13 @@ async def test_a_walk_says_whether_it_read_the_listing_to_its_end(
 
 async def test_a_walk_closed_or_failed_early_is_not_complete() -> None:
     listing = FakeListing(make_calls(50))
-    walk = PageWalk(listing.fetch, page_size=10)
+    walk = PageWalk(listing.fetch, WalkShape(page_size=10))
     async with walk:
         await walk.__anext__()
     assert not walk.complete
 
     failing = FakeListing(make_calls(50), fail_page=1, fail_with=ServerError("x", status=500))
-    walk = PageWalk(failing.fetch, page_size=10)
+    walk = PageWalk(failing.fetch, WalkShape(page_size=10))
     with pytest.raises(ServerError):
         await _all_pages(walk)
     assert not walk.complete
@@ -465,12 +542,13 @@ async def test_a_call_arriving_during_the_probe_teaches_no_cap() -> None:
             acd.calls.append(next(arrivals))
 
     acd.before_page = one_arrives_at_the_probe
-    assert len(await uiis(calls_of(acd, page_size=100, memo=memo))) == 2
+    assert len(await uiis(calls_of(acd, page_size=100, memo=memo, label="ACD 1"))) == 2
     assert acd.requests == [(0, 100), (1, 1), (0, 100), (1, 2)]
     assert memo.cap is None
 
     account = FakeListing(make_calls(300))
-    assert len(await uiis(calls_of(account, page_size=100, memo=memo))) == 300
+    walk = calls_of(account, page_size=100, memo=memo, label="ACCOUNT 1")
+    assert len(await uiis(walk)) == 300
     assert account.requests == [(0, 100), (1, 100), (2, 100), (3, 100)]
 
 
@@ -486,11 +564,12 @@ async def test_a_cap_faked_by_a_call_coming_and_going_is_dropped_by_the_next_big
             acd.calls.remove(visitor)
 
     acd.before_page = one_comes_and_goes
-    await uiis(calls_of(acd, page_size=100, memo=memo))
+    await uiis(calls_of(acd, page_size=100, memo=memo, label="ACD 1"))
     learnt = memo.cap
     assert learnt == 1  # no request could tell this from a real cap of one row
     account = FakeListing(make_calls(300))
-    assert len(await uiis(calls_of(account, page_size=100, memo=memo))) == 300
+    walk = calls_of(account, page_size=100, memo=memo, label="ACCOUNT 1")
+    assert len(await uiis(walk)) == 300
     assert memo.cap is None
     assert account.requests == [(0, 100), (1, 100), (2, 100), (3, 100)]
 
@@ -515,7 +594,7 @@ async def test_a_walk_ends_with_a_call_arriving_for_every_request() -> None:
             listing.calls.append(next(arrivals))
 
     listing.before_page = traffic
-    walk = PageWalk(listing.fetch, page_size=100, memo=memo)
+    walk = PageWalk(listing.fetch, WalkShape(page_size=100), memo=memo)
     async with walk:
         got = [
             call.uii for page in await asyncio.wait_for(_all_pages(walk), 5) for call in page.calls
@@ -581,4 +660,3 @@ async def test_a_check_that_finds_no_cap_goes_on_at_the_larger_size_without_losi
     assert got == [c.uii for c in listing.calls]
     assert listing.requests == [(0, 100), (1, 30), (0, 100), (1, 100), (2, 100)]
     assert memo.cap is None
-    assert memo.floor == 100

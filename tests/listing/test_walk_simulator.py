@@ -11,8 +11,13 @@ import pytest
 
 from activecalls_async import ActiveCallPage, ActiveCallsClient, CallWalk, ValidationError
 from activecalls_async.testing import Faults, Simulator
-
-from .helpers import assert_no_tasks_left, client_for, list_requests, wait_until
+from tests.support import (
+    assert_no_tasks_left,
+    client_for,
+    list_requests,
+    max_in_flight,
+    wait_until,
+)
 
 ACCOUNT = "12440001"
 
@@ -52,7 +57,8 @@ async def test_every_call_once_in_listing_order(
     page_size: int,
     expected: list[tuple[int, int]] | None,
 ) -> None:
-    got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT, page_size=page_size)]
+    walk = client.iter_active_calls("ACCOUNT", ACCOUNT, page_size=page_size, prefetch=1)
+    got = [c.uii async for c in walk]
     assert got == wire_uiis(sim)
     assert len(got) == 300
     if expected is not None:
@@ -82,10 +88,11 @@ async def test_the_ignored_page(
     sim: Simulator, client: ActiveCallsClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     sim.faults = Faults(ignore_page=True)
-    walk = client.iter_active_calls("ACCOUNT", ACCOUNT, page_size=100)
+    walk = client.iter_active_calls("ACCOUNT", ACCOUNT, page_size=100, prefetch=1)
     got = await asyncio.wait_for(collect_uiis(walk), 5)  # a spinning walk would never end
     assert got == wire_uiis(sim)[:100]
-    assert list_requests(sim) == [(0, 100), (1, 100)]
+    # Page 1 repeats page 0; page 0 asked again at 100 still starts the same: ignored.
+    assert list_requests(sim) == [(0, 100), (1, 100), (0, 100)]
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1
 
@@ -205,16 +212,34 @@ async def test_a_call_arriving_during_the_probe_does_not_shrink_later_walks() ->
                         # The probe is scheduled, not yet sent: the call beats it there.
                         sim.add_call(product="ACD", product_id=55)
             sim.requests.clear()
-            got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT, page_size=100)]
+            walk = client.iter_active_calls("ACCOUNT", ACCOUNT, page_size=100, prefetch=1)
+            got = [c.uii async for c in walk]
         assert len(got) == 301
         assert list_requests(sim) == [(0, 100), (1, 100), (2, 100), (3, 100)]
 
 
-async def test_a_3000_call_account_in_four_requests_by_default() -> None:
+async def test_a_3000_call_account_in_four_requests_then_in_one_round_trip() -> None:
     async with Simulator(calls=3000, seed=5, rate_limit=None) as sim, client_for(sim) as client:
+        # One page at a time: the minimum, four requests (the last, empty, proves the end).
+        got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT, prefetch=1)]
+        assert got == wire_uiis(sim)
+        assert list_requests(sim) == [(0, 1000), (1, 1000), (2, 1000), (3, 1000)]
+        # Walked again by default, the client asks the four pages it expects at once.
+        sim.requests.clear()
+        sim.faults = Faults(latency=0.05)
         got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT)]
         assert got == wire_uiis(sim)
         assert list_requests(sim) == [(0, 1000), (1, 1000), (2, 1000), (3, 1000)]
+        assert max_in_flight(sim) == 4
+
+
+async def test_a_first_walk_prefetches_from_slack_within_its_prefetch() -> None:
+    async with Simulator(calls=3000, seed=5, rate_limit=None) as sim, client_for(sim) as client:
+        got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT, prefetch=3)]
+        assert got == wire_uiis(sim)
+        pages = [page for page, _ in list_requests(sim)]
+        assert pages[:4] == [0, 1, 2, 3]
+        assert max(pages) <= 3 + 2  # at most prefetch - 1 past the end
 
 
 async def test_a_3000_call_account_capped_at_500_costs_the_minimum_plus_one_then_the_minimum() -> (
@@ -223,7 +248,7 @@ async def test_a_3000_call_account_capped_at_500_costs_the_minimum_plus_one_then
     async with Simulator(calls=3000, seed=5, rate_limit=None) as sim, client_for(sim) as client:
         sim.faults = Faults(max_rows_cap=500)
         # Six full pages of 500 and the empty one proving the end: 7 at the least.
-        got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT)]
+        got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT, prefetch=1)]
         assert got == wire_uiis(sim)
         assert len(list_requests(sim)) == 8  # the first walk checks the cap once
         sim.requests.clear()
@@ -232,7 +257,7 @@ async def test_a_3000_call_account_capped_at_500_costs_the_minimum_plus_one_then
         assert list_requests(sim) == [(0, 1000)] + [(page, 500) for page in range(1, 7)]
 
 
-async def test_a_short_listing_costs_one_request_once_the_server_sent_a_larger_page(
+async def test_a_short_listing_is_proven_whole_by_its_own_probe_every_time(
     sim: Simulator, client: ActiveCallsClient
 ) -> None:
     product, product_id = "ACD", 55
@@ -242,10 +267,13 @@ async def test_a_short_listing_costs_one_request_once_the_server_sent_a_larger_p
     assert list_requests(sim) == [(0, 1000), (1, size)]  # size may be a cap: checked
     await collect_uiis(client.iter_active_calls("ACCOUNT", ACCOUNT))  # a page of 300
     sim.requests.clear()
+    sim.faults = Faults(latency=0.05)
     assert await collect_uiis(client.iter_active_calls(product, product_id)) == wire_uiis(
         sim, product, product_id
     )
-    assert list_requests(sim) == [(0, 1000)]
+    # Larger pages sent before prove nothing now; the probe goes with page 0, at once.
+    assert list_requests(sim) == [(0, 1000), (1, size)]
+    assert max_in_flight(sim) == 2
 
 
 async def test_server_max_rows_makes_a_short_listing_one_request_from_the_start(

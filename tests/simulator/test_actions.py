@@ -10,7 +10,7 @@ import pytest
 
 from activecalls_async.testing import Disposition, Session, Simulator
 
-from .support import act, answered_uii, api_url, bearer, fetch, list_calls
+from .bare_http import act, answered_uii, api_url, bearer, fetch, list_calls
 
 SUPERVISOR = "+15554150123"
 

@@ -9,7 +9,7 @@ import aiohttp
 
 from activecalls_async.testing import Simulator
 
-from .support import api_url, basic_auth, bearer
+from .bare_http import api_url, basic_auth, bearer
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 

@@ -10,7 +10,7 @@ import pytest
 
 from activecalls_async.testing import Simulator
 
-from .support import answered_uii, api_url, fetch
+from .bare_http import answered_uii, api_url, fetch
 
 ERRORS_KEYS = {
     "generalMessage",

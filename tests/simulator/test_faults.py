@@ -13,7 +13,7 @@ import pytest
 
 from activecalls_async.testing import Faults, Simulator
 
-from .support import act, answered_uii, api_url, basic_auth, bearer, fetch, list_calls
+from .bare_http import act, answered_uii, api_url, basic_auth, bearer, fetch, list_calls
 
 
 @pytest.fixture

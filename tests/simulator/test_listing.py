@@ -11,7 +11,7 @@ import pytest
 
 from activecalls_async.testing import Simulator
 
-from .support import api_url, bearer, fetch, list_calls
+from .bare_http import api_url, bearer, fetch, list_calls
 
 FIELDS = {
     "uii",

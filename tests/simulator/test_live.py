@@ -12,7 +12,7 @@ import pytest
 from activecalls_async.models import ActiveCall
 from activecalls_async.testing import Simulator
 
-from .support import list_calls
+from .bare_http import list_calls
 
 #: A fixed clock: two simulators made with it build the same calls, to the millisecond.
 FIXED = datetime(2026, 11, 28, 14, 40, tzinfo=timezone.utc).timestamp()

@@ -11,7 +11,7 @@ import pytest
 
 from activecalls_async.testing import Simulator
 
-from .support import api_url, fetch
+from .bare_http import api_url, fetch
 
 QUEUE_DNIS = "8661234567"  # routes to ACD queue 55 in every seed
 

@@ -10,7 +10,7 @@ import pytest
 
 from activecalls_async.testing import Simulator
 
-from .support import act, answered_uii, api_url, list_calls
+from .bare_http import act, answered_uii, api_url, list_calls
 
 
 def test_same_seed_same_account_and_different_seed_differs() -> None:
