@@ -106,6 +106,9 @@ class Transport:
         self.stats = stats
         self._borrowed = session
         self._session: aiohttp.ClientSession | None = session
+        #: The session of requests whose repeat could act twice (and of logins): the
+        #: same connections, with trace hooks telling whether a failed one was sent.
+        self._traced: aiohttp.ClientSession | None = session
         self._tls = tls
         self._slots = PrioritySlots(max_concurrency)
         self._in_flight: set[asyncio.Task[Any]] = set()
@@ -127,18 +130,27 @@ class Transport:
     @property
     def session(self) -> aiohttp.ClientSession:
         """The session requests go through, created on first use inside the loop."""
+        return self._sessions()[0]
+
+    def _sessions(self) -> tuple[aiohttp.ClientSession, aiohttp.ClientSession]:
+        """The plain and the traced session, made on first use inside the loop: one
+        connection pool for both. The trace hooks cost a request some 30 µs of CPU, so
+        only those that need to know whether a failure reached the server carry them:
+        actions whose repeat could act twice, and logins (reads are retried either way,
+        and know it only for a failure to connect)."""
         if self._closed:
             raise ClientClosedError("this ActiveCallsClient is closed; create a new one")
-        if self._session is None:
+        if self._session is None or self._traced is None:
             connector = aiohttp.TCPConnector(
                 limit=self.max_concurrency,
                 # False is aiohttp's own spelling of "do not verify" (the client warned).
                 ssl=self._tls if self._tls is not None else True,
             )
-            self._session = aiohttp.ClientSession(
-                connector=connector, trace_configs=[progress_tracer()]
+            self._session = aiohttp.ClientSession(connector=connector)
+            self._traced = aiohttp.ClientSession(
+                connector=connector, connector_owner=False, trace_configs=[progress_tracer()]
             )
-        return self._session
+        return self._session, self._traced
 
     async def aclose(self) -> None:
         """Close the owned session (never a borrowed one); refuse further work.
@@ -161,7 +173,10 @@ class Transport:
         theirs are cancelled).
         """
         session, self._session = self._session, None
+        traced, self._traced = self._traced, None
         if session is not None and session is not self._borrowed:
+            if traced is not None:
+                await traced.close()  # it does not own the connections: the other does
             await session.close()
         if self._in_flight:
             # Their connections are gone: they fail at their next step. Cancelling is
@@ -219,7 +234,7 @@ class Transport:
             sent_secrets(request.headers, *request.secrets),
             request.form,
         )
-        return await post_form(self.session, out)
+        return await post_form(self._sessions()[1], out)
 
     async def send(self, request: Request) -> Any:
         """Send ``request`` under its options and return its decoded result.
@@ -291,7 +306,8 @@ class Transport:
         meanwhile gets ``CancelledError`` at once, while the request goes on to its
         answer or its timeout, so the server never serves more than the slots allow.
         """
-        session = self.session  # raises ClientClosedError once closed
+        plain, traced = self._sessions()  # raises ClientClosedError once closed
+        session = traced if request.endpoint.retry is RetryClass.AT_MOST_ONCE else plain
         loop = asyncio.get_running_loop()
         priority = request.options.priority
         asked = loop.time()
@@ -371,9 +387,8 @@ class Transport:
     def _record(self, request: Request, attempt: Attempt, status: int | None, took: float) -> None:
         """Count the attempt and log it at DEBUG (cheap when neither is wanted)."""
         priority = request.options.priority
-        self.stats.record_attempt(
-            request.operation, status, priority, attempt.waited_limiter, attempt.waited_slot
-        )
+        waited = attempt.waited_limiter + attempt.waited_slot
+        self.stats.record_attempt(request.operation, status, priority, waited)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s -> %s in %.0f ms (attempt %d, waited %.3fs for the limiter, "

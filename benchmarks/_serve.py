@@ -25,18 +25,32 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--rate-limit", type=int, default=None)
     parser.add_argument("--rate-window", type=float, default=60.0)
+    parser.add_argument(
+        "--listing",
+        action="append",
+        default=[],
+        metavar="PRODUCT:ID=CALLS",
+        help="add CALLS calls to one listing (repeatable); with --calls 0, the only ones",
+    )
     return parser.parse_args(argv)
 
 
 def _stats(sim: Simulator) -> dict[str, Any]:
-    """What the server saw since the last reset: request count, statuses, start times."""
+    """What the server saw since the last reset: request count, statuses, start times,
+    and the pages asked of each listing."""
     statuses = collections.Counter(str(r.status) for r in sim.requests)
     starts = sorted(r.started for r in sim.requests)
+    pages: dict[str, list[list[int]]] = collections.defaultdict(list)
+    for r in sim.requests:
+        if r.operation == "list":
+            listing = f"{r.param('product')}:{r.param('productId')}"
+            pages[listing].append([int(r.param("page") or 0), int(r.param("maxRows") or 0)])
     return {
         "requests": len(sim.requests),
         "statuses": dict(statuses),
         # Seconds after the first start, in order: enough to judge a pace.
         "starts": [round(start - starts[0], 6) for start in starts],
+        "pages": dict(pages),
     }
 
 
@@ -65,6 +79,11 @@ async def _serve(args: argparse.Namespace) -> None:
         rate_window=args.rate_window,
         live=False,
     )
+    for spec in args.listing:
+        listing, _, count = spec.partition("=")
+        product, _, product_id = listing.partition(":")
+        for _ in range(int(count)):
+            sim.add_call(product=product, product_id=int(product_id))
     loop = asyncio.get_running_loop()
     async with sim:
         info = {

@@ -37,6 +37,7 @@ class SimulatorProcess:
         latency: float = 0.0,
         rate_limit: int | None = None,
         rate_window: float = 60.0,
+        listings: dict[tuple[str, int], int] | None = None,
     ) -> None:
         self._argv = [
             sys.executable,
@@ -49,6 +50,8 @@ class SimulatorProcess:
         ]
         if rate_limit is not None:
             self._argv.append(f"--rate-limit={rate_limit}")
+        for (product, product_id), count in (listings or {}).items():
+            self._argv.append(f"--listing={product}:{product_id}={count}")
         self._process: subprocess.Popen[str] | None = None
         self.info: ServerInfo | None = None
 

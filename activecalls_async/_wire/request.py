@@ -8,6 +8,7 @@ request carries the ``CallOptions`` its call was resolved to.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -30,6 +31,9 @@ __all__ = [
     "build_request",
 ]
 
+
+#: Query values that stand as they are in a URL.
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
 
 #: The methods ``client.request`` sends.
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
@@ -109,8 +113,7 @@ def build_request(
             if param.required:
                 raise ValidationError(param.name, "is required")
             continue
-        # quote(safe="") sends "+" as %2B and "@" as %40: a bare "+" would decode as a space.
-        query.append(f"{param.wire}={quote(param.encode(param.name, value), safe='')}")
+        query.append(f"{param.wire}={_quoted(param.encode(param.name, value))}")
     url = prefix + path + ("?" + "&".join(query) if query else "")
     return Request(endpoint, url, options, uii)
 
@@ -126,6 +129,12 @@ class RawCall:
     retry_class: RetryClass | str | None = None
     #: Whether the caller wants the answer itself (a ``RawResponse``), not its data.
     raw: bool = False
+
+
+def _quoted(text: str) -> str:
+    """``text`` as a query value: ``quote(safe="")`` sends "+" as %2B and "@" as %40 (a
+    bare "+" would decode as a space); most values (ids, enums) need no quoting at all."""
+    return text if _PLAIN.fullmatch(text) else quote(text, safe="")
 
 
 def build_raw_request(call: RawCall, root: str, options: CallOptions) -> Request:

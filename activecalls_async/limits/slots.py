@@ -72,7 +72,8 @@ class PrioritySlots:
     def release(self) -> None:
         """Give back a slot."""
         self._held -= 1
-        self._hand_out()
+        if self._line:
+            self._hand_out()
 
     def _hand_out(self) -> None:
         """Grant free slots to the waiters whose turn it is."""

@@ -52,19 +52,15 @@ class ClientStats:
         )
 
     def record_attempt(
-        self,
-        operation: str,
-        status: int | None,
-        priority: Priority,
-        waited_limiter: float,
-        waited_slot: float,
+        self, operation: str, status: int | None, priority: Priority, waited: float
     ) -> None:
-        """Count one attempt sent: its answer's ``status`` (None: no answer) and its waits."""
+        """Count one attempt sent: its answer's ``status`` (None: no answer), and the
+        seconds it ``waited`` for the rate limiter and a concurrency slot."""
         self._requests += 1
         self._by_operation[operation] += 1
         if status is not None:
             self._by_status[status] += 1
-        self._waited[Priority(priority)] += waited_limiter + waited_slot
+        self._waited[priority] += waited
 
     def record_retry(self) -> None:
         """Count one attempt that is about to be repeated."""

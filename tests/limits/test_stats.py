@@ -20,13 +20,13 @@ def test_a_new_client_has_spent_nothing() -> None:
 
 def test_attempts_are_counted_by_operation_status_and_priority() -> None:
     stats = ClientStats()
-    stats.record_attempt("list", 200, Priority.BULK, 0.25, 0.5)
-    stats.record_attempt("list", 429, Priority.BULK, 1.0, 0.0)
+    stats.record_attempt("list", 200, Priority.BULK, 0.75)
+    stats.record_attempt("list", 429, Priority.BULK, 1.0)
     stats.record_retry()
-    stats.record_attempt("list", None, Priority.BULK, 0.0, 0.0)  # no answer: connection lost
+    stats.record_attempt("list", None, Priority.BULK, 0.0)  # no answer: connection lost
     stats.record_retry()
-    stats.record_attempt("list", 200, Priority.BULK, 0.0, 0.0)
-    stats.record_attempt("hangupCall", 404, Priority.ACTION, 0.125, 0.0)
+    stats.record_attempt("list", 200, Priority.BULK, 0.0)
+    stats.record_attempt("hangupCall", 404, Priority.ACTION, 0.125)
     assert stats.requests == 5
     assert dict(stats.by_operation) == {"list": 4, "hangupCall": 1}
     assert dict(stats.by_status) == {200: 2, 429: 1, 404: 1}
@@ -42,9 +42,9 @@ def test_attempts_are_counted_by_operation_status_and_priority() -> None:
 
 def test_readings_are_snapshots_that_cannot_be_written() -> None:
     stats = ClientStats()
-    stats.record_attempt("list", 200, Priority.READ, 0.5, 0.0)
+    stats.record_attempt("list", 200, Priority.READ, 0.5)
     by_operation, by_status, waited = stats.by_operation, stats.by_status, stats.waited
-    stats.record_attempt("list", 500, Priority.READ, 1.0, 0.0)
+    stats.record_attempt("list", 500, Priority.READ, 1.0)
     assert dict(by_operation) == {"list": 1}
     assert dict(by_status) == {200: 1}
     assert waited[Priority.READ] == 0.5
@@ -85,7 +85,7 @@ def test_in_window_is_none_for_a_limiter_that_does_not_count() -> None:
 
 def test_repr_shows_the_headline_counts() -> None:
     stats = ClientStats(RateLimit(5))
-    stats.record_attempt("list", 429, Priority.WATCH, 0.0, 0.0)
+    stats.record_attempt("list", 429, Priority.WATCH, 0.0)
     stats.record_retry()
     assert repr(stats) == "ClientStats(requests=1, rate_limited=1, retries=1, in_window=0)"
 
