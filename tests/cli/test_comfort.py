@@ -60,7 +60,7 @@ def test_every_help_shows_the_defaults() -> None:
 
 
 def test_no_flag_shows_a_true_or_false_default() -> None:
-    helps = dict((name, " ".join(p.format_help().split())) for name, p in every_parser())
+    helps = {name: " ".join(p.format_help().split()) for name, p in every_parser()}
     assert len(helps) >= 20  # every command and subcommand was looked at
     for name, text in helps.items():
         assert "(default: True)" not in text, name
