@@ -29,7 +29,7 @@ from ._auth import TokenStore
 from ._faults import Faults
 from ._login import LoginApi
 from ._ratelimit import SlidingWindow
-from ._records import Effect, Journal, RecordedRequest
+from ._records import JOURNAL_SIZE, Effect, Journal, RecordedRequest, RecordLog
 from ._seed import build_state
 from ._server import ApiServer
 from ._state import AccountState
@@ -46,8 +46,9 @@ class Simulator:
     """A faithful local RingCX Active Calls server with a seeded account and live traffic.
 
     Use ``async with Simulator() as sim:`` (or ``await start()``/``await stop()``), then
-    point a client at :attr:`base_url` with :attr:`token`. Everything it received is in
-    :attr:`requests`, everything it did in :attr:`effects`.
+    point a client at :attr:`base_url` with :attr:`token`. The newest requests it received
+    are in :attr:`requests`, the newest effects it applied in :attr:`effects` (at most
+    ``journal_size`` of each, ``None`` for all; their ``total`` counts every one).
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class Simulator:
         faults: Faults | None = None,
         latency: float = 0.0,
         clock: Callable[[], float] | None = None,
+        journal_size: int | None = JOURNAL_SIZE,
     ) -> None:
         if calls < 0:
             raise ValueError(f"calls must not be negative, got {calls!r}")
@@ -77,6 +79,8 @@ class Simulator:
             raise ValueError(f"tick must be positive, got {tick!r}")
         if mean_call_seconds <= 0:
             raise ValueError(f"mean_call_seconds must be positive, got {mean_call_seconds!r}")
+        if journal_size is not None and journal_size < 0:
+            raise ValueError(f"journal_size must not be negative, got {journal_size!r}")
         if arrival_rate is not None and arrival_rate < 0:
             raise ValueError(f"arrival_rate must not be negative, got {arrival_rate!r}")
         if arrival_rate is None:
@@ -99,9 +103,11 @@ class Simulator:
             self.state, seed=seed, arrival_rate=arrival_rate, mean_call_seconds=mean_call_seconds
         )
         self._tokens = TokenStore(lifetime=token_lifetime)
-        self._journal = Journal()
-        self.requests: list[RecordedRequest] = self._journal.requests
-        self.effects: list[Effect] = self._journal.effects
+        self._journal = Journal(journal_size)
+        #: The newest requests received (at most ``journal_size``), oldest first.
+        self.requests: RecordLog[RecordedRequest] = self._journal.requests
+        #: The newest effects applied (at most ``journal_size``), oldest first.
+        self.effects: RecordLog[Effect] = self._journal.effects
         self._limiter = SlidingWindow(rate_limit, rate_window)
         self._exchange_limiter = SlidingWindow(*EXCHANGE_LIMIT)
         self._server = ApiServer(
@@ -277,7 +283,7 @@ class Simulator:
     # -- inspection --------------------------------------------------------------------------
 
     def effect_count(self, kind: str, uii: str | None = None) -> int:
-        """How many effects of this kind (on this uii, if given) were applied."""
+        """How many effects of this kind (on this uii, if given) :attr:`effects` holds."""
         return sum(
             1 for effect in self.effects if effect.kind == kind and uii in (None, effect.uii)
         )
@@ -311,7 +317,8 @@ class Simulator:
         return self.state.targets()
 
     def reset_counters(self) -> None:
-        """Clear recorded requests and effects, and empty the rate-limit windows."""
+        """Clear recorded requests and effects (and their totals), and empty the rate-limit
+        windows."""
         self._journal.clear()
         self._limiter.reset()
         self._exchange_limiter.reset()
