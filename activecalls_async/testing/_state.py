@@ -37,6 +37,13 @@ EDITABLE = {
 
 ListKey: TypeAlias = tuple[str, int | None]
 
+#: The newest dispositions kept (a long-running simulator must not keep every one).
+DISPOSITIONS_KEPT = 10_000
+
+# Ended calls at the front of the by-sequence index are cut off once there are this many
+# and they fill half of it: memory follows the calls in flight, not every call ever seen.
+_TRIM_AT = 1024
+
 _EMPTY: tuple[Call, ...] = ()
 
 
@@ -72,7 +79,8 @@ class AccountState:
         self.dnis_numbers = dnis_numbers
         #: Simulated wall clock, epoch milliseconds; moves only when the traffic advances it.
         self.now_ms = now_ms
-        #: Dispositions by uii; kept after the call ends, as a CRM record would be.
+        #: Dispositions by uii, kept after the call ends as a CRM record would be (the
+        #: newest :data:`DISPOSITIONS_KEPT`).
         self.dispositions: dict[str, Disposition] = {}
         self.agents_by_username = {agent.username.lower(): agent for agent in agents}
         self.dnis_by_number = {dnis.number: dnis for dnis in dnis_numbers}
@@ -81,8 +89,11 @@ class AccountState:
             for queue_id in agent.queue_ids:
                 self.queue_members[queue_id].append(agent)
         self._lists: dict[ListKey, list[Call]] = {("ACCOUNT", self.account_number): []}
-        # Calls by sequence number (index); an ended call leaves None behind.
+        # Calls by sequence number, the first slot being ``_first_seq``; an ended call
+        # leaves None behind until the ended ones at the front are cut off.
         self._by_seq: list[Call | None] = [None]
+        self._first_seq = 0
+        self._front = 0  # no live call sits before this slot
         #: Calls waiting for an agent, oldest first.
         self.queued: list[Call] = []
         self._session_ids = itertools.count(1)
@@ -92,7 +103,7 @@ class AccountState:
     @property
     def next_seq(self) -> int:
         """The sequence number the next new call will get."""
-        return len(self._by_seq)
+        return self._first_seq + len(self._by_seq)
 
     def __len__(self) -> int:
         return len(self._lists[("ACCOUNT", self.account_number)])
@@ -115,10 +126,10 @@ class AccountState:
         """The live call with this uii, or None when it is unknown or ended."""
         if len(uii) != 30 or not (uii.isascii() and uii.isdigit()):
             return None
-        seq = int(uii[14:])
-        if seq >= len(self._by_seq):
+        index = int(uii[14:]) - self._first_seq
+        if not 0 <= index < len(self._by_seq):
             return None
-        call = self._by_seq[seq]
+        call = self._by_seq[index]
         if call is None or call.uii != uii:
             return None
         return call
@@ -222,8 +233,8 @@ class AccountState:
 
     def add(self, call: Call) -> None:
         """Add a new call (its seq must be :attr:`next_seq`) to every listing it belongs in."""
-        if call.seq != len(self._by_seq):
-            raise ValueError(f"expected seq {len(self._by_seq)}, got {call.seq}")
+        if call.seq != self.next_seq:
+            raise ValueError(f"expected seq {self.next_seq}, got {call.seq}")
         self._by_seq.append(call)
         self._list(call)
 
@@ -249,8 +260,21 @@ class AccountState:
     def remove(self, call: Call) -> None:
         """Take a call out of every listing and free its agent."""
         self._unlist(call)
-        self._by_seq[call.seq] = None
+        self._by_seq[call.seq - self._first_seq] = None
+        self._forget_ended()
         self.release_agent(call)
+
+    def _forget_ended(self) -> None:
+        """Cut the ended calls off the front of the by-sequence index, now and then (each
+        cut moves the rest once: amortised constant time per call)."""
+        by_seq, front = self._by_seq, self._front
+        while front < len(by_seq) and by_seq[front] is None:
+            front += 1
+        if front >= _TRIM_AT and front * 2 >= len(by_seq):
+            del by_seq[:front]
+            self._first_seq += front
+            front = 0
+        self._front = front
 
     def _unlist(self, call: Call) -> None:
         """Take a call out of every listing and the waiting list."""
@@ -361,7 +385,10 @@ class AccountState:
         """Record a disposition; only a call an agent handled can be dispositioned."""
         if call.first_name is None:
             return False
+        self.dispositions.pop(call.uii, None)  # the newest go last, the oldest first out
         self.dispositions[call.uii] = disposition
+        if len(self.dispositions) > DISPOSITIONS_KEPT:
+            del self.dispositions[next(iter(self.dispositions))]
         return True
 
     def hangup(self, call: Call) -> bool:
