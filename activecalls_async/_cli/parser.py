@@ -536,6 +536,13 @@ def _add_simulator(commands: argparse._SubParsersAction[Parser]) -> None:
         metavar="N",
         help="calls in flight, kept about steady by the live traffic",
     )
+    p.add_argument(
+        "--agents",
+        type=types.non_negative_int,
+        metavar="N",
+        help="agents on the roster (default: staffed for --calls, so about 4%% of calls "
+        "wait; fewer make long queues)",
+    )
     p.add_argument("--seed", type=int, default=SIM_SEED, help="random seed of the account")
     p.add_argument(
         "--no-live",

@@ -72,6 +72,7 @@ async def run_simulator(args: argparse.Namespace, environ: Mapping[str, str]) ->
     rate = args.fault_rate
     simulator = Simulator(
         calls=args.calls,
+        agents=args.agents,
         seed=args.seed,
         port=args.port,
         live=args.live,
@@ -110,6 +111,7 @@ async def run_simulator(args: argparse.Namespace, environ: Mapping[str, str]) ->
             # only opens this local server, and another process needs it to connect.
             print(
                 f"# Simulated RingCX Active Calls API: {len(sim.state):,} calls, "
+                f"{len(sim.state.agents):,} agents, "
                 f"seed {args.seed}, {traffic}, {limit}{faults}. "
                 "Ctrl-C stops it.\n"
                 f"export ACTIVECALLS_BASE_URL={sim.base_url}\n"

@@ -8,6 +8,18 @@ With ``live=True`` calls arrive, are answered and end as that clock moves. Every
 with the same chance per second (mean ``mean_call_seconds``) and, unless ``arrival_rate``
 is given, calls arrive at ``calls / mean_call_seconds`` per second, so the population
 stays around ``calls`` however long it runs.
+
+Agents answer queued calls as a contact centre's do. Each agent is on one call at a time.
+A queue's free agents take its oldest waiting calls, one each; a taken call rings its
+agent, still ``QUEUED`` and with no agent named, for between half and one and a half times
+a twelfth of ``mean_call_seconds`` (that mean at most 30 s), then is answered (``ACTIVE``,
+with the agent's name and a ``dequeueTime``); a caller may hang up meanwhile, which frees
+the agent. The centre is staffed for ``calls``: about 70% of calls need an agent (ACD and
+outbound), 85% of ready agents are on a call, and a quarter of the roster is logged out or
+not ready, about 1.1 agents per call in all. So about 4% of calls are waiting at any time,
+whatever ``calls``, for mean calls up to six minutes (longer ones wait the 30 s cap, a
+smaller share). ``agents=`` sets the roster instead: a few agents make long queues, which
+callers leave as fast as they join them.
 """
 
 from __future__ import annotations
@@ -55,6 +67,7 @@ class Simulator:
         self,
         *,
         calls: int = 200,
+        agents: int | None = None,
         seed: int = 0,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -73,6 +86,8 @@ class Simulator:
     ) -> None:
         if calls < 0:
             raise ValueError(f"calls must not be negative, got {calls!r}")
+        if agents is not None and agents < 0:
+            raise ValueError(f"agents must not be negative, got {agents!r}")
         if not account_id.isdigit():
             raise ValueError(f"account_id must be digits, got {account_id!r}")
         if tick <= 0:
@@ -97,7 +112,7 @@ class Simulator:
         if latency:
             self.faults.latency = latency
         self.state: AccountState = build_state(
-            calls=calls, seed=seed, account_id=account_id, now_ms=self._clock_ms()
+            calls=calls, seed=seed, account_id=account_id, now_ms=self._clock_ms(), agents=agents
         )
         self.traffic = Traffic(
             self.state, seed=seed, arrival_rate=arrival_rate, mean_call_seconds=mean_call_seconds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -82,7 +83,6 @@ class AccountState:
         #: Dispositions by uii, kept after the call ends as a CRM record would be (the
         #: newest :data:`DISPOSITIONS_KEPT`).
         self.dispositions: dict[str, Disposition] = {}
-        self.agents_by_username = {agent.username.lower(): agent for agent in agents}
         self.dnis_by_number = {dnis.number: dnis for dnis in dnis_numbers}
         self.queue_members: dict[int, list[Agent]] = {queue.product_id: [] for queue in queues}
         for agent in agents:
@@ -99,6 +99,11 @@ class AccountState:
         self._session_ids = itertools.count(1)
 
     # -- reading ---------------------------------------------------------------------------
+
+    @functools.cached_property
+    def agents_by_username(self) -> dict[str, Agent]:
+        """Agents by lower-cased username (built on first use: a roster can be large)."""
+        return {agent.username.lower(): agent for agent in self.agents}
 
     @property
     def next_seq(self) -> int:
@@ -295,16 +300,24 @@ class AccountState:
             agent.active_calls = max(0, agent.active_calls - 1)
             call.agent = None
 
+    def offer(self, call: Call, agent: Agent) -> None:
+        """Ring an agent with a waiting call: the agent is taken, the call still waits."""
+        self.release_agent(call)
+        call.agent = agent
+        agent.active_calls += 1
+
     def answer(self, call: Call, agent: Agent) -> None:
-        """Connect a waiting call to an agent now."""
+        """Connect a waiting call (or one ringing this agent) to the agent now."""
         if call in self.queued:
             self.queued.remove(call)
         call.dequeue_ms = self.now_ms
         call.state = "ACTIVE"
-        call.agent = agent
+        if call.agent is not agent:
+            self.release_agent(call)
+            call.agent = agent
+            agent.active_calls += 1
         call.first_name = agent.first_name
         call.last_name = agent.last_name
-        agent.active_calls += 1
 
     def set_queued(self, call: Call, queued: bool) -> None:
         """Keep the waiting list in step with a call's state after an edit."""

@@ -44,3 +44,16 @@ def test_another_bind_failure_names_the_port_and_its_cause() -> None:
     assert _unbound(OSError("no errno"), 80).startswith(
         "cannot listen on 127.0.0.1 port 80 (no errno)"
     )
+
+
+async def test_agents_sets_the_roster_and_the_default_is_staffed_for_the_calls(
+    bare_cli: Cli,
+) -> None:
+    base = ["simulator", "--port", "0", "--no-live", "--duration", "0.1"]
+    result = await bare_cli.run(*base, "--calls", "100", "--agents", "7")
+    assert result.status == 0, result.err
+    assert "100 calls, 7 agents, seed 7" in result.out.splitlines()[0]
+    result = await bare_cli.run(*base)
+    assert "2,000 calls, 2,197 agents, seed 7" in result.out.splitlines()[0]
+    line = assert_one_line_error(await bare_cli.run(*base, "--agents", "-1"), 2)
+    assert "--agents" in line

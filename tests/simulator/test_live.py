@@ -40,24 +40,36 @@ def test_advance_brings_arrivals_in_listing_order() -> None:
     ], "new arrivals are appended"
 
 
-def test_queued_calls_are_answered_by_free_agents() -> None:
-    sim = Simulator(calls=0, arrival_rate=0.0, mean_call_seconds=1e9)
+def test_queued_calls_ring_a_free_agent_then_are_answered() -> None:
+    sim = Simulator(calls=0, arrival_rate=0.0, mean_call_seconds=1e9, clock=fixed_clock)
+    assert sim.traffic.ring_seconds == 30.0  # a twelfth of the mean call, at most 30 s
     uii = sim.add_call(product="ACD", product_id=55)
     call = sim.wire_call(uii)
     assert call is not None
     assert call["callState"] == "QUEUED"
     assert call["dequeueTime"] is None
-    sim.advance(0.2)
-    call = sim.wire_call(uii)
-    assert call is not None
-    assert call["callState"] == "ACTIVE"
-    assert call["agentFirstName"] is not None
-    assert call["dequeueTime"] is not None
-    answered = sim.state.get(uii)
+    sim.advance(0.2)  # an agent of queue 55 takes it: it rings them
+    ringing = sim.state.get(uii)
+    assert ringing is not None
+    agent = ringing.agent
+    assert agent is not None
+    assert 55 in agent.queue_ids
+    assert (agent.active_calls, agent.available) == (1, False)
+    assert sim.wire_call(uii) == call  # still waiting, with no agent named
+    sim.advance(14.5)
+    assert sim.wire_call(uii) == call  # rings at least half the mean (15 s)
+    sim.advance(31)  # and at most one and a half (45 s)
+    answered = sim.wire_call(uii)
     assert answered is not None
-    assert answered.agent is not None
-    assert answered.agent.active_calls == 1
-    assert 55 in answered.agent.queue_ids
+    assert answered["callState"] == "ACTIVE"
+    assert (answered["agentFirstName"], answered["agentLastName"]) == (
+        agent.first_name,
+        agent.last_name,
+    )
+    assert answered["dequeueTime"] is not None
+    assert agent.active_calls == 1
+    assert sim.end_call(uii)
+    assert (agent.active_calls, agent.available) == (0, True)
 
 
 def test_calls_end_after_about_the_mean_duration() -> None:
