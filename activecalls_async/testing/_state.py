@@ -18,7 +18,6 @@ from ._model import (
     DnisNumber,
     Session,
     epoch_ms,
-    make_uii,
     phone_key,
 )
 
@@ -48,9 +47,10 @@ _TRIM_AT = 1024
 _EMPTY: tuple[Call, ...] = ()
 
 
-def _order(call: Call) -> tuple[int, str]:
-    """The listing order: by enqueue time, then uii."""
-    return call.enqueue_ms, make_uii(call.seq, call.enqueue_ms)
+def _order(call: Call) -> tuple[int, int]:
+    """The listing order: by enqueue time, then uii (which, within one enqueue time, is the
+    sequence number's order: the uii is the enqueue second then the zero-padded number)."""
+    return call.enqueue_ms, call.seq
 
 
 class AccountState:
