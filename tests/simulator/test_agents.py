@@ -3,6 +3,7 @@ so that waiting calls stay a few percent of all calls (virtual time: advance()).
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from datetime import datetime, timezone
 
@@ -175,3 +176,32 @@ def test_the_same_seed_gives_the_same_answers() -> None:
 
     assert run(4) == run(4)
     assert run(4) != run(5)
+
+
+class Middling(random.Random):
+    """Every draw in the middle: rings last exactly their mean, and nothing else happens."""
+
+    def random(self) -> float:
+        return 0.5
+
+
+def test_a_call_taken_again_rings_its_full_new_ring() -> None:
+    sim = Simulator(calls=0, arrival_rate=0.0, mean_call_seconds=1e9, clock=fixed_clock)
+    sim.traffic.rng = Middling()
+    uii = sim.add_call(product="ACD", product_id=55)
+    sim.advance(0.2)  # taken: rings 30 s
+    call = sim.state.get(uii)
+    assert call is not None
+    assert call.agent is not None
+    gate = sim.state.gate(55)
+    assert gate is not None
+    sim.state.requeue(call, gate)  # back to wait: its first ring no longer counts
+    assert call.agent is None
+    sim.traffic.ring_seconds = 40.0
+    sim.advance(0.2)  # taken again: rings 40 s
+    assert call.agent is not None
+    sim.advance(35)  # past the first ring's end
+    assert call.state == "QUEUED"
+    sim.advance(5)
+    assert call.state == "ACTIVE"
+    assert_agents_hold_at_most_one_call(sim)
