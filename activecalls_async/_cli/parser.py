@@ -105,7 +105,8 @@ def mask_arguments(text: str, hidden: Sequence[str]) -> str:
 
 class HelpFormatter(argparse.HelpFormatter):
     """Appends ``(default: X)`` to every option that has a default worth showing and does
-    not already state it."""
+    not already state it; a flag's True or False never is (its help says what happens
+    without it)."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
@@ -113,7 +114,7 @@ class HelpFormatter(argparse.HelpFormatter):
         if (
             "default" in text
             or default is None
-            or default is False
+            or isinstance(default, bool)
             or default == argparse.SUPPRESS
             or action.option_strings == []
             or isinstance(action, (argparse._HelpAction, argparse._VersionAction))
@@ -535,8 +536,20 @@ def _add_simulator(commands: argparse._SubParsersAction[Parser]) -> None:
         metavar="N",
         help="calls in flight, kept about steady by the live traffic",
     )
+    p.add_argument(
+        "--agents",
+        type=types.non_negative_int,
+        metavar="N",
+        help="agents on the roster (default: staffed for --calls, so about 4%% of calls "
+        "wait; fewer make long queues)",
+    )
     p.add_argument("--seed", type=int, default=SIM_SEED, help="random seed of the account")
-    p.add_argument("--no-live", dest="live", action="store_false", help="no new or ending calls")
+    p.add_argument(
+        "--no-live",
+        dest="live",
+        action="store_false",
+        help="no new, answered or ending calls (default: live traffic)",
+    )
     p.add_argument(
         "--arrival-rate",
         type=types.non_negative_float,

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
+import os
 import signal
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from .failures import EXIT_OK
-from .output import stdout
+from .failures import EXIT_FAILED, EXIT_OK
+from .output import stderr, stdout
 
 __all__ = ["STOP_SIGNALS", "run_simulator"]
 
@@ -18,6 +20,9 @@ __all__ = ["STOP_SIGNALS", "run_simulator"]
 STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name)
 )
+
+#: What a bind fails with when another socket listens on the port (Windows has its own).
+_ADDRESS_IN_USE = {errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE)}
 
 
 @contextlib.contextmanager
@@ -48,6 +53,17 @@ def _stopped_by_signals(on_signal: Callable[[int], None]) -> Iterator[None]:
                 signal.signal(signum, previous)
 
 
+def _unbound(exc: OSError, port: int) -> str:
+    """Why the server could not listen on ``port``, and what to do, in one line."""
+    if exc.errno in _ADDRESS_IN_USE:
+        return (
+            f"port {port} on 127.0.0.1 is already in use (another simulator?): "
+            "pick a free one with --port 0, or another with --port N"
+        )
+    cause = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+    return f"cannot listen on 127.0.0.1 port {port} ({cause}): try --port 0 for a free port"
+
+
 async def run_simulator(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """Serve until Ctrl-C or SIGTERM (or ``--duration``), printing the settings that point
     at it; the status is 0 after ``--duration``, else 128 + the signal (130 or 143)."""
@@ -56,6 +72,7 @@ async def run_simulator(args: argparse.Namespace, environ: Mapping[str, str]) ->
     rate = args.fault_rate
     simulator = Simulator(
         calls=args.calls,
+        agents=args.agents,
         seed=args.seed,
         port=args.port,
         live=args.live,
@@ -73,6 +90,11 @@ async def run_simulator(args: argparse.Namespace, environ: Mapping[str, str]) ->
         stop.set()
 
     with _stopped_by_signals(on_signal):
+        try:
+            await simulator.start()
+        except OSError as exc:
+            print(f"activecalls: error: {_unbound(exc, args.port)}", file=stderr())
+            return EXIT_FAILED
         async with simulator as sim:
             targets = sim.targets()
             example = next((f"{p}:{i}" for p, i in targets if p != "ACCOUNT"), "ACCOUNT")
@@ -89,6 +111,7 @@ async def run_simulator(args: argparse.Namespace, environ: Mapping[str, str]) ->
             # only opens this local server, and another process needs it to connect.
             print(
                 f"# Simulated RingCX Active Calls API: {len(sim.state):,} calls, "
+                f"{len(sim.state.agents):,} agents, "
                 f"seed {args.seed}, {traffic}, {limit}{faults}. "
                 "Ctrl-C stops it.\n"
                 f"export ACTIVECALLS_BASE_URL={sim.base_url}\n"

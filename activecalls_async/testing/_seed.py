@@ -1,12 +1,34 @@
-"""Build a seeded account: products, agents and the calls already in flight."""
+"""Build a seeded account: products, agents and the calls already in flight.
+
+Unless told the roster's size, the centre is staffed for its calls as ``_simulator``'s
+docstring states; each seeded call that has an agent has one of its own.
+"""
 
 from __future__ import annotations
 
+import math
 import random
 
 from ._factory import FIRST_NAMES, LAST_NAMES, RecordFactory
 from ._model import AccountProduct, Agent, Call, DnisNumber
 from ._state import AccountState
+
+#: The share of calls that need an agent: ACD (half of all calls) and outbound (a fifth).
+AGENT_CALL_SHARE = 0.7
+#: The share of ready agents that are on a call when the centre is staffed for its traffic.
+OCCUPANCY = 0.85
+#: Roster shares by presence: logged out below the first, logged in but not ready below
+#: the second, ready above it.
+_OFFLINE, _NOT_READY = 0.15, 0.25
+#: Even a tiny account has this many agents, so that every presence is represented.
+MIN_AGENTS = 24
+
+
+def staffed_for(calls: int) -> int:
+    """The roster that keeps a centre with ``calls`` in flight answering its queues."""
+    ready = calls * AGENT_CALL_SHARE / OCCUPANCY
+    return max(MIN_AGENTS, math.ceil(ready / (1 - _NOT_READY)))
+
 
 #: Seeded calls were enqueued within this long before the clock's start.
 _WINDOW_MS = 3_600_000
@@ -76,35 +98,51 @@ def _products(
 
 
 def _agents(rng: random.Random, count: int, queue_ids: list[int]) -> list[Agent]:
+    random_ = rng.random  # a roster may hold hundreds of thousands: draws kept cheap
+    queues = len(queue_ids)
+    names = [
+        (first, last, f"{first}.{last}".lower()) for first in FIRST_NAMES for last in LAST_NAMES
+    ]
+    # Agents share their tuple of queues: there are few distinct ones, and many agents.
+    served_by: dict[frozenset[int], tuple[int, ...]] = {}
+    repeats = [0] * len(names)
     agents: list[Agent] = []
-    seen: dict[str, int] = {}
     for index in range(count):
-        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        handle = f"{first}.{last}".lower()
-        seen[handle] = seen.get(handle, 0) + 1
-        if seen[handle] > 1:
-            handle += str(seen[handle])
-        draw = rng.random()
+        at = int(random_() * len(names))
+        first, last, handle = names[at]
+        repeats[at] += 1
+        if repeats[at] > 1:
+            handle += str(repeats[at])
+        draw = random_()
         # Every queue gets staff: agent i always serves queue i mod n, plus up to two more.
-        queues = {queue_ids[index % len(queue_ids)], *rng.sample(queue_ids, rng.randrange(3))}
+        served = {queue_ids[index % queues]}
+        for _ in range(int(random_() * 3)):
+            served.add(queue_ids[int(random_() * queues)])
+        key = frozenset(served)
+        queue_tuple = served_by.get(key)
+        if queue_tuple is None:
+            queue_tuple = served_by[key] = tuple(sorted(served))
         agents.append(
             Agent(
                 agent_id=1001 + index,
                 username=f"{handle}@example.com",
                 first_name=first,
                 last_name=last,
-                online=draw >= 0.15,
-                ready=draw >= 0.25,
-                queue_ids=tuple(sorted(queues)),
+                online=draw >= _OFFLINE,
+                ready=draw >= _NOT_READY,
+                queue_ids=queue_tuple,
             )
         )
     return agents
 
 
-def build_state(*, calls: int, seed: int, account_id: str, now_ms: int) -> AccountState:
+def build_state(
+    *, calls: int, seed: int, account_id: str, now_ms: int, agents: int | None = None
+) -> AccountState:
     """Build the account for a seed as it stands at ``now_ms``: the same seed always gives the
     same agents and calls, their times relative to ``now_ms`` (so uiis, which carry the
-    enqueue second, are the same only for the same ``now_ms``)."""
+    enqueue second, are the same only for the same ``now_ms``). ``agents`` is the roster's
+    size (default: :func:`staffed_for` ``calls``)."""
     rng = random.Random(seed)
     factory = RecordFactory(rng, pool_size=calls)
     queues, campaigns, ivrs, clouds, tracs = _products(factory, 6 + min(calls // 50_000, 14))
@@ -114,10 +152,10 @@ def build_state(*, calls: int, seed: int, account_id: str, now_ms: int) -> Accou
         number = next(numbers)
         product.dnis.append(number)
         dnis_numbers.append(DnisNumber(number=number, target=product))
-    agents = _agents(rng, min(max(calls // 2, 24), 500), [q.product_id for q in queues])
+    roster = staffed_for(calls) if agents is None else agents
     state = AccountState(
         account_id=account_id,
-        agents=agents,
+        agents=_agents(rng, roster, [q.product_id for q in queues]),
         queues=queues,
         campaigns=campaigns,
         ivrs=ivrs,
@@ -130,18 +168,33 @@ def build_state(*, calls: int, seed: int, account_id: str, now_ms: int) -> Accou
     return state
 
 
-def _staffing(
-    rng: random.Random, state: AccountState
-) -> tuple[list[Agent], dict[int, list[Agent]]]:
-    """Pick the ready agents already on calls; about 40% (at least two) stay available."""
-    ready = [agent for agent in state.agents if agent.online and agent.ready]
-    rng.shuffle(ready)
-    staffed = ready[: max(0, len(ready) - max(2, len(ready) * 2 // 5))]
-    by_queue: dict[int, list[Agent]] = {queue.product_id: [] for queue in state.queues}
-    for agent in staffed:
-        for queue_id in agent.queue_ids:
-            by_queue[queue_id].append(agent)
-    return staffed, by_queue
+class _FreeAgents:
+    """The ready agents not yet given a seeded call, drawn at random per queue or overall."""
+
+    def __init__(self, rng: random.Random, state: AccountState) -> None:
+        self.random = rng.random
+        ready = [agent for agent in state.agents if agent.online and agent.ready]
+        self.everyone = ready
+        self.by_queue: dict[int, list[Agent]] = {queue.product_id: [] for queue in state.queues}
+        for agent in ready:
+            for queue_id in agent.queue_ids:
+                self.by_queue[queue_id].append(agent)
+
+    def take(self, pool: list[Agent]) -> Agent | None:
+        """A random free agent of ``pool``, now busy; None when the pool has none left.
+
+        Agents sit in several pools, so one taken through another pool is found busy here
+        and swapped out then: each draw is amortised constant time.
+        """
+        while pool:
+            at = int(self.random() * len(pool))
+            agent = pool[at]
+            pool[at] = pool[-1]
+            pool.pop()
+            if agent.active_calls == 0:
+                agent.active_calls = 1
+                return agent
+        return None
 
 
 def _seed_calls(
@@ -149,12 +202,13 @@ def _seed_calls(
 ) -> list[Call]:
     now = state.now_ms
     random_ = rng.random
-    staffed, staffed_by_queue = _staffing(rng, state)
+    free = _FreeAgents(rng, state)
     # Each queue's oldest waiting call is 20-240 s old; newer ACD calls are still queued.
     cutoff = {q.product_id: now - int(rng.uniform(20, 240) * 1000) for q in state.queues}
     others = [*state.ivrs, *state.cloud_profiles, *state.trac_numbers]
     enqueues = sorted(now - 1 - int(random_() * _WINDOW_MS) for _ in range(count))
     calls: list[Call] = []
+    # Oldest first, as agents took them: when agents run short, the newest calls wait.
     for seq, enqueue in enumerate(enqueues, start=1):
         draw = random_()
         ani, cnam = factory.caller()
@@ -163,19 +217,21 @@ def _seed_calls(
         if draw < 0.5:
             product = state.queues[int(random_() * len(state.queues))]
             dnis = factory.pick(product.dnis)
-            pool = staffed_by_queue[product.product_id] or staffed
-            if enqueue >= cutoff[product.product_id] or not pool:
+            if enqueue < cutoff[product.product_id]:
+                agent = free.take(free.by_queue[product.product_id])
+            if agent is None:
                 dequeue, call_state = None, "QUEUED"
             else:
-                agent = factory.pick(pool)
                 dequeue = min(now, enqueue + int(random_() * 120_000))
                 call_state = "ACTIVE"
         elif draw < 0.7:
             product = state.campaigns[int(random_() * len(state.campaigns))]
             dnis = product.caller_id or ""
             dequeue = min(now, enqueue + int(random_() * 20_000))
-            call_state = "RINGING" if random_() < 0.1 else "ACTIVE"
-            agent = factory.pick(staffed) if staffed else None
+            agent = free.take(free.everyone)
+            # Ringing: the dialler is still reaching the customer (or, with no agent free,
+            # waiting to connect one).
+            call_state = "RINGING" if agent is None or random_() < 0.1 else "ACTIVE"
         else:
             product = others[int(random_() * len(others))]
             dnis = product.dnis[0]
@@ -199,6 +255,5 @@ def _seed_calls(
             call.agent = agent
             call.first_name = agent.first_name
             call.last_name = agent.last_name
-            agent.active_calls += 1
         calls.append(call)
     return calls

@@ -8,6 +8,18 @@ With ``live=True`` calls arrive, are answered and end as that clock moves. Every
 with the same chance per second (mean ``mean_call_seconds``) and, unless ``arrival_rate``
 is given, calls arrive at ``calls / mean_call_seconds`` per second, so the population
 stays around ``calls`` however long it runs.
+
+Agents answer queued calls as a contact centre's do. Each agent is on one call at a time.
+A queue's free agents take its oldest waiting calls, one each; a taken call rings its
+agent, still ``QUEUED`` and with no agent named, for between half and one and a half times
+a twelfth of ``mean_call_seconds`` (that mean at most 30 s), then is answered (``ACTIVE``,
+with the agent's name and a ``dequeueTime``); a caller may hang up meanwhile, which frees
+the agent. The centre is staffed for ``calls``: about 70% of calls need an agent (ACD and
+outbound), 85% of ready agents are on a call, and a quarter of the roster is logged out or
+not ready, about 1.1 agents per call in all. So about 4% of calls are waiting at any time,
+whatever ``calls``, for mean calls up to six minutes (longer ones wait the 30 s cap, a
+smaller share). ``agents=`` sets the roster instead: a few agents make long queues, which
+callers leave as fast as they join them.
 """
 
 from __future__ import annotations
@@ -29,7 +41,7 @@ from ._auth import TokenStore
 from ._faults import Faults
 from ._login import LoginApi
 from ._ratelimit import SlidingWindow
-from ._records import Effect, Journal, RecordedRequest
+from ._records import JOURNAL_SIZE, Effect, Journal, RecordedRequest, RecordLog
 from ._seed import build_state
 from ._server import ApiServer
 from ._state import AccountState
@@ -46,14 +58,16 @@ class Simulator:
     """A faithful local RingCX Active Calls server with a seeded account and live traffic.
 
     Use ``async with Simulator() as sim:`` (or ``await start()``/``await stop()``), then
-    point a client at :attr:`base_url` with :attr:`token`. Everything it received is in
-    :attr:`requests`, everything it did in :attr:`effects`.
+    point a client at :attr:`base_url` with :attr:`token`. The newest requests it received
+    are in :attr:`requests`, the newest effects it applied in :attr:`effects` (at most
+    ``journal_size`` of each, ``None`` for all; their ``total`` counts every one).
     """
 
     def __init__(
         self,
         *,
         calls: int = 200,
+        agents: int | None = None,
         seed: int = 0,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -68,15 +82,20 @@ class Simulator:
         faults: Faults | None = None,
         latency: float = 0.0,
         clock: Callable[[], float] | None = None,
+        journal_size: int | None = JOURNAL_SIZE,
     ) -> None:
         if calls < 0:
             raise ValueError(f"calls must not be negative, got {calls!r}")
+        if agents is not None and agents < 0:
+            raise ValueError(f"agents must not be negative, got {agents!r}")
         if not account_id.isdigit():
             raise ValueError(f"account_id must be digits, got {account_id!r}")
         if tick <= 0:
             raise ValueError(f"tick must be positive, got {tick!r}")
         if mean_call_seconds <= 0:
             raise ValueError(f"mean_call_seconds must be positive, got {mean_call_seconds!r}")
+        if journal_size is not None and journal_size < 0:
+            raise ValueError(f"journal_size must not be negative, got {journal_size!r}")
         if arrival_rate is not None and arrival_rate < 0:
             raise ValueError(f"arrival_rate must not be negative, got {arrival_rate!r}")
         if arrival_rate is None:
@@ -93,15 +112,17 @@ class Simulator:
         if latency:
             self.faults.latency = latency
         self.state: AccountState = build_state(
-            calls=calls, seed=seed, account_id=account_id, now_ms=self._clock_ms()
+            calls=calls, seed=seed, account_id=account_id, now_ms=self._clock_ms(), agents=agents
         )
         self.traffic = Traffic(
             self.state, seed=seed, arrival_rate=arrival_rate, mean_call_seconds=mean_call_seconds
         )
         self._tokens = TokenStore(lifetime=token_lifetime)
-        self._journal = Journal()
-        self.requests: list[RecordedRequest] = self._journal.requests
-        self.effects: list[Effect] = self._journal.effects
+        self._journal = Journal(journal_size)
+        #: The newest requests received (at most ``journal_size``), oldest first.
+        self.requests: RecordLog[RecordedRequest] = self._journal.requests
+        #: The newest effects applied (at most ``journal_size``), oldest first.
+        self.effects: RecordLog[Effect] = self._journal.effects
         self._limiter = SlidingWindow(rate_limit, rate_window)
         self._exchange_limiter = SlidingWindow(*EXCHANGE_LIMIT)
         self._server = ApiServer(
@@ -277,7 +298,7 @@ class Simulator:
     # -- inspection --------------------------------------------------------------------------
 
     def effect_count(self, kind: str, uii: str | None = None) -> int:
-        """How many effects of this kind (on this uii, if given) were applied."""
+        """How many effects of this kind (on this uii, if given) :attr:`effects` holds."""
         return sum(
             1 for effect in self.effects if effect.kind == kind and uii in (None, effect.uii)
         )
@@ -311,7 +332,8 @@ class Simulator:
         return self.state.targets()
 
     def reset_counters(self) -> None:
-        """Clear recorded requests and effects, and empty the rate-limit windows."""
+        """Clear recorded requests and effects (and their totals), and empty the rate-limit
+        windows."""
         self._journal.clear()
         self._limiter.reset()
         self._exchange_limiter.reset()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -17,7 +18,6 @@ from ._model import (
     DnisNumber,
     Session,
     epoch_ms,
-    make_uii,
     phone_key,
 )
 
@@ -37,12 +37,20 @@ EDITABLE = {
 
 ListKey: TypeAlias = tuple[str, int | None]
 
+#: The newest dispositions kept (a long-running simulator must not keep every one).
+DISPOSITIONS_KEPT = 10_000
+
+# Ended calls at the front of the by-sequence index are cut off once there are this many
+# and they fill half of it: memory follows the calls in flight, not every call ever seen.
+_TRIM_AT = 1024
+
 _EMPTY: tuple[Call, ...] = ()
 
 
-def _order(call: Call) -> tuple[int, str]:
-    """The listing order: by enqueue time, then uii."""
-    return call.enqueue_ms, make_uii(call.seq, call.enqueue_ms)
+def _order(call: Call) -> tuple[int, int]:
+    """The listing order: by enqueue time, then uii (which, within one enqueue time, is the
+    sequence number's order: the uii is the enqueue second then the zero-padded number)."""
+    return call.enqueue_ms, call.seq
 
 
 class AccountState:
@@ -72,27 +80,35 @@ class AccountState:
         self.dnis_numbers = dnis_numbers
         #: Simulated wall clock, epoch milliseconds; moves only when the traffic advances it.
         self.now_ms = now_ms
-        #: Dispositions by uii; kept after the call ends, as a CRM record would be.
+        #: Dispositions by uii, kept after the call ends as a CRM record would be (the
+        #: newest :data:`DISPOSITIONS_KEPT`).
         self.dispositions: dict[str, Disposition] = {}
-        self.agents_by_username = {agent.username.lower(): agent for agent in agents}
         self.dnis_by_number = {dnis.number: dnis for dnis in dnis_numbers}
         self.queue_members: dict[int, list[Agent]] = {queue.product_id: [] for queue in queues}
         for agent in agents:
             for queue_id in agent.queue_ids:
                 self.queue_members[queue_id].append(agent)
         self._lists: dict[ListKey, list[Call]] = {("ACCOUNT", self.account_number): []}
-        # Calls by sequence number (index); an ended call leaves None behind.
+        # Calls by sequence number, the first slot being ``_first_seq``; an ended call
+        # leaves None behind until the ended ones at the front are cut off.
         self._by_seq: list[Call | None] = [None]
+        self._first_seq = 0
+        self._front = 0  # no live call sits before this slot
         #: Calls waiting for an agent, oldest first.
         self.queued: list[Call] = []
         self._session_ids = itertools.count(1)
 
     # -- reading ---------------------------------------------------------------------------
 
+    @functools.cached_property
+    def agents_by_username(self) -> dict[str, Agent]:
+        """Agents by lower-cased username (built on first use: a roster can be large)."""
+        return {agent.username.lower(): agent for agent in self.agents}
+
     @property
     def next_seq(self) -> int:
         """The sequence number the next new call will get."""
-        return len(self._by_seq)
+        return self._first_seq + len(self._by_seq)
 
     def __len__(self) -> int:
         return len(self._lists[("ACCOUNT", self.account_number)])
@@ -115,10 +131,10 @@ class AccountState:
         """The live call with this uii, or None when it is unknown or ended."""
         if len(uii) != 30 or not (uii.isascii() and uii.isdigit()):
             return None
-        seq = int(uii[14:])
-        if seq >= len(self._by_seq):
+        index = int(uii[14:]) - self._first_seq
+        if not 0 <= index < len(self._by_seq):
             return None
-        call = self._by_seq[seq]
+        call = self._by_seq[index]
         if call is None or call.uii != uii:
             return None
         return call
@@ -222,8 +238,8 @@ class AccountState:
 
     def add(self, call: Call) -> None:
         """Add a new call (its seq must be :attr:`next_seq`) to every listing it belongs in."""
-        if call.seq != len(self._by_seq):
-            raise ValueError(f"expected seq {len(self._by_seq)}, got {call.seq}")
+        if call.seq != self.next_seq:
+            raise ValueError(f"expected seq {self.next_seq}, got {call.seq}")
         self._by_seq.append(call)
         self._list(call)
 
@@ -249,8 +265,21 @@ class AccountState:
     def remove(self, call: Call) -> None:
         """Take a call out of every listing and free its agent."""
         self._unlist(call)
-        self._by_seq[call.seq] = None
+        self._by_seq[call.seq - self._first_seq] = None
+        self._forget_ended()
         self.release_agent(call)
+
+    def _forget_ended(self) -> None:
+        """Cut the ended calls off the front of the by-sequence index, now and then (each
+        cut moves the rest once: amortised constant time per call)."""
+        by_seq, front = self._by_seq, self._front
+        while front < len(by_seq) and by_seq[front] is None:
+            front += 1
+        if front >= _TRIM_AT and front * 2 >= len(by_seq):
+            del by_seq[:front]
+            self._first_seq += front
+            front = 0
+        self._front = front
 
     def _unlist(self, call: Call) -> None:
         """Take a call out of every listing and the waiting list."""
@@ -271,16 +300,24 @@ class AccountState:
             agent.active_calls = max(0, agent.active_calls - 1)
             call.agent = None
 
+    def offer(self, call: Call, agent: Agent) -> None:
+        """Ring an agent with a waiting call: the agent is taken, the call still waits."""
+        self.release_agent(call)
+        call.agent = agent
+        agent.active_calls += 1
+
     def answer(self, call: Call, agent: Agent) -> None:
-        """Connect a waiting call to an agent now."""
+        """Connect a waiting call (or one ringing this agent) to the agent now."""
         if call in self.queued:
             self.queued.remove(call)
         call.dequeue_ms = self.now_ms
         call.state = "ACTIVE"
-        call.agent = agent
+        if call.agent is not agent:
+            self.release_agent(call)
+            call.agent = agent
+            agent.active_calls += 1
         call.first_name = agent.first_name
         call.last_name = agent.last_name
-        agent.active_calls += 1
 
     def set_queued(self, call: Call, queued: bool) -> None:
         """Keep the waiting list in step with a call's state after an edit."""
@@ -361,7 +398,10 @@ class AccountState:
         """Record a disposition; only a call an agent handled can be dispositioned."""
         if call.first_name is None:
             return False
+        self.dispositions.pop(call.uii, None)  # the newest go last, the oldest first out
         self.dispositions[call.uii] = disposition
+        if len(self.dispositions) > DISPOSITIONS_KEPT:
+            del self.dispositions[next(iter(self.dispositions))]
         return True
 
     def hangup(self, call: Call) -> bool:

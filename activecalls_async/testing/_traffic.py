@@ -1,9 +1,12 @@
-"""Seeded call traffic: arrivals, agents answering queued calls, and calls ending."""
+"""Seeded call traffic: arrivals, agents answering queued calls, and calls ending (the pace
+and the staffing they keep are stated in ``_simulator``'s docstring)."""
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
+from collections.abc import Sequence
 from datetime import datetime
 
 from ._factory import RecordFactory
@@ -13,6 +16,11 @@ from ._state import AccountState
 # Shares of new arrivals by product kind; the rest go to IVRs, cloud profiles and trac numbers.
 _ACD_SHARE = 0.5
 _OUTBOUND_SHARE = 0.2
+
+#: A taken call rings its agent for this share of a mean call on average, at most the cap:
+#: the time callers wait scales with the calls, so waiting stays a few percent of them.
+RING_SHARE = 1 / 12
+RING_CAP_SECONDS = 30.0
 
 
 def poisson(rng: random.Random, mean: float) -> int:
@@ -31,8 +39,8 @@ def poisson(rng: random.Random, mean: float) -> int:
 class Traffic:
     """Advances an account's clock: Poisson arrivals, FIFO answering, exponential call ends.
 
-    Every call ends with the same chance per second (mean ``mean_call_seconds``) and every
-    arrival is placed, so the number of calls drifts towards ``arrival_rate *
+    Every call ends with the same chance per second (mean ``mean_call_seconds``), waiting or
+    not, and every arrival is placed, so the number of calls drifts towards ``arrival_rate *
     mean_call_seconds`` and then stays around it.
     """
 
@@ -51,6 +59,12 @@ class Traffic:
         self.rng = random.Random(f"traffic:{seed}")
         # A pool no bigger than the seeded one's prefix, so new calls share CRM ids with old.
         self.factory = RecordFactory(self.rng, pool_size=max(300, min(len(state), 3000)))
+        #: The mean time a taken call rings its agent before it is answered.
+        self.ring_seconds = min(mean_call_seconds * RING_SHARE, RING_CAP_SECONDS)
+        # Ringing calls and when each is answered; the heap finds the next one due, the
+        # dict says which heap entry is current (a call can be taken again after a requeue).
+        self._ringing: dict[Call, int] = {}
+        self._rings: list[tuple[int, int, Call]] = []
         self._next_arrival_ms = state.now_ms + self._gap_ms()
 
     def _gap_ms(self) -> float:
@@ -135,13 +149,13 @@ class Traffic:
 
     def _outbound(self, campaign: AccountProduct) -> bool:
         """Dial for ``campaign``; False when no agent is free (a predictive dialer then waits)."""
-        free = self.state.available_agents()
-        if not free:
+        agent = self._free_agent(self.state.agents)
+        if agent is None:
             return False
         ani, cnam = self.factory.caller()
         call = self._new_call(campaign, campaign.caller_id or "", ani, cnam, "ACTIVE")
         self.state.add(call)
-        self.state.answer(call, self.factory.pick(free))
+        self.state.answer(call, agent)
         return True
 
     def place(
@@ -193,23 +207,49 @@ class Traffic:
         return call
 
     def answer_waiting(self) -> None:
-        """Give each waiting call, oldest first, to a free agent of its queue."""
+        """Answer the calls that have rung long enough, then give each waiting call, oldest
+        first, to a free agent of its queue (where it rings)."""
+        self._answer_rung()
         state = self.state
         exhausted: set[int] = set()
-        for call in list(state.queued):
+        for call in state.queued:
             product = call.product
-            if product is None or product.product_id in exhausted:
+            if call.agent is not None or product is None or product.kind != "ACD":
+                continue  # ringing already, or waiting where no agent answers
+            if product.product_id in exhausted:
                 continue
-            agent = self._free_member(product)
+            agent = self._free_agent(state.queue_members.get(product.product_id, ()))
             if agent is None:
                 exhausted.add(product.product_id)
                 if len(exhausted) == len(state.queues):
                     return
                 continue
-            state.answer(call, agent)
+            state.offer(call, agent)
+            spread = 0.5 + self.rng.random()  # between half and one and a half of the mean
+            due = state.now_ms + max(1, round(self.ring_seconds * spread * 1000))
+            self._ringing[call] = due
+            heapq.heappush(self._rings, (due, call.seq, call))
 
-    def _free_member(self, queue: AccountProduct) -> Agent | None:
-        for agent in self.state.queue_members.get(queue.product_id, ()):
+    def _answer_rung(self) -> None:
+        """Connect each call whose ring is over to the agent it rang."""
+        rings, ringing, now = self._rings, self._ringing, self.state.now_ms
+        while rings and rings[0][0] <= now:
+            due, _, call = heapq.heappop(rings)
+            if ringing.get(call) != due:
+                continue  # taken again since: a later entry stands for it
+            del ringing[call]
+            agent = call.agent
+            # An ended or requeued call has let its agent go; a test may have changed it.
+            if agent is not None and call.state == "QUEUED":
+                self.state.answer(call, agent)
+
+    def _free_agent(self, pool: Sequence[Agent]) -> Agent | None:
+        """A free agent of ``pool``, looked for from a random place (so no agent is always
+        first, and a mostly busy pool is searched only until the first free one)."""
+        count = len(pool)
+        start = int(self.rng.random() * count) if count else 0
+        for offset in range(count):
+            agent = pool[(start + offset) % count]
             if agent.available:
                 return agent
         return None

@@ -19,7 +19,7 @@ import pytest
 from activecalls_async import _log
 from activecalls_async._cli.config import configure_logging
 from activecalls_async._cli.failures import cli_words
-from activecalls_async._cli.parser import build_parser
+from activecalls_async._cli.parser import HelpFormatter, build_parser
 from activecalls_async.cli import main
 from activecalls_async.testing import Faults, Simulator
 
@@ -42,8 +42,10 @@ def test_every_help_shows_the_defaults() -> None:
         text = " ".join(parser.format_help().split())
         for action in parser._actions:
             default = action.default
-            if not action.option_strings or default in (None, False, argparse.SUPPRESS):
+            if not action.option_strings or default in (None, argparse.SUPPRESS):
                 continue
+            if isinstance(default, bool):
+                continue  # a flag: test_no_flag_shows_a_true_or_false_default
             if isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
                 continue
             checked += 1
@@ -55,6 +57,31 @@ def test_every_help_shows_the_defaults() -> None:
     assert checked >= 15
     text = " ".join(build_parser().format_help().split())
     assert "--retries N retry a failed request up to N times (default: 3; 0: never)" in text
+
+
+def test_no_flag_shows_a_true_or_false_default() -> None:
+    helps = {name: " ".join(p.format_help().split()) for name, p in every_parser()}
+    assert len(helps) >= 20  # every command and subcommand was looked at
+    for name, text in helps.items():
+        assert "(default: True)" not in text, name
+        assert "(default: False)" not in text, name
+    no_live = "--no-live no new, answered or ending calls (default: live traffic)"
+    assert no_live in helps["activecalls simulator"]
+    assert "--no-progress no progress display on stderr" in helps["activecalls list"]
+
+
+def test_the_help_formatter_never_shows_a_flag_default() -> None:
+    parser = argparse.ArgumentParser(formatter_class=HelpFormatter)
+    parser.add_argument("--quiet", action="store_true", help="say less")
+    parser.add_argument("--no-color", dest="color", action="store_false", help="plain text")
+    parser.add_argument("--cache", action=argparse.BooleanOptionalAction, default=True, help="x")
+    parser.add_argument("--size", type=int, default=3, help="how many")
+    text = " ".join(parser.format_help().split())
+    assert "--quiet say less" in text
+    assert "--no-color plain text" in text
+    assert "(default: True)" not in text
+    assert "(default: False)" not in text
+    assert "how many (default: 3)" in text
 
 
 def test_a_bare_command_prints_the_help(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,9 +10,9 @@ import aiohttp
 import pytest
 
 from activecalls_async.models import ActiveCall
-from activecalls_async.testing import Simulator
+from activecalls_async.testing import Simulator, _state
 
-from .bare_http import list_calls
+from .bare_http import act, list_calls
 
 #: A fixed clock: two simulators made with it build the same calls, to the millisecond.
 FIXED = datetime(2026, 11, 28, 14, 40, tzinfo=timezone.utc).timestamp()
@@ -40,24 +40,36 @@ def test_advance_brings_arrivals_in_listing_order() -> None:
     ], "new arrivals are appended"
 
 
-def test_queued_calls_are_answered_by_free_agents() -> None:
-    sim = Simulator(calls=0, arrival_rate=0.0, mean_call_seconds=1e9)
+def test_queued_calls_ring_a_free_agent_then_are_answered() -> None:
+    sim = Simulator(calls=0, arrival_rate=0.0, mean_call_seconds=1e9, clock=fixed_clock)
+    assert sim.traffic.ring_seconds == 30.0  # a twelfth of the mean call, at most 30 s
     uii = sim.add_call(product="ACD", product_id=55)
     call = sim.wire_call(uii)
     assert call is not None
     assert call["callState"] == "QUEUED"
     assert call["dequeueTime"] is None
-    sim.advance(0.2)
-    call = sim.wire_call(uii)
-    assert call is not None
-    assert call["callState"] == "ACTIVE"
-    assert call["agentFirstName"] is not None
-    assert call["dequeueTime"] is not None
-    answered = sim.state.get(uii)
+    sim.advance(0.2)  # an agent of queue 55 takes it: it rings them
+    ringing = sim.state.get(uii)
+    assert ringing is not None
+    agent = ringing.agent
+    assert agent is not None
+    assert 55 in agent.queue_ids
+    assert (agent.active_calls, agent.available) == (1, False)
+    assert sim.wire_call(uii) == call  # still waiting, with no agent named
+    sim.advance(14.5)
+    assert sim.wire_call(uii) == call  # rings at least half the mean (15 s)
+    sim.advance(31)  # and at most one and a half (45 s)
+    answered = sim.wire_call(uii)
     assert answered is not None
-    assert answered.agent is not None
-    assert answered.agent.active_calls == 1
-    assert 55 in answered.agent.queue_ids
+    assert answered["callState"] == "ACTIVE"
+    assert (answered["agentFirstName"], answered["agentLastName"]) == (
+        agent.first_name,
+        agent.last_name,
+    )
+    assert answered["dequeueTime"] is not None
+    assert agent.active_calls == 1
+    assert sim.end_call(uii)
+    assert (agent.active_calls, agent.available) == (0, True)
 
 
 def test_calls_end_after_about_the_mean_duration() -> None:
@@ -228,3 +240,41 @@ async def test_a_live_population_stays_around_calls_in_a_fast_clock() -> None:
         # Not a frozen account: most of the first calls have ended and new ones arrived.
         seeded = {call.uii for call in Simulator(calls=2000, seed=3, clock=fixed_clock).calls()}
         assert len(seeded & {call.uii for call in sim.calls()}) < 500
+
+
+def test_a_long_run_keeps_memory_for_the_calls_in_flight_only() -> None:
+    """Ten simulated minutes of short calls: about 24,000 come and go, 200 at a time."""
+    sim = Simulator(calls=200, seed=4, mean_call_seconds=5.0, clock=fixed_clock)
+    first = sim.state.next_seq
+    slots = []
+    for _ in range(20):
+        sim.advance(30)
+        slots.append(len(sim.state._by_seq))  # the index from sequence numbers to calls
+    created = sim.state.next_seq - first
+    assert created > 20_000
+    assert max(slots) < 10_000, slots  # not one slot per call ever seen
+    live = sim.calls()
+    assert all(sim.call(call.uii) == call for call in live)
+    uii = sim.add_call(product="ACD", product_id=55)
+    assert sim.call(uii) is not None
+    assert int(uii[14:]) == first + created
+    assert sim.end_call(uii)
+    assert sim.call(uii) is None
+
+
+async def test_dispositions_keep_the_newest(
+    monkeypatch: pytest.MonkeyPatch, http: aiohttp.ClientSession
+) -> None:
+    monkeypatch.setattr(_state, "DISPOSITIONS_KEPT", 3)
+    async with Simulator(calls=60, seed=7, rate_limit=None) as sim:
+        answered = [c.uii for c in sim.calls() if c.agent_first_name and c.call_state == "ACTIVE"]
+        for uii in answered[:5]:
+            assert await act(
+                http, sim, uii, "dispositionCall", disposition="SALE", callback="false"
+            ) == (200, "true")
+        assert list(sim.state.dispositions) == answered[2:5]
+        # Dispositioning again makes a call's record the newest.
+        assert await act(
+            http, sim, answered[2], "dispositionCall", disposition="NO SALE", callback="false"
+        ) == (200, "true")
+        assert list(sim.state.dispositions) == [answered[3], answered[4], answered[2]]

@@ -104,7 +104,10 @@ async def test_answered_calls_leave_the_queue(
     wait_calls(empty, [100.0])
     _, body = await check(http, empty, "checkQueueStatus", destination_number=QUEUE_DNIS, maxq="60")
     assert body["status"] is False
-    empty.traffic.answer_waiting()
+    empty.traffic.answer_waiting()  # an agent takes it: it rings them, still waiting
+    _, body = await check(http, empty, "checkQueueStatus", destination_number=QUEUE_DNIS, maxq="60")
+    assert body["status"] is False
+    empty.advance(empty.traffic.ring_seconds * 1.5)  # the longest a call rings
     _, body = await check(http, empty, "checkQueueStatus", destination_number=QUEUE_DNIS, maxq="60")
     assert body["status"] is True
 
