@@ -78,6 +78,7 @@ async def _serve(args: argparse.Namespace) -> None:
         rate_limit=args.rate_limit,
         rate_window=args.rate_window,
         live=False,
+        journal_size=None,  # every request is counted, however long the scenario
     )
     for spec in args.listing:
         listing, _, count = spec.partition("=")
