@@ -24,6 +24,7 @@ from activecalls_async import (
     ServerError,
     ValidationError,
 )
+from activecalls_async._wire.response import RawResponse
 from activecalls_async.testing import Faults, Simulator
 
 FAST_RETRIES = RetryPolicy(max_attempts=3, initial_delay=0.001, max_delay=0.002)
@@ -255,6 +256,25 @@ async def test_request_maps_errors_and_masks_the_token(activecalls_simulator: Si
         with pytest.raises(AuthenticationError) as denied:
             await client.request("GET", "users")
     assert "wrong-token-value" not in str(denied.value)
+
+
+async def test_request_raw_gives_the_status_headers_and_body(
+    activecalls_simulator: Simulator,
+) -> None:
+    sim = activecalls_simulator
+    async with unlocated(sim) as client:
+        raw = await client.request("GET", "users", raw=True)
+        created = await client.request("POST", "users", json={"userName": "e@x.com"}, raw=True)
+        with pytest.raises(NotFoundError):  # an error status raises, raw or not
+            await client.request("GET", "accounts/1/nothing-here", raw=True)
+    assert isinstance(raw, RawResponse)
+    assert raw.status == 200
+    assert raw.headers["Content-Type"].startswith("application/json")
+    assert raw.json() == sim.users[:-1]  # the user created after it is not in it
+    assert json.loads(raw.text) == raw.json()
+    assert created.status in (200, 201)
+    assert created.json()["userName"] == "e@x.com"
+    assert "bytes" in repr(raw) and sim.token not in repr(raw)
 
 
 # -- callback times -----------------------------------------------------------------------------

@@ -585,3 +585,43 @@ async def test_a_watch_is_iterated_by_one_task_at_a_time(
         with pytest.raises(RuntimeError, match="already being iterated"):
             await watch.__anext__()
         assert (await asyncio.wait_for(first, 5)).type is STARTED
+
+
+# -- taking stock first --------------------------------------------------------------------
+
+
+async def test_initial_events_false_takes_stock_without_starting_every_call() -> None:
+    calls = make_calls(5)
+    listing = FakeListing(calls)
+    late = make_call(99)
+
+    def arrive(page: int) -> None:
+        if polls_started(listing) == 2 and late not in listing.calls:
+            listing.calls.append(late)
+
+    listing.before_page = arrive
+    watch = call_watch(walks_of(listing), interval=0.001, initial_events=False)
+    got = await events_by_poll(watch, listing, 2)
+    # The first poll only takes stock: the first event is the call that came after it.
+    assert summary(got) == [(2, STARTED, late.uii)]
+
+
+async def test_initial_events_false_on_the_client_watches(
+    sim: Simulator, client: ActiveCallsClient
+) -> None:
+    product, product_id = sim.targets()[1]
+    watch = client.watch_active_calls(
+        product, product_id, interval=INTERVAL, initial_events=False
+    )
+    async with watch:
+        next_event = asyncio.ensure_future(watch.__anext__())
+        # The first poll takes stock: page 0 and the probe proving it whole, answered.
+        await wait_until(lambda: [r.status for r in sim.requests] == [200, 200])
+        arrival = sim.add_call(product=product, product_id=product_id)
+        event = await asyncio.wait_for(next_event, 5)
+    assert (event.type, event.call.uii) == (STARTED, arrival)
+    many = client.watch_active_calls_many([(product, product_id)], initial_events=False)
+    async with many:
+        first = await asyncio.wait_for(many.__anext__(), 5)
+    assert first.events == ()
+    assert first.calls
