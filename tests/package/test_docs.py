@@ -64,3 +64,17 @@ def test_every_example_passes_strict_type_checks(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+_ENV_READ = re.compile(r"""(?:environ\[|environ\.get\(|getenv\()\s*["']([A-Z0-9_]+)["']""")
+
+
+def test_examples_read_only_the_variables_the_sdk_and_the_cli_read() -> None:
+    # One naming scheme everywhere: an example that reads RC_CLIENT_ID while from_env
+    # and the CLI read ACTIVECALLS_RC_CLIENT_ID would teach two.
+    from activecalls_async._environ import Env
+
+    known = {value for name, value in vars(Env).items() if name.isupper()}
+    read = {name for _, source in BLOCKS for name in _ENV_READ.findall(source)}
+    assert read, "no example reads the environment: the pattern above is stale"
+    assert read <= known, sorted(read - known)
