@@ -98,7 +98,7 @@ class Demo:
     def summarise(
         self, calls: Sequence[ActiveCall], sources: Mapping[str, tuple[Target, ...]]
     ) -> None:
-        """Calls per product, the longest-waiting calls and the busiest agents."""
+        """Calls per product, the longest-waiting calls and the longest calls in progress."""
         per_product: Counter[Product] = Counter()
         listings: dict[Product, set[Target]] = {}
         for found in sources.values():
@@ -136,13 +136,17 @@ class Demo:
                 Column("CALLER", lambda c: f"{c.ani or ''} {c.cnam or ''}".strip()),
             ),
         )
-        busiest = Counter(c.agent_name for c in calls if c.agent_name).most_common(5)
-        self.say("Busiest agents")
+        talking = sorted(
+            (c for c in calls if c.dequeue_time is not None and c.agent_name),
+            key=lambda c: (c.dequeue_time, c.uii),
+        )
+        self.say(f"Longest calls in progress ({len(talking):,} answered)")
         self._table(
-            [_Count(name, count) for name, count in busiest],
+            talking[:5],
             (
-                Column("AGENT", lambda c: c.name),
-                Column("CALLS", lambda c: str(c.count), "right"),
+                Column("AGENT", lambda c: c.agent_name or ""),
+                Column("QUEUE", lambda c: c.destination_name or ""),
+                Column("TALKING", lambda c: _duration((now - c.dequeue_time).total_seconds())),
             ),
         )
 

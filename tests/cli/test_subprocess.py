@@ -56,7 +56,7 @@ def test_demo_runs_end_to_end_within_its_budget() -> None:
     counted = r"\n✓ [0-9,]+ rows → (2,9[0-9]{2}|3,[01][0-9]{2}) unique calls in [0-9.]+ s"
     assert re.search(counted + r" \([0-9]+ requests\)\n", out)
     assert "Loading pages" not in out  # the progress display stays on stderr
-    for heading in ("Calls per product", "Longest-waiting calls", "Busiest agents"):
+    for heading in ("Calls per product", "Longest-waiting calls", "Longest calls in progress"):
         assert heading in out
     for product in ("ACCOUNT", "ACD", "OUTBOUND", "VISUAL_IVR", "CLOUD_PROFILE", "TRAC_NUMBER"):
         assert f"\n{product} " in out
