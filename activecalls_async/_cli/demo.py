@@ -76,10 +76,11 @@ class Demo:
         products = {product for product, _ in targets}
         self.say(
             f"Listing {len(targets)} listings across {len(products)} products concurrently "
-            f"(page size {self.page_size}, {CONCURRENCY} at a time)"
+            f"(page size {self.page_size}, which the server is known to send whole; "
+            f"{CONCURRENCY} at a time)"
         )
         calls: list[ActiveCall] = []
-        before = len(self.sim.requests)
+        before = self.sim.requests.total
         with ListingProgress("Loading pages", stream=stderr()) as progress:
             async with self.client.iter_active_calls_many(
                 targets, page_size=self.page_size, concurrency=CONCURRENCY
@@ -91,7 +92,7 @@ class Demo:
         rows = sum(len(found) for found in sources.values())
         self.say(
             f"{self.marks.ok} {rows:,} rows {self.marks.arrow} {len(calls):,} unique calls in "
-            f"{progress.elapsed:.2f} s ({len(self.sim.requests) - before} requests)"
+            f"{progress.elapsed:.2f} s ({self.sim.requests.total - before} requests)"
         )
         return calls, sources
 
@@ -294,13 +295,15 @@ async def run_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             auth=sim.token,
             base_url=sim.base_url,
             rate_limit=RateLimit(limit, per=window),
-            page_size=args.page_size,
+            # The simulator sends every row asked for: a shorter page 0 is a whole listing,
+            # one request (without it, page 0 and a probe proving it whole: two).
+            server_max_rows=args.page_size,
         ) as client:
             demo = Demo(sim, client, page_size=args.page_size)
             calls, sources = await demo.list_everything()
             demo.summarise(calls, sources)
             supervised = await demo.run_scenario(calls)
-        requests = len(sim.requests)
+        requests = sim.requests.total
         throttled = sum(1 for r in sim.requests if r.status == 429)
     elapsed = time.perf_counter() - started
     if not supervised:

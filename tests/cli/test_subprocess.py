@@ -52,6 +52,7 @@ def test_demo_runs_end_to_end_within_its_budget() -> None:
     assert "3,000 live calls" in out
     assert "rate limit 120 requests/60 s" in out
     assert "Listing 34 listings across 7 products concurrently" in out
+    assert "which the server is known to send whole" in out
     # Live traffic: a call or two may start or end while the listings are walked.
     counted = r"\n✓ [0-9,]+ rows → (2,9[0-9]{2}|3,[01][0-9]{2}) unique calls in [0-9.]+ s"
     assert re.search(counted + r" \([0-9]+ requests\)\n", out)

@@ -274,7 +274,8 @@ async def test_request_raw_gives_the_status_headers_and_body(
     assert json.loads(raw.text) == raw.json()
     assert created.status in (200, 201)
     assert created.json()["userName"] == "e@x.com"
-    assert "bytes" in repr(raw) and sim.token not in repr(raw)
+    assert "bytes" in repr(raw)
+    assert sim.token not in repr(raw)
 
 
 # -- callback times -----------------------------------------------------------------------------
