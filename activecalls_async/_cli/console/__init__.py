@@ -1,0 +1,113 @@
+"""``activecalls top`` on a terminal: a supervisor's console, built on Textual.
+
+**What it shows.** Three lines above the table: the calls in flight and how many wait
+(with the time of the last refresh, UTC), the request budget in use in the client's
+rate-limit window with the refresh interval, the sort and the filter, and the calls per
+queue. Then one row per call (laid out by :mod:`.columns`), queued calls highlighted;
+under the table a status line (the answer of the last action) and the keys.
+
+**The highlighted row** follows its call, not its row number: after a refresh re-sorts
+the rows, the same call is highlighted, on the same screen line when it can be. When
+the highlighted call ends, its row stays, struck out and ``ENDED``, until the cursor
+leaves it, and every action on it is refused with nothing sent.
+
+**Handles.** Each call on screen gets its ``@N`` from the handle table the first time it
+is shown (see :mod:`..handles`); the console and ``activecalls hangup @N`` agree on it.
+
+**Acting.** Each action key (:mod:`.keys`) asks for what it needs (the supervisor's
+phone, once per run unless ``--supervisor-phone`` or ``ACTIVECALLS_SUPERVISOR_PHONE``
+gave it; a gate; a disposition), then for a confirmation naming the call's handle, uii,
+agent and queue: ``y``/Enter confirms, ``n``/Esc cancels and nothing is sent. The
+request then runs at ``Priority.ACTION``, ahead of any refresh waiting for the budget,
+while the view keeps refreshing; the status line says it is running, then done,
+declined (with the server's own words when it gave any) or the error. A done action
+brings the next refresh forward. A call that ended before the confirmation is refused.
+
+**Leaving.** ``q`` quits with status 0, Ctrl-C (or SIGINT) with 130, SIGTERM with 143,
+``--duration`` with 0; the terminal is restored in every case.
+
+This package imports Textual only in :mod:`.app`, :mod:`.dialogs` and :mod:`.table`,
+and only :func:`run_console` loads them: other commands never pay for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ...models import ActiveCall, Product
+from .calls import Budget
+
+if TYPE_CHECKING:
+    from ...client import ActiveCallsClient
+    from ..handles import HandleTable
+
+__all__ = ["PAGE_SIZE", "ConsoleOptions", "fetch_calls", "run_console", "textual_available"]
+
+#: Rows per request: the fewest requests per refresh (the server's cap is learnt if lower).
+PAGE_SIZE = 1000
+
+#: A listing: a product and its id (None for the products that take none).
+Listing = tuple[Product, int | str | None]
+
+
+@attrs.frozen
+class ConsoleOptions:
+    """How ``top`` was asked to run (the command line's options, resolved)."""
+
+    label: str
+    targets: Sequence[Listing]
+    budget: Budget
+    sort: str = "wait"
+    keys: Sequence[str] | None = None
+    interval: float = 5.0
+    duration: float | None = None
+    simulated: bool = False
+    supervisor_phone: str | None = None
+    secrets: Sequence[str] = ()
+
+    @property
+    def whole_account(self) -> bool:
+        """Whether the view lists the whole account (then a call it no longer lists has
+        ended, whichever view showed it)."""
+        return any(product is Product.ACCOUNT for product, _ in self.targets)
+
+
+async def fetch_calls(client: ActiveCallsClient, targets: Sequence[Listing]) -> list[ActiveCall]:
+    """Every call of ``targets``, each uii once, in the fewest requests."""
+    calls: list[ActiveCall] = []
+    async with client.iter_active_calls_many(list(targets), page_size=PAGE_SIZE) as fanout:
+        async for call in fanout:
+            calls.append(call)
+    return calls
+
+
+def textual_available() -> bool:
+    """Whether Textual (the ``cli`` extra) can be imported."""
+    try:
+        import textual  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+async def run_console(
+    client: ActiveCallsClient,
+    options: ConsoleOptions,
+    handles: HandleTable,
+    calls: Sequence[ActiveCall],
+) -> int:
+    """Run the console on this terminal until it quits; return its exit status."""
+    from ..serve import _stopped_by_signals
+    from .app import ConsoleApp
+
+    app = ConsoleApp(client, options, handles, calls=calls)
+
+    def on_signal(signum: int) -> None:
+        app.exit(return_code=128 + signum)
+
+    with _stopped_by_signals(on_signal):
+        await app.run_async()
+    return app.return_code or 0
