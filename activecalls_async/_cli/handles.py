@@ -245,6 +245,7 @@ class HandleTable:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             with self._locked(exclusive=True):
                 state = self._load_or_set_aside()
+                self._prune(state)  # first, so that an emptied table numbers from 1
                 result = change(state)
                 changed = state
                 self._prune(state)
@@ -253,6 +254,7 @@ class HandleTable:
             self.problem = f"handles not saved ({exc.strerror or exc}): they hold for this run only"
             if changed is None:
                 changed = self._memory
+                self._prune(changed)
                 result = change(changed)
                 self._prune(changed)
         else:

@@ -476,7 +476,10 @@ def test_a_bare_false_declines_with_no_words_of_the_server(status: int, body: by
         (b"FALSE\nThe call is on hold\n", "The call is on hold"),
         (b'"false - no such session"', "no such session"),
         (b'{"result": false, "message": "No agent on the call"}', "No agent on the call"),
-        (b'{"status": "false", "generalMessage": "Denied", "details": "archived"}', "Denied: archived"),
+        (
+            b'{"status": "false", "generalMessage": "Denied", "details": "archived"}',
+            "Denied: archived",
+        ),
         (b'{"success": false, "message": "Same", "details": "Same"}', "Same"),
     ],
 )

@@ -37,6 +37,8 @@ class ColumnSpec:
     right: bool = False
     most: int = 0
     whole: bool = False
+    #: Which names widen first (0) and which once those reached their caps (1).
+    rank: int = 0
 
     @property
     def flexible(self) -> bool:
@@ -75,8 +77,10 @@ COLUMNS: dict[str, ColumnSpec] = {
         ColumnSpec("dnis", "DNIS", 12, lambda c, now: c.dnis or ""),
         ColumnSpec("enqueued", "ENQUEUED", 8, lambda c, now: _clock_time(c.enqueue_time)),
         ColumnSpec("answered", "ANSWERED", 8, lambda c, now: _clock_time(c.dequeue_time)),
-        ColumnSpec("cnam", "CNAM", 8, lambda c, now: c.cnam or "", most=16),
-        ColumnSpec("external-id", "EXTERNAL ID", 8, lambda c, now: c.external_id or "", most=20),
+        ColumnSpec("cnam", "CNAM", 8, lambda c, now: c.cnam or "", most=16, rank=1),
+        ColumnSpec(
+            "external-id", "EXTERNAL ID", 11, lambda c, now: c.external_id or "", most=20, rank=1
+        ),
         ColumnSpec("archive", "ARCH", 4, lambda c, now: "yes" if c.archive else ""),
         ColumnSpec("account", "ACCOUNT", 10, lambda c, now: c.account_id or ""),
     )
@@ -149,21 +153,29 @@ def _ordered(keys: Sequence[str], specs: dict[str, ColumnSpec]) -> list[ColumnSp
 
 def _share(columns: Sequence[ColumnSpec], width: int, gap: int, *, capped: bool) -> list[Placed]:
     """Fixed columns at their width; the names share what is left a character at a time,
-    in turn: from their least width up (to their cap, if ``capped``), or down to
-    :data:`_NARROWEST` when the rest leaves them less."""
+    in turn: from their least width up (to their cap, if ``capped``: the queue and agent
+    first, then the others), or down to :data:`_NARROWEST` when the rest leaves them less."""
     fixed = sum(c.width for c in columns if not c.flexible) + gap * (len(columns) - 1)
     names = [c for c in columns if c.flexible]
     widths = {c.key: c.width for c in names}
     spare = width - fixed - sum(widths.values())
-    changed = True
-    while spare != 0 and changed:
-        changed = False
-        for column in names:
-            now = widths[column.key]
-            if spare > 0 and not (capped and now >= column.most):
-                widths[column.key], spare, changed = now + 1, spare - 1, True
-            elif spare < 0 and now > _NARROWEST:
-                widths[column.key], spare, changed = now - 1, spare + 1, True
+    ranks = sorted({c.rank for c in names}) if capped else [None]
+    for rank in ranks:
+        group = [c for c in names if rank is None or c.rank == rank]
+        while spare > 0:
+            growing = [c for c in group if not (capped and widths[c.key] >= c.most)]
+            for column in growing[:spare]:
+                widths[column.key] += 1
+            spare -= len(growing[:spare])
+            if not growing:
+                break
+    while spare < 0:
+        shrinking = [c for c in reversed(names) if widths[c.key] > _NARROWEST]
+        if not shrinking:
+            break
+        for column in shrinking[:-spare]:
+            widths[column.key] -= 1
+        spare += len(shrinking[:-spare])
     return [Placed(c, widths.get(c.key, c.width)) for c in columns]
 
 
