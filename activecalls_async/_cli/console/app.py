@@ -112,7 +112,6 @@ class ConsoleApp(App[None]):
         self.status = "↑↓ j k move · Enter details · ? keys"
         self._first = None if calls is None else list(calls)
         self._wake = asyncio.Event()
-        self._asking = False
 
     def get_default_screen(self) -> MainScreen:
         """The main screen (its keys are inactive while a dialog is open)."""
@@ -178,8 +177,15 @@ class ConsoleApp(App[None]):
         )
         self.fill()
 
+    @property
+    def showing(self) -> bool:
+        """Whether the main screen is up (not before it is composed, nor while quitting)."""
+        return self.is_running and bool(self.screen_stack) and self.screen_stack[0].is_mounted
+
     def fill(self) -> None:
         """Lay out and refill the table from the calls, the sort and the filter."""
+        if not self.showing:
+            return
         table = self.table
         now = self.clock()
         self._lay_out()
@@ -218,6 +224,8 @@ class ConsoleApp(App[None]):
 
     def _number_shown(self) -> None:
         """Give a handle to each call on screen that has none yet (top to bottom)."""
+        if not self.showing:
+            return
         table = self.table
         shown = table.on_screen()
         new = [c.uii for c in shown if c.uii not in self.numbers and c.uii not in table.ended]
@@ -237,6 +245,8 @@ class ConsoleApp(App[None]):
         self.call_after_refresh(self.fill)
 
     def _draw_lines(self) -> None:
+        if not self.showing:
+            return
         screen = self.screen_stack[0]
         width = self.size.width
         calls = list(self.calls.values())
@@ -293,13 +303,65 @@ class ConsoleApp(App[None]):
 
     def action_filter(self) -> None:
         """Ask for the filter, then show only the calls that match it."""
-        self.run_worker(self._ask_filter(), group="dialogs")
+        field = Field(
+            "filter",
+            "queue, agent, state, ANI or uii start",
+            self.filter_text,
+            "empty: every call",
+            optional=True,
+        )
+        self.push_screen(FormDialog("Filter the calls", [field]), self._filtered)
+
+    def _filtered(self, answer: dict[str, Any] | None) -> None:
+        if answer is None:
+            return
+        self.filter_text = answer["filter"] or ""
+        self.fill()
+        self.say(f"filter: {self.filter_text}" if self.filter_text else "no filter")
 
     def action_act(self, key: str) -> None:
-        """Start the action of ``key`` on the highlighted call (dialogs first)."""
-        if key in ACTION_KEYS and not self._asking:
-            self._asking = True
-            self.run_worker(self._act(key), group="dialogs")
+        """Start the action of ``key`` on the highlighted call: its form, if it has one,
+        then its confirmation; nothing is sent before ``y``."""
+        call = self.table.highlighted()
+        if call is None or key not in ACTION_KEYS:
+            self.say("no call to act on")
+            return
+        handle = self._number(call.uii)
+        name = f"@{handle} ({call.uii})"
+        if call.uii not in self.calls:
+            self.say(f"✗ {name} has ended: nothing sent")
+            return
+        fields = form_for(key, phone=self.phone)
+        if not fields:
+            self._confirm(key, call, handle, {})
+            return
+        self.push_screen(
+            FormDialog(_FORMS[key], fields, call_lines(call, handle)),
+            lambda values: self._confirm(key, call, handle, values),
+        )
+
+    def _confirm(
+        self, key: str, call: ActiveCall, handle: int | None, values: dict[str, Any] | None
+    ) -> None:
+        name = f"@{handle} ({call.uii})"
+        if values is None:
+            self.say(f"cancelled: nothing sent to {name}")
+            return
+        if key in ("m", "c", "b") and values:
+            self.phone = values["phone"]  # asked once: kept for the run
+        paused = call.uii in self.paused
+        plan = plan_for(key, call, values, phone=self.phone, recording_paused=paused)
+        self.push_screen(
+            ConfirmDialog(plan, call, handle), lambda chosen: self._answered(chosen, call, name)
+        )
+
+    def _answered(self, chosen: Plan | None, call: ActiveCall, name: str) -> None:
+        if chosen is None:
+            self.say(f"cancelled: nothing sent to {name}")
+        elif call.uii not in self.calls:
+            self.say(f"✗ {name} ended before the confirmation: nothing sent")
+        else:
+            self.run_worker(self._send(chosen, call.uii, name), group="actions")
 
     def action_quit_console(self) -> None:
         """Quit with status 0."""
@@ -309,67 +371,12 @@ class ConsoleApp(App[None]):
         """Ctrl-C: quit at once with status 130, from any screen."""
         self.exit(return_code=130)
 
-    async def _ask_filter(self) -> None:
-        field = Field(
-            "filter",
-            "queue, agent, state, ANI or uii start",
-            self.filter_text,
-            "empty: every call",
-            optional=True,
-        )
-        answer = await self.push_screen_wait(FormDialog("Filter the calls", [field]))
-        if answer is None:
-            return
-        self.filter_text = answer["filter"] or ""
-        self.fill()
-        self.say(f"filter: {self.filter_text}" if self.filter_text else "no filter")
-
     # -- acting ----------------------------------------------------------------------------
 
     def _number(self, uii: str) -> int | None:
         if uii not in self.numbers:
             self.numbers.update(self.handles.update(shown=[uii], scope=self.options.label))
         return self.numbers.get(uii)
-
-    async def _act(self, key: str) -> None:
-        try:
-            await self._ask_and_send(key)
-        finally:
-            self._asking = False
-
-    async def _ask_and_send(self, key: str) -> None:
-        call = self.table.highlighted()
-        if call is None:
-            self.say("no call to act on")
-            return
-        handle = self._number(call.uii)
-        name = f"@{handle} ({call.uii})"
-        if call.uii not in self.calls:
-            self.say(f"✗ {name} has ended: nothing sent")
-            return
-        values: dict[str, Any] = {}
-        fields = form_for(key, phone=self.phone)
-        if fields:
-            answer = await self.push_screen_wait(
-                FormDialog(_FORMS[key], fields, call_lines(call, handle))
-            )
-            if answer is None:
-                self.say(f"cancelled: nothing sent to {name}")
-                return
-            values = answer
-            if key in ("m", "c", "b"):
-                self.phone = values["phone"]
-        plan = plan_for(
-            key, call, values, phone=self.phone, recording_paused=call.uii in self.paused
-        )
-        chosen = await self.push_screen_wait(ConfirmDialog(plan, call, handle))
-        if chosen is None:
-            self.say(f"cancelled: nothing sent to {name}")
-            return
-        if call.uii not in self.calls:
-            self.say(f"✗ {name} ended before the confirmation: nothing sent")
-            return
-        self.run_worker(self._send(chosen, call.uii, name), group="actions")
 
     async def _send(self, plan: Plan, uii: str, name: str) -> None:
         self.say(f"… {plan.doing} {name}")

@@ -30,9 +30,8 @@ ConfirmDialog, FormDialog, DetailPane, KeysPane {
     background: $background 60%;
 }
 #dialog {
-    width: auto;
-    min-width: 50;
-    max-width: 96%;
+    width: 66;
+    max-width: 100%;
     height: auto;
     max-height: 96%;
     border: round $accent;
@@ -40,7 +39,9 @@ ConfirmDialog, FormDialog, DetailPane, KeysPane {
     padding: 0 1;
     background: $surface;
 }
-#dialog Input { width: 60; max-width: 100%; margin: 0; }
+KeysPane #dialog { width: 78; }
+DetailPane #dialog { width: 72; }
+#dialog Input { width: 100%; margin: 0; }
 #dialog .label { color: $text-muted; }
 #problem { color: $error; }
 #hint { color: $text-muted; margin-top: 1; }
@@ -97,10 +98,10 @@ class ConfirmDialog(ModalScreen[Plan | None]):
         self.query_one("#dialog").border_title = plan.question
         rows = [*call_lines(self.call, self.handle), *plan.details]
         self.query_one("#body", Static).update(_grid(rows))
-        hint = f"y/Enter: {plan.doing.split(' ')[0]}   n/Esc: cancel"
+        hint = "y/Enter: confirm   n/Esc: cancel"
         other = self._other()
         if other is not None:
-            hint += f"   {plan.switch_key}: {other.question.rstrip('?').lower()} instead"
+            hint += f"   {self.first.switch_key}: {other.question.rstrip('?').lower()} instead"
         self.query_one("#hint", Static).update(hint)
 
     def _other(self) -> Plan | None:
@@ -153,15 +154,12 @@ class FormDialog(ModalScreen[dict[str, Any] | None]):
         self.query_one(f"#field-{self.fields[0].name}", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        """Enter: the next field, or the answer after the last."""
+        """Enter: check this field, then go to the next, or answer after the last."""
         event.stop()
         names = [f"field-{f.name}" for f in self.fields]
         at = names.index(event.input.id or "")
-        if at + 1 < len(names):
-            self.query_one(f"#{names[at + 1]}", Input).focus()
-            return
         values: dict[str, Any] = {}
-        for field in self.fields:
+        for field in self.fields[: at + 1]:
             text = self.query_one(f"#field-{field.name}", Input).value
             try:
                 values[field.name] = check_field(field, text)
@@ -169,7 +167,11 @@ class FormDialog(ModalScreen[dict[str, Any] | None]):
                 self.query_one("#problem", Static).update(str(exc))
                 self.query_one(f"#field-{field.name}", Input).focus()
                 return
-        self.dismiss(values)
+        self.query_one("#problem", Static).update("")
+        if at + 1 < len(names):
+            self.query_one(f"#{names[at + 1]}", Input).focus()
+        else:
+            self.dismiss(values)
 
     def action_cancel(self) -> None:
         """Close, answering None."""

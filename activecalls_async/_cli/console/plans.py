@@ -180,12 +180,14 @@ def _recording(on: bool) -> Plan:
             "resuming the recording of",
             "recording resumed on {call}",
             send,
+            leaves="recording",
         )
     return Plan(
         "Pause the recording of this call?",
         "pausing the recording of",
         "recording paused on {call}",
         send,
+        leaves="paused",
     )
 
 
