@@ -187,8 +187,8 @@ async def test_each_action_asks_names_the_call_and_sends_one_request(
     call = console.app.calls[uii]
     assert uii in text
     assert f"@{console.app.numbers[uii]}" in text
-    assert call.agent_name is not None and call.agent_name in text
-    assert call.destination_name is not None and call.destination_name in text
+    assert f"agent  {call.agent_name}" in text
+    assert f"queue  {call.destination_name}" in text
     assert console.actions() == []  # nothing before the answer
     await console.press("y")
     await console.until(lambda: console.status().startswith("✓"))
