@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from activecalls_async import RateLimit
+from activecalls_async import ActiveCall, Priority, RateLimit
 from activecalls_async._cli.console.dialogs import ConfirmDialog, DetailPane, FormDialog, KeysPane
 from activecalls_async._cli.console.keys import KEYS
+from activecalls_async._cli.console.plans import plan_for
 from activecalls_async.testing import Simulator
 
+from .conftest import Cli, assert_one_line_error
 from .console_support import SUPERVISOR, Console, running_console
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
@@ -479,3 +484,79 @@ async def test_it_fits_the_terminal_and_numbers_the_rows_shown(
             assert "? keys" in lines[-1]
         # What the view numbered is what the action commands read.
         assert [console.handles.resolve(f"@{n}") for n in numbers] == [c.uii for c in shown]
+
+
+# -- every action at ACTION priority; handles under live traffic ---------------------------
+
+
+class Recorder:
+    """A stand-in client that records which method each plan calls, and how."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        async def method(uii: str, **options: Any) -> None:
+            self.calls.append((name, {"uii": uii, **options}))
+
+        return method
+
+
+@pytest.mark.parametrize(
+    ("key", "values", "method"),
+    [
+        ("m", {}, "add_session_to_call"),
+        ("c", {}, "add_session_to_call"),
+        ("b", {}, "add_session_to_call"),
+        ("r", {}, "toggle_call_recording"),
+        ("h", {}, "set_call_hold"),
+        ("g", {"gate": 55}, "requeue_call"),
+        ("d", {"disposition": "SALE", "notes": None, "callback": None}, "disposition_call"),
+        ("x", {}, "hangup_call"),
+        ("s", {"phone": SUPERVISOR}, "hangup_session"),
+    ],
+)
+async def test_every_action_is_one_request_at_action_priority(
+    key: str, values: dict[str, Any], method: str
+) -> None:
+    call = ActiveCall(uii="U1", agent_first_name="Ada", call_state="ACTIVE", dequeue_time=NOW)
+    plan = plan_for(key, call, values, phone=SUPERVISOR, recording_paused=False)
+    recorder = Recorder()
+    for each in (plan, plan.other) if plan.other else (plan,):
+        await each.send(recorder, "U1")  # type: ignore[arg-type]
+    assert {name for name, _ in recorder.calls} == {method}
+    assert all(options["priority"] is Priority.ACTION for _, options in recorder.calls)
+    assert all(options["uii"] == "U1" for _, options in recorder.calls)
+
+
+async def test_under_live_traffic_a_handle_names_one_call_and_an_ended_one_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ten refreshes while calls arrive and end: every handle on screen names the same uii
+    each time it appears; then ``activecalls hangup @N`` for one whose call ended is
+    refused (exit 1) without a request."""
+    fast = RateLimit(100_000, per=60.0)
+    live = {"live": True, "mean_call_seconds": 2.0, "tick": 0.05, "rate_limit": None}
+    async with Simulator(calls=40, seed=3, **live) as sim:
+        names: dict[int, str] = {}
+        handles: dict[str, int] = {}
+        async with running_console(sim, tmp_path, interval=0.25, limit=fast) as console:
+            for _ in range(10):
+                seen = console.app.refreshes
+                await console.until(lambda: console.app.refreshes > seen)  # noqa: B023
+                await console.pilot.pause()  # the rows just shown get their handles
+                for call in console.app.table.on_screen():
+                    number = console.app.numbers[call.uii]
+                    assert names.setdefault(number, call.uii) == call.uii
+                    assert handles.setdefault(call.uii, number) == number
+            last_listing = set(console.app.calls)
+        ended = sorted((n, uii) for n, uii in names.items() if uii not in last_listing)
+        assert ended, "no call ended in ten refreshes"
+        assert len(names) > 30  # calls came and went: more handles than rows on screen
+        number, uii = ended[0]
+        monkeypatch.setenv("ACTIVECALLS_STATE_DIR", str(tmp_path))
+        before = len(sim.requests)
+        result = await Cli(capsys, sim).run("hangup", f"@{number}")
+        line = assert_one_line_error(result, 1)
+        assert f"@{number} is call {uii}, which has ended" in line
+        assert len(sim.requests) == before
