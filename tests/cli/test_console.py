@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from activecalls_async import ActiveCall, Priority, RateLimit
+from activecalls_async._cli.console import app as console_app
+from activecalls_async._cli.console.calls import sort_key
 from activecalls_async._cli.console.dialogs import ConfirmDialog, DetailPane, FormDialog, KeysPane
 from activecalls_async._cli.console.keys import KEYS
 from activecalls_async._cli.console.plans import plan_for
@@ -166,6 +168,22 @@ async def test_slash_filters_by_queue_agent_ani_or_uii_start(console: Console) -
     await console.press("enter")
     assert set(console.rows()) == everything
     assert console.status() == "no filter"
+
+
+async def test_a_long_listing_shows_its_first_rows_and_says_so(
+    activecalls_simulator: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console_app, "MAX_ROWS", 10)
+    async with running_console(activecalls_simulator, tmp_path) as console:
+        assert len(console.rows()) == 10
+        assert "the first 10 shown (/ filters)" in console.text()
+        first = sorted(console.app.calls.values(), key=sort_key("wait", console.app.clock()))
+        assert console.rows() == [c.uii for c in first[:10]]
+        await console.press("slash")
+        await console.type(first[20].uii)
+        await console.press("enter")
+        assert console.rows() == [first[20].uii]  # the filter reaches the others
+        assert "the first 10" not in console.text()
 
 
 # -- acting: each key, its dialogs, its one request ----------------------------------------

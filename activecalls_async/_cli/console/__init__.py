@@ -3,8 +3,9 @@
 **What it shows.** Three lines above the table: the calls in flight and how many wait
 (with the time of the last refresh, UTC), the request budget in use in the client's
 rate-limit window with the refresh interval, the sort and the filter, and the calls per
-queue. Then one row per call (laid out by :mod:`.columns`), queued calls highlighted;
-under the table a status line (the answer of the last action) and the keys.
+queue. Then one row per call (laid out by :mod:`.columns`), queued calls highlighted, at
+most the first 500 in the order chosen (the filter reaches the others); under the table a
+status line (the answer of the last action) and the keys.
 
 **The highlighted row** follows its call, not its row number: after a refresh re-sorts
 the rows, the same call is highlighted, on the same screen line when it can be. When
