@@ -207,20 +207,23 @@ def _add_watch(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
 
 
 _TOP_DESCRIPTION = """\
-A supervisor's console: the calls in flight across the chosen listings, refreshed every
---interval (the longest waiting first, queued calls highlighted, wait and talk times,
-calls per queue, the request budget in use), and the calls acted on from the view.
+A supervisor's console: the calls in flight across the chosen listings,
+refreshed every --interval (the longest waiting first, queued calls
+highlighted, wait and talk times, calls per queue, the request budget in use),
+and the calls acted on from the view.
 
-Keys: up/down or j/k move the highlighted row (it stays on its call across refreshes),
-Enter shows every field of the call; on the highlighted call: m monitor, c coach,
-b barge in, r recording on/off, h hold on/off, g requeue, d disposition, x hang up,
-s end a supervisor's session; / filters, o changes the sort, ? lists the keys, q quits
-(status 0), Ctrl-C too (130). Every action is confirmed in a dialog naming the call
-(y or Enter confirms, n or Esc cancels); its answer shows in the status line.
+Keys: up/down or j/k move the highlighted row (it stays on its call across
+refreshes), Enter shows every field of the call; on the highlighted call: m
+monitor, c coach, b barge in, r recording on/off, h hold on/off, g requeue, d
+disposition, x hang up, s end a supervisor's session; / filters, o changes the
+sort, ? lists the keys, q quits (status 0), Ctrl-C too (130). Every action is
+confirmed in a dialog naming the call (y or Enter confirms, n or Esc cancels);
+its answer shows in the status line.
 
-Each call shown gets a handle, @N, that names it for as long as it lives, in this view
-and in the action commands ('activecalls hangup @7'), which refuse a handle whose call
-has ended. On a pipe, or with --once, it prints plain snapshots instead."""
+Each call shown gets a handle, @N, that names it for as long as it lives, in
+this view and in the action commands ('activecalls hangup @7'), which refuse a
+handle whose call has ended. On a pipe, or with --once, it prints plain
+snapshots instead."""
 
 
 def _add_top(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:

@@ -53,3 +53,18 @@ def test_the_script_draws_the_console_and_the_checked_in_pictures_match(tmp_path
     assert "Hang up this call?" in svg_text(IMAGES / "console-confirm.svg")
     for name in ("console-keys.svg", "console-wide.svg"):
         assert "activecalls top" in svg_text(IMAGES / name)
+
+
+def test_the_keys_table_of_the_docs_is_the_consoles() -> None:
+    """docs/snippets/console-keys.md (included by the CLI page and the supervisor guide)
+    lists every key the console binds, with what the ``?`` pane says it does."""
+    from activecalls_async._cli.console.keys import KEYS
+
+    table = (ROOT / "docs" / "snippets" / "console-keys.md").read_text(encoding="utf-8")
+    expected = [
+        f"| {' '.join(f'`{part}`' for part in key.shown.split())} | {key.does} |" for key in KEYS
+    ]
+    assert table.splitlines()[2:] == expected
+    for page in ("cli.md", "guides/supervisor-console.md"):
+        text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+        assert '--8<-- "docs/snippets/console-keys.md"' in text, page

@@ -15,6 +15,7 @@ from activecalls_async import ActiveCall, ClientStats, RateLimit
 from activecalls_async._cli.console.columns import layout
 from activecalls_async._cli.handles import HandleTable, state_dir
 from activecalls_async._cli.top import Budget, TopView
+from activecalls_async.cli import main
 from activecalls_async.testing import Simulator
 
 from .conftest import Cli
@@ -218,3 +219,30 @@ async def test_once_prints_one_snapshot_and_numbers_only_the_rows_it_shows(
     assert table.resolve("@19") in {c.uii for c in activecalls_simulator.calls()}
     assert table.update() == {}
     assert table.last_number() == 19  # 24 lines hold 19 calls: only those got handles
+
+
+def test_the_help_of_top_names_its_keys_handles_and_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["top", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for words in (
+        "m monitor, c coach, b barge in, r recording on/off, h hold on/off, g requeue",
+        "d disposition, x hang up, s end a supervisor's session",
+        "/ filters, o changes the sort, ? lists the keys, q quits (status 0), Ctrl-C",
+        "y or Enter confirms, n or Esc cancels",
+        "@N, that names it for as long as it lives",
+        "--once print one plain snapshot",
+        "--supervisor-phone PHONE the phone that monitors, coaches or barges in",
+        "ACTIVECALLS_SUPERVISOR_PHONE",
+    ):
+        assert words in text, words
+
+
+async def test_a_wrong_supervisor_phone_variable_is_a_usage_error(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACTIVECALLS_SUPERVISOR_PHONE", "not a phone")
+    result = await cli.run("top", "--once")
+    assert result.status == 2
+    assert result.err.strip().startswith("activecalls: error: invalid ACTIVECALLS_SUPERVISOR_PHONE")

@@ -21,7 +21,14 @@ class Key:
     @property
     def shown(self) -> str:
         """The keys as the help writes them (``up,k`` is ``↑ k``)."""
-        names = {"up": "↑", "down": "↓", "enter": "Enter", "slash": "/", "question_mark": "?"}
+        names = {
+            "up": "↑",
+            "down": "↓",
+            "enter": "Enter",
+            "slash": "/",
+            "question_mark": "?",
+            "ctrl+c": "Ctrl-C",
+        }
         return " ".join(names.get(k, k) for k in self.keys.split(","))
 
 
@@ -53,7 +60,7 @@ KEYS: tuple[Key, ...] = (
     Key("s", "act('s')", "end a supervisor's session on the call (asks for the phone)", "end"),
     Key("slash", "filter", "filter by queue, agent, state, ANI or the start of a uii", "filter"),
     Key("o", "sort", "the next order: wait, talk, queue, agent, state", "sort"),
-    Key("question_mark", "keys", "this list of keys", "keys"),
+    Key("question_mark", "keys", "show the keys", "keys"),
     Key("q", "quit_console", "quit (status 0)", "quit"),
     Key("ctrl+c", "interrupt", "quit at once (status 130)"),
 )
