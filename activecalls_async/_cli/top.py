@@ -209,10 +209,14 @@ async def _print_snapshots(
 
     out = stdout()
     deadline = None if options.duration is None else time.monotonic() + options.duration
+    said = None
     with _stopped_by_signals(on_signal):
         while True:
             view.calls, view.refreshed = calls, datetime.now(timezone.utc)
             _snapshot(view, handles, options, out)
+            if handles.problem and handles.problem != said:
+                said = handles.problem  # once, not under every snapshot
+                print(f"activecalls: {said}", file=stderr(), flush=True)
             if once:
                 break
             wait = options.interval

@@ -186,6 +186,19 @@ async def test_a_long_listing_shows_its_first_rows_and_says_so(
         assert "the first 10" not in console.text()
 
 
+async def test_handles_that_cannot_be_saved_hold_for_the_run_and_it_says_so(
+    activecalls_simulator: Simulator, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "state"
+    blocked.write_text("a file where the state directory should be")
+    async with running_console(activecalls_simulator, blocked) as console:
+        shown = console.app.table.on_screen()
+        numbers = [console.app.numbers[c.uii] for c in shown]
+        assert numbers == list(range(1, len(shown) + 1))
+        assert "handles not saved" in console.text()
+        assert "they hold for this run only" in (console.app.handles.problem or "")
+
+
 # -- acting: each key, its dialogs, its one request ----------------------------------------
 
 

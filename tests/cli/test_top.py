@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -246,3 +249,41 @@ async def test_a_wrong_supervisor_phone_variable_is_a_usage_error(
     result = await cli.run("top", "--once")
     assert result.status == 2
     assert result.err.strip().startswith("activecalls: error: invalid ACTIVECALLS_SUPERVISOR_PHONE")
+
+
+def test_textual_is_imported_only_by_the_interactive_console(tmp_path: Path) -> None:
+    """The SDK, every other command and the plain ``top`` never load Textual."""
+    script = (
+        "import sys\n"
+        "import activecalls_async, activecalls_async.cli\n"
+        "from activecalls_async._cli import commands, live, top, handles\n"
+        "from activecalls_async.cli import main\n"
+        "assert main(['--simulator', '--sim-calls', '30', 'top', '--once']) == 0\n"
+        "assert main(['--simulator', '--sim-calls', '30', 'list', '--no-progress']) == 0\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
+        "assert not loaded, loaded\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "ACTIVECALLS_STATE_DIR": str(tmp_path)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+async def test_handles_that_cannot_be_saved_are_said_once_on_stderr(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked = tmp_path / "state"
+    blocked.write_text("a file where the state directory should be")
+    monkeypatch.setenv("ACTIVECALLS_STATE_DIR", str(blocked))
+    result = await cli.run("top", "--interval", "0.3", "--duration", "1", "-p", "ACD:55")
+    assert result.status == 0, result.err
+    assert result.out.count("\n\nACD:55: ") >= 1  # snapshots, each with its handles
+    assert "@1 " in result.out
+    said = [line for line in result.err.splitlines() if "handles not saved" in line]
+    assert len(said) == 1
+    assert said[0].startswith("activecalls: handles not saved (")

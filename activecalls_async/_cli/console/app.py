@@ -268,7 +268,9 @@ class ConsoleApp(App[None]):
             second += f" | filter '{self.filter_text}': {self.matching:,} of {len(calls):,}"
         if self.matching > MAX_ROWS:
             second += f" | the first {MAX_ROWS:,} shown (/ filters)"
-        style = "red" if self.problem else ""
+        if self.handles.problem:
+            second += f" | {self.handles.problem}"
+        style = "red" if self.problem or self.handles.problem else ""
         screen.query_one("#budget", Static).update(_line(second, style))
         screen.query_one("#queues", Static).update(_line(queues_line(calls)))
         screen.query_one("#status", Static).update(_line(self.status))
