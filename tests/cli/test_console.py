@@ -572,11 +572,16 @@ async def test_under_live_traffic_a_handle_names_one_call_and_an_ended_one_is_re
         names: dict[int, str] = {}
         handles: dict[str, int] = {}
         async with running_console(sim, tmp_path, interval=0.25, limit=fast) as console:
+
+            def numbered() -> bool:
+                shown = console.app.table.on_screen()
+                return all(call.uii in console.app.numbers for call in shown)
+
             for _ in range(10):
                 seen = console.app.refreshes
                 await console.until(lambda: console.app.refreshes > seen)  # noqa: B023
-                await console.pilot.pause()  # the rows just shown get their handles
-                for call in console.app.table.on_screen():
+                await console.until(numbered)  # the rows just shown get their handles
+                for call in console.app.table.on_screen():  # no await: the same screen
                     number = console.app.numbers[call.uii]
                     assert names.setdefault(number, call.uii) == call.uii
                     assert handles.setdefault(call.uii, number) == number

@@ -26,7 +26,7 @@ from .calls import budget_line, heading, matches, next_sort, queues_line, sort_k
 from .columns import layout
 from .dialogs import DIALOG_CSS, ConfirmDialog, DetailPane, FormDialog, KeysPane, call_lines
 from .keys import ACTION_KEYS, KEYS, hint
-from .plans import Field, Plan, form_for, plan_for
+from .plans import FORM_TITLES, Field, Plan, form_for, plan_for
 from .table import CELL_GAP, CallTable
 
 __all__ = ["ConsoleApp", "MainScreen"]
@@ -35,15 +35,6 @@ __all__ = ["ConsoleApp", "MainScreen"]
 TICK = 1.0
 #: The most rows the table holds (in order: the first ones of the sort).
 MAX_ROWS = 500
-
-_FORMS = {
-    "m": "The supervisor's phone (asked once for this run)",
-    "c": "The supervisor's phone (asked once for this run)",
-    "b": "The supervisor's phone (asked once for this run)",
-    "s": "End a supervisor's session",
-    "g": "Requeue the call",
-    "d": "Disposition of the call",
-}
 
 
 def _utcnow() -> datetime:
@@ -347,7 +338,7 @@ class ConsoleApp(App[None]):
             self._confirm(key, call, handle, {})
             return
         self.push_screen(
-            FormDialog(_FORMS[key], fields, call_lines(call, handle)),
+            FormDialog(FORM_TITLES[key], fields, call_lines(call, handle)),
             lambda values: self._confirm(key, call, handle, values),
         )
 

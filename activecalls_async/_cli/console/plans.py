@@ -17,7 +17,7 @@ from ...priority import Priority
 from .. import types
 from .calls import state_of
 
-__all__ = ["Field", "Plan", "check_field", "form_for", "plan_for"]
+__all__ = ["FORM_TITLES", "Field", "Plan", "check_field", "form_for", "plan_for"]
 
 Send = Callable[[ActiveCallsClient, str], Awaitable[None]]
 
@@ -70,6 +70,18 @@ class Plan:
 
 def _phone_field(value: str | None, label: str = "supervisor phone") -> Field:
     return Field("phone", label, value or "", "+15554150123 or 6505550100", types.phone)
+
+
+_PHONE_ONCE = "The supervisor's phone (asked once for this run)"
+#: The title of each key's form.
+FORM_TITLES = {
+    "m": _PHONE_ONCE,
+    "c": _PHONE_ONCE,
+    "b": _PHONE_ONCE,
+    "s": "End a supervisor's session",
+    "g": "Requeue the call",
+    "d": "Disposition of the call",
+}
 
 
 def form_for(key: str, *, phone: str | None) -> list[Field]:
