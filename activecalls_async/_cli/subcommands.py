@@ -4,15 +4,16 @@ how it keeps secrets out of its messages, are in :mod:`.parser`)."""
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import Any, TypeAlias
 
 from ..retry import RetryPolicy
 from . import types
 from .helptext import RawHelpFormatter
 from .output import ACTION_FORMATS, CALL_COLUMN_KEYS, FORMATS
 
-if TYPE_CHECKING:
-    from .parser import Parser
+#: The subcommands' action (its parsers are :class:`.parser.Parser`, not imported here:
+#: that module imports this one).
+Commands: TypeAlias = "argparse._SubParsersAction[Any]"
 
 __all__ = [
     "FORMAT_CHOICES",
@@ -142,7 +143,7 @@ def _columns(parser: argparse.ArgumentParser, default: str) -> None:
     )
 
 
-def _add_list(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
+def _add_list(commands: Commands, common: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "list",
         parents=[common],
@@ -174,7 +175,7 @@ def _add_list(commands: argparse._SubParsersAction[Parser], common: Parser) -> N
     p.add_argument("--no-progress", action="store_true", help="no progress display on stderr")
 
 
-def _add_watch(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
+def _add_watch(commands: Commands, common: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "watch",
         parents=[common],
@@ -226,7 +227,7 @@ handle whose call has ended. On a pipe, or with --once, it prints plain
 snapshots instead."""
 
 
-def _add_top(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
+def _add_top(commands: Commands, common: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "top",
         parents=[common],
@@ -271,7 +272,7 @@ def _add_top(commands: argparse._SubParsersAction[Parser], common: Parser) -> No
     )
 
 
-def _add_actions(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
+def _add_actions(commands: Commands, common: argparse.ArgumentParser) -> None:
     """The one-request commands (``common`` is :func:`_acting`'s parent: ``-f json``)."""
     p = commands.add_parser(
         "dial", parents=[common], help="ring an agent and dial a number for them"
@@ -335,7 +336,7 @@ def _add_actions(commands: argparse._SubParsersAction[Parser], common: Parser) -
 _UII_HELP = "the call's uii, its handle @N from 'activecalls top', or the start of its uii"
 
 
-def _add_call_controls(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
+def _add_call_controls(commands: Commands, common: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "ping", parents=[common], help="keep a call from archiving while work is pending"
     )
@@ -367,7 +368,7 @@ def _add_call_controls(commands: argparse._SubParsersAction[Parser], common: Par
     p.add_argument("session_id", metavar="SESSION_ID", help="the session's id")
 
 
-def _add_accounts(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
+def _add_accounts(commands: Commands, common: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "accounts",
         parents=[common],
@@ -378,7 +379,7 @@ def _add_accounts(commands: argparse._SubParsersAction[Parser], common: Parser) 
     add_format(p)
 
 
-def _add_queue_check(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
+def _add_queue_check(commands: Commands, common: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "queue-check",
         parents=[common],
@@ -400,7 +401,7 @@ def _add_queue_check(commands: argparse._SubParsersAction[Parser], common: Parse
     add_format(p)
 
 
-def _add_simulator(commands: argparse._SubParsersAction[Parser]) -> None:
+def _add_simulator(commands: Commands) -> None:
     p = commands.add_parser(
         "simulator",
         help="serve a simulated Active Calls API on 127.0.0.1",
@@ -460,7 +461,7 @@ def _add_simulator(commands: argparse._SubParsersAction[Parser]) -> None:
     )
 
 
-def _add_demo(commands: argparse._SubParsersAction[Parser]) -> None:
+def _add_demo(commands: Commands) -> None:
     p = commands.add_parser(
         "demo",
         help="a tour: list thousands of simulated calls, then supervise one",
@@ -477,7 +478,7 @@ def _add_demo(commands: argparse._SubParsersAction[Parser]) -> None:
 
 
 def add_commands(
-    commands: argparse._SubParsersAction[Parser], common: Parser, acting: Parser
+    commands: Commands, common: argparse.ArgumentParser, acting: argparse.ArgumentParser
 ) -> None:
     """Every subcommand: ``common`` carries the connection options, ``acting`` those and
     ``-f text|json`` (the call actions')."""

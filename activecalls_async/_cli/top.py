@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -133,8 +134,6 @@ def supervisor_phone(args: argparse.Namespace, environ: Mapping[str, str]) -> st
 
 def _interactive(args: argparse.Namespace) -> bool:
     """Whether to run the console: a terminal all round, Textual there, no ``--once``."""
-    import sys
-
     if getattr(args, "once", False):
         return False
     if not all(is_terminal(s) for s in (sys.stdin, stdout(), stderr())):

@@ -21,11 +21,11 @@ from ...errors import ActionRejectedError, ActiveCallsError
 from ...models import ActiveCall
 from ..failures import scrub
 from ..handles import HandleTable
-from . import ConsoleOptions, fetch_calls
 from .calls import budget_line, heading, matches, next_sort, queues_line, sort_key
 from .columns import layout
 from .dialogs import DIALOG_CSS, ConfirmDialog, DetailPane, FormDialog, KeysPane, call_lines
 from .keys import ACTION_KEYS, KEYS, hint
+from .options import ConsoleOptions, fetch_calls
 from .plans import FORM_TITLES, Field, Plan, form_for, plan_for
 from .table import CELL_GAP, CallTable
 
