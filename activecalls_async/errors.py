@@ -15,7 +15,7 @@ Every exception the SDK raises on purpose derives from ``ActiveCallsError``::
         │   ├── NotFoundError              404 (for a call: the call has ended)
         │   ├── RateLimitError             429 (``retry_after``)
         │   └── ServerError                5xx
-        ├── ActionRejectedError            an action answered ``false``
+        ├── ActionRejectedError            an action answered ``false`` (``server_message``)
         └── ResponseDecodeError            a 2xx body not in the documented shape
 
 Every ``APIError`` carries the operation, the HTTP method and the URL (never a
@@ -185,13 +185,26 @@ class ServerError(APIStatusError):
 
 
 class ActionRejectedError(APIError):
-    """An action answered ``false``: the server declined to do it."""
+    """An action answered ``false``: the server declined to do it.
+
+    ``server_message`` holds the server's own words when it gave any (a JSON
+    ``message``/``generalMessage``/``details``, or text after ``false``), else None; the
+    error's text ends with them.
+    """
 
     def __init__(
-        self, message: str, *, operation: str, method: str, url: str, uii: str | None = None
+        self,
+        message: str,
+        *,
+        operation: str,
+        method: str,
+        url: str,
+        uii: str | None = None,
+        server_message: str | None = None,
     ) -> None:
         super().__init__(message, operation=operation, method=method, url=url)
         self.uii = uii
+        self.server_message = server_message
 
 
 class ResponseDecodeError(APIError):

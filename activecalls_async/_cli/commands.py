@@ -15,7 +15,7 @@ from ..client import ActiveCallsClient
 from ..models import Account, ActiveCall, Product, QueueCheck
 from .config import check_account_id, open_client, output_annotations
 from .failures import EXIT_OK
-from .handles import resolve_handle, view_path
+from .handles import HandleTable, state_dir
 from .output import (
     CALL_FIELDS,
     Column,
@@ -258,12 +258,13 @@ async def run_action(args: argparse.Namespace, environ: Environ) -> int:
     ``{"ok": true, "command": ..., "uii": ..., "message": ...}``."""
     async with open_client(args, environ) as client:
         if getattr(args, "uii", None) is not None:
-            args.uii = resolve_handle(
-                args.uii,
-                view_path(environ),
+            # Before any request: a handle whose call has ended is refused here.
+            table = HandleTable(
+                state_dir(environ),
                 base_url=client.base_url,
                 account_id=await client.resolve_account_id(),
             )
+            args.uii = table.resolve(args.uii)
         done = await ACTIONS[args.command](client, args)
     out = stdout()
     if getattr(args, "format", "text") == "json":

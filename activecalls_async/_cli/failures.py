@@ -14,6 +14,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_TERMINATED",
     "EXIT_USAGE",
+    "Refused",
     "UsageError",
     "cli_words",
     "describe",
@@ -65,6 +66,11 @@ class UsageError(Exception):
     """The command line or configuration cannot work: printed as is, exit status 2."""
 
 
+class Refused(Exception):
+    """Refused before anything was sent (a handle whose call has ended): printed as is,
+    exit status 1."""
+
+
 def scrub(text: str, secrets: Sequence[str]) -> str:
     """``text`` on one line, with every configured secret and token-like value masked
     (the SDK's own rules: ``activecalls_async._redact.mask`` and ``redact``)."""
@@ -75,6 +81,8 @@ def describe(exc: BaseException, secrets: Sequence[str]) -> tuple[str, int]:
     """The one-line message and the exit status for an exception that ended a command."""
     if isinstance(exc, UsageError):
         message, status = str(exc), EXIT_USAGE
+    elif isinstance(exc, Refused):
+        message, status = str(exc), EXIT_FAILED
     elif isinstance(exc, ValidationError):
         message, status = cli_words(f"invalid {exc.parameter}: {exc.problem}"), EXIT_USAGE
     elif isinstance(exc, ActiveCallsError):

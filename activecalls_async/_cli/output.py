@@ -115,6 +115,8 @@ class Column:
     justify: str = "left"
     #: Widest the cell may be in a plain-text table before it is cut (never wrapped).
     max_width: int = 40
+    #: Never cut, however narrow the screen (a uii: a cut one names no call).
+    whole: bool = False
 
 
 def _text(value: object) -> str:
@@ -169,7 +171,7 @@ def _rounded(value: float | None) -> int | None:
 #: Every column a call table can show, by its ``--columns`` key: the table column, and the
 #: fields it stands for in JSON, CSV and NDJSON (the wait and talk times are computed).
 _CALL_COLUMN_SET: dict[str, tuple[Column, tuple[str, ...]]] = {
-    "uii": (Column("UII", lambda c: c.uii), ("uii",)),
+    "uii": (Column("UII", lambda c: c.uii, whole=True), ("uii",)),
     "state": (Column("STATE", lambda c: _text(c.call_state)), ("callState",)),
     "enqueued": (Column("ENQUEUED (UTC)", lambda c: _when(c.enqueue_time)), ("enqueueTime",)),
     "answered": (Column("ANSWERED (UTC)", lambda c: _when(c.dequeue_time)), ("dequeueTime",)),
@@ -241,11 +243,16 @@ def rich_table(rows: Sequence[Any], columns: Sequence[Column], title: str | None
     from rich.table import Table
 
     table = Table(title=title, box=box.SIMPLE_HEAD, header_style="bold")
-    for col in columns:
+    cells = [[col.cell(row) for col in columns] for row in rows]
+    for at, col in enumerate(columns):
         justify: Any = col.justify
-        table.add_column(col.header, justify=justify, no_wrap=True, overflow="ellipsis")
-    for row in rows:
-        table.add_row(*(col.cell(row) for col in columns))
+        # rich shrinks every column to fit the screen: a whole one keeps its widest cell.
+        widest = max((len(line[at]) for line in cells), default=0) if col.whole else None
+        table.add_column(
+            col.header, justify=justify, no_wrap=True, overflow="ellipsis", min_width=widest
+        )
+    for line in cells:
+        table.add_row(*line)
     return table
 
 

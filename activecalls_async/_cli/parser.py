@@ -1,4 +1,4 @@
-"""The ``activecalls`` command line: every subcommand, its arguments and its help.
+"""The ``activecalls`` command line: its parser (the subcommands are in :mod:`.subcommands`).
 
 Usage errors are one line on stderr (exit status 2) in which no argument that looks like a
 credential, or follows an option that looks like a credential's (``--tokn SECRET``), is
@@ -16,15 +16,18 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from .. import __version__
-from ..retry import RetryPolicy
-from . import types
-from .output import ACTION_FORMATS, CALL_COLUMN_KEYS, FORMATS
+from .helptext import HelpFormatter, RawHelpFormatter
+from .output import ACTION_FORMATS, FORMATS
+from .subcommands import (
+    FORMAT_CHOICES,
+    SIM_CALLS,
+    SIM_SEED,
+    add_commands,
+    add_connection,
+    add_format,
+)
 
 __all__ = ["HelpFormatter", "Parser", "build_parser", "hidden_arguments", "mask_arguments"]
-
-#: The embedded simulator's size and seed when commands run without a configured account.
-SIM_CALLS = 2000
-SIM_SEED = 7
 
 _EPILOG = """\
 Configuration: flags, or the environment variables ACTIVECALLS_BASE_URL,
@@ -103,30 +106,6 @@ def mask_arguments(text: str, hidden: Sequence[str]) -> str:
     return text
 
 
-class HelpFormatter(argparse.HelpFormatter):
-    """Appends ``(default: X)`` to every option that has a default worth showing and does
-    not already state it; a flag's True or False never is (its help says what happens
-    without it)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        text = action.help or ""
-        default = action.default
-        if (
-            "default" in text
-            or default is None
-            or isinstance(default, bool)
-            or default == argparse.SUPPRESS
-            or action.option_strings == []
-            or isinstance(action, (argparse._HelpAction, argparse._VersionAction))
-        ):
-            return text
-        return f"{text} (default: %(default)s)".strip()
-
-
-class _TopHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """The top-level help: its epilog is laid out by hand."""
-
-
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line on stderr (exit status 2), with
     credential-like arguments masked (:func:`hidden_arguments`)."""
@@ -185,452 +164,54 @@ class Parser(argparse.ArgumentParser):
         return None
 
 
-def _connection(parser: argparse.ArgumentParser) -> None:
-    """The options that say where requests go; SUPPRESS lets them go before or after the command."""
-    group = parser.add_argument_group("connection (default: ACTIVECALLS_* variables)")
-    hide = argparse.SUPPRESS
-    group.add_argument(
-        "--base-url",
-        default=hide,
-        metavar="URL",
-        help="API base URL (default: ACTIVECALLS_BASE_URL, else RingCX's)",
-    )
-    group.add_argument(
-        "--account-id",
-        type=types.account_id,
-        default=hide,
-        metavar="ID",
-        help="RingCX account id, digits (default: ACTIVECALLS_ACCOUNT_ID)",
-    )
-    group.add_argument(
-        "--token", default=hide, help="RingCX access token (prefer ACTIVECALLS_TOKEN)"
-    )
-    group.add_argument(
-        "--api-token",
-        default=hide,
-        metavar="TOKEN",
-        help="legacy API token (prefer ACTIVECALLS_API_TOKEN)",
-    )
-    group.add_argument(
-        "--timeout",
-        type=types.seconds,
-        default=hide,
-        metavar="SECONDS",
-        help="per request (default: ACTIVECALLS_TIMEOUT, else 30)",
-    )
-    group.add_argument(
-        "--retries",
-        type=types.non_negative_int,
-        default=hide,
-        metavar="N",
-        help="retry a failed request up to N times "
-        f"(default: {RetryPolicy().max_attempts - 1}; 0: never)",
-    )
-    group.add_argument(
-        "--redis-url",
-        default=hide,
-        metavar="URL",
-        help="share the rate limit and login with a fleet through Redis "
-        "(prefer ACTIVECALLS_REDIS_URL; key: ACTIVECALLS_FLEET_KEY)",
-    )
-    group.add_argument(
-        "--allow-insecure-http",
-        action="store_true",
-        default=hide,
-        help="allow a plain http:// base URL that is not loopback",
-    )
-    group.add_argument(
-        "-v",
-        "--verbose",
-        action="count",
-        default=hide,
-        help="log the SDK's work on stderr: -v requests and retries, -vv everything",
-    )
-    sim = parser.add_argument_group("embedded simulator (--simulator, or ACTIVECALLS_SIMULATOR=1)")
-    sim.add_argument(
-        "--simulator",
-        action="store_true",
-        default=hide,
-        help="run against a simulated account on 127.0.0.1, not a real one",
-    )
-    sim.add_argument(
-        "--sim-calls",
-        type=types.non_negative_int,
-        default=hide,
-        metavar="N",
-        help=f"calls in flight (default: {SIM_CALLS})",
-    )
-    sim.add_argument(
-        "--sim-seed",
-        type=int,
-        default=hide,
-        metavar="SEED",
-        help=f"random seed (default: {SIM_SEED})",
-    )
+class _RootParser(Parser):
+    """The ``activecalls`` parser: also settles ``-f/--format``, which may come before the
+    command (``activecalls -f json hold on @1``) or after it."""
 
-
-def _format(parser: argparse.ArgumentParser, choices: tuple[str, ...] = FORMATS) -> None:
-    parser.add_argument("-f", "--format", choices=choices, default=choices[0], help="output format")
-
-
-_TABLE_COLUMNS = "uii, state, enqueued, answered, agent, ani, dnis, destination"
-
-
-def _columns(parser: argparse.ArgumentParser, default: str) -> None:
-    parser.add_argument(
-        "--columns",
-        type=types.columns,
-        metavar="A,B,...",
-        help=f"the columns to show, in order, from: {', '.join(CALL_COLUMN_KEYS)} "
-        f"(default: {default})",
-    )
-
-
-def _add_list(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
-    p = commands.add_parser(
-        "list",
-        parents=[common],
-        help="list the calls in flight (every page)",
-        description="List every call in flight for one or more products, all pages, "
-        "concurrently; a call listed by several products is shown once.",
-    )
-    p.add_argument(
-        "-p",
-        "--product",
-        dest="targets",
-        action="append",
-        type=types.target,
-        metavar="NAME[:ID]",
-        help="product and id, e.g. ACD:55 or DNIS:8661234567; repeatable "
-        "(default: ACCOUNT:<account id>)",
-    )
-    _format(p)
-    _columns(
-        p,
-        "uii, state, enqueued, answered, agent, ani, dnis, destination; JSON and CSV: every field",
-    )
-    p.add_argument(
-        "--page-size",
-        type=types.positive_int,
-        metavar="N",
-        help="rows per request (default: the client's, 1000, or what the server is known to send)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress display on stderr")
-
-
-def _add_watch(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
-    p = commands.add_parser(
-        "watch",
-        parents=[common],
-        help="a live table of the calls in flight",
-        description="Poll a product's calls and show them as a live table (or, with "
-        "--format ndjson, print one line per started, changed or ended call).",
-    )
-    p.add_argument(
-        "-p",
-        "--product",
-        dest="target",
-        type=types.target,
-        metavar="NAME[:ID]",
-        help="product to watch (default: ACCOUNT:<account id>)",
-    )
-    _format(p, ("table", "ndjson"))
-    _columns(p, _TABLE_COLUMNS)
-    p.add_argument(
-        "--interval", type=types.seconds, default=5.0, metavar="SECONDS", help="between polls"
-    )
-    p.add_argument(
-        "--duration",
-        type=types.seconds,
-        metavar="SECONDS",
-        help="stop after this long (default: never)",
-    )
-    p.add_argument(
-        "--rows", type=types.positive_int, default=20, metavar="N", help="table rows shown"
-    )
-
-
-def _add_top(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
-    p = commands.add_parser(
-        "top",
-        parents=[common],
-        help="a full-screen live view of the calls in flight (q quits)",
-        description="Show the calls in flight across the chosen listings, refreshed every "
-        "--interval: the longest waiting first, queued calls highlighted, wait and talk "
-        "times, calls per queue and the request budget in use. Each row's @N (or the "
-        "start of its uii) works in the action commands: 'activecalls hangup @3'. "
-        "q or Ctrl-C quits; on a pipe it prints a plain snapshot per refresh.",
-    )
-    p.add_argument(
-        "-p",
-        "--product",
-        dest="targets",
-        action="append",
-        type=types.target,
-        metavar="NAME[:ID]",
-        help="product and id to watch; repeatable (default: ACCOUNT:<account id>)",
-    )
-    p.add_argument(
-        "--sort",
-        choices=("wait", "talk", "queue", "agent", "state"),
-        default="wait",
-        help="the order of the rows: longest wait (or talk) first, or by name",
-    )
-    _columns(p, "state, wait, talk, destination, agent, ani, and the uii when it fits")
-    p.add_argument(
-        "--interval", type=types.seconds, default=5.0, metavar="SECONDS", help="between refreshes"
-    )
-    p.add_argument(
-        "--duration",
-        type=types.seconds,
-        metavar="SECONDS",
-        help="stop after this long (default: never)",
-    )
-
-
-def _acting(common: Parser) -> Parser:
-    """The options of every call action: the connection's, and ``-f text|json``."""
-    acting = Parser(add_help=False, parents=[common])
-    _format(acting, ACTION_FORMATS)
-    return acting
-
-
-def _add_actions(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
-    """The one-request commands (``common`` is :func:`_acting`'s parent: ``-f json``)."""
-    p = commands.add_parser(
-        "dial", parents=[common], help="ring an agent and dial a number for them"
-    )
-    p.add_argument("username", type=types.username, help="the agent's user name")
-    p.add_argument("destination", type=types.phone, help="number to dial")
-    p.add_argument("--caller-id", type=types.phone, required=True, help="caller id to present")
-    p.add_argument(
-        "--ring-duration",
-        type=types.positive_int,
-        default=30,
-        metavar="SECONDS",
-        help="how long to ring the agent",
-    )
-
-    session = commands.add_parser("session", help="add or remove a supervisor session")
-    actions = session.add_subparsers(dest="action", required=True, metavar="{add,remove}")
-    add = actions.add_parser("add", parents=[common], help="put a supervisor on a call")
-    add.add_argument("uii", type=types.call_handle, help=_UII_HELP)
-    add.add_argument("phone", type=types.phone, help="the supervisor's phone")
-    add.add_argument(
-        "-t",
-        "--type",
-        dest="session_type",
-        type=types.session_type,
-        default="MONITOR",
-        metavar="TYPE",
-        help="MONITOR (listen), COACHING (whisper) or BARGEIN (join)",
-    )
-    remove = actions.add_parser("remove", parents=[common], help="drop a session from a call")
-    remove.add_argument("uii", type=types.call_handle, help=_UII_HELP)
-    remove.add_argument("phone", type=types.phone, help="the session's phone")
-
-    record = commands.add_parser("record", help="turn a call's recording on or off")
-    states = record.add_subparsers(dest="state", required=True, metavar="{on,off}")
-    for state, text in (("on", "resume recording"), ("off", "pause recording")):
-        states.add_parser(state, parents=[common], help=text).add_argument(
-            "uii", type=types.call_handle, help=_UII_HELP
-        )
-
-    p = commands.add_parser("disposition", parents=[common], help="set a call's disposition")
-    p.add_argument("uii", type=types.call_handle, help=_UII_HELP)
-    p.add_argument("disposition", help="e.g. SALE")
-    p.add_argument(
-        "--callback-at",
-        type=types.callback_time,
-        metavar="WHEN",
-        help="schedule a callback (yyyyMMddHHmmss or ISO, e.g. 2026-12-01T15:30)",
-    )
-    p.add_argument("--notes", help="free-text notes")
-
-    p = commands.add_parser("hangup", parents=[common], help="end a call (or one party on it)")
-    p.add_argument("uii", type=types.call_handle, help=_UII_HELP)
-    p.add_argument(
-        "--phone", type=types.phone, help="drop only this party's session, not the whole call"
-    )
-
-
-_UII_HELP = "the call's uii, or @N / the start of a uii from the last 'activecalls top'"
-
-
-def _add_call_controls(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
-    p = commands.add_parser(
-        "ping", parents=[common], help="keep a call from archiving while work is pending"
-    )
-    p.add_argument("uii", type=types.call_handle, help=_UII_HELP)
-
-    hold = commands.add_parser("hold", help="put a call on hold or take it off")
-    states = hold.add_subparsers(dest="state", required=True, metavar="{on,off}")
-    for state, text in (("on", "put the call on hold"), ("off", "take the call off hold")):
-        states.add_parser(state, parents=[common], help=text).add_argument(
-            "uii", type=types.call_handle, help=_UII_HELP
-        )
-
-    p = commands.add_parser(
-        "requeue", parents=[common], help="send a call back to a queue (gate), away from its agent"
-    )
-    p.add_argument("uii", type=types.call_handle, help=_UII_HELP)
-    p.add_argument("gate_id", type=types.non_negative_int, metavar="GATE_ID", help="the queue's id")
-
-    p = commands.add_parser(
-        "hangup-session",
-        parents=[common],
-        help="drop one session from a call by its id",
-        description="Drop one session from a call by its session id. The API never returns "
-        "session ids (adding a session answers only true): use an id RingCX gave you "
-        "elsewhere, or 'activecalls hangup UII --phone PHONE' to drop a session by phone.",
-    )
-    p.add_argument("uii", type=types.call_handle, help=_UII_HELP)
-    p.add_argument("session_id", metavar="SESSION_ID", help="the session's id")
-
-
-def _add_accounts(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
-    p = commands.add_parser(
-        "accounts",
-        parents=[common],
-        help="list the sub-accounts the credentials can see",
-        description="List the sub-accounts the credentials can see: the ACCOUNT ID column "
-        "is what --account-id and ACTIVECALLS_ACCOUNT_ID take. Needs no account id.",
-    )
-    _format(p)
-
-
-def _add_queue_check(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
-    p = commands.add_parser(
-        "queue-check",
-        parents=[common],
-        help="may a call to this number be queued?",
-        description="Pre-route checks for a DNIS: --max-queued runs checkQueueStatus (the "
-        "longest acceptable wait, seconds); --max-calls-queued runs checkQueueThreshold. "
-        "With neither, the threshold check runs with the server's default.",
-    )
-    p.add_argument("number", type=types.phone, help="the DNIS dialled")
-    p.add_argument(
-        "--max-queued", type=types.non_negative_int, metavar="SECONDS", help="run checkQueueStatus"
-    )
-    p.add_argument(
-        "--max-calls-queued",
-        type=types.non_negative_int,
-        metavar="N",
-        help="run checkQueueThreshold with this limit",
-    )
-    _format(p)
-
-
-def _add_simulator(commands: argparse._SubParsersAction[Parser]) -> None:
-    p = commands.add_parser(
-        "simulator",
-        help="serve a simulated Active Calls API on 127.0.0.1",
-        description="Serve the embedded simulator until Ctrl-C, and print the variables "
-        "that point this CLI (or your bot) at it.",
-    )
-    p.add_argument("--port", type=types.port, default=8765, help="0 picks a free port")
-    p.add_argument(
-        "--calls",
-        type=types.non_negative_int,
-        default=SIM_CALLS,
-        metavar="N",
-        help="calls in flight, kept about steady by the live traffic",
-    )
-    p.add_argument(
-        "--agents",
-        type=types.non_negative_int,
-        metavar="N",
-        help="agents on the roster (default: staffed for --calls, so about 4%% of calls "
-        "wait; fewer make long queues)",
-    )
-    p.add_argument("--seed", type=int, default=SIM_SEED, help="random seed of the account")
-    p.add_argument(
-        "--no-live",
-        dest="live",
-        action="store_false",
-        help="no new, answered or ending calls (default: live traffic)",
-    )
-    p.add_argument(
-        "--arrival-rate",
-        type=types.non_negative_float,
-        metavar="PER_SECOND",
-        help="new calls per second (default: --calls / --mean-call-seconds, a steady population)",
-    )
-    p.add_argument(
-        "--mean-call-seconds",
-        type=types.seconds,
-        default=60.0,
-        metavar="SECONDS",
-        help="mean length of a call",
-    )
-    p.add_argument(
-        "--rate-limit",
-        type=types.non_negative_int,
-        default=120,
-        metavar="N",
-        help="requests allowed per 60 s, 0 for no limit",
-    )
-    p.add_argument(
-        "--latency",
-        type=types.non_negative_seconds,
-        default=0.0,
-        metavar="SECONDS",
-        help="added to each response",
-    )
-    p.add_argument(
-        "--fault-rate",
-        type=types.fraction,
-        default=0.0,
-        metavar="P",
-        help="share of API requests that fail, 0 to 1: half answer 503, a quarter 429, a "
-        "quarter lose their connection",
-    )
-    p.add_argument(
-        "--duration",
-        type=types.seconds,
-        metavar="SECONDS",
-        help="stop after this long (default: never)",
-    )
-
-
-def _add_demo(commands: argparse._SubParsersAction[Parser]) -> None:
-    p = commands.add_parser(
-        "demo",
-        help="a tour: list thousands of simulated calls, then supervise one",
-        description="Start a simulator with a few thousand live calls, list them all "
-        "concurrently, summarise them, then run a supervisor scenario on a real call.",
-    )
-    p.add_argument(
-        "--calls", type=types.positive_int, default=3000, metavar="N", help="calls in flight"
-    )
-    p.add_argument("--seed", type=int, default=SIM_SEED, help="random seed of the account")
-    p.add_argument(
-        "--page-size", type=types.positive_int, default=500, metavar="N", help="rows per request"
-    )
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """Parse, then give ``--format`` the command's default or check it fits the command."""
+        parsed, extras = super().parse_known_args(args, namespace)
+        choices = vars(parsed).pop(FORMAT_CHOICES, None)
+        given = getattr(parsed, "format", None)
+        if choices is None:
+            if given is not None and parsed.command is not None:
+                self.error(f"argument -f/--format: '{parsed.command}' takes no --format")
+        elif given is None:
+            parsed.format = choices[0]
+        elif given not in choices:
+            wanted = ", ".join(repr(c) for c in choices)
+            self.error(
+                f"argument -f/--format: invalid choice for '{parsed.command}': {given!r} "
+                f"(choose from {wanted})"
+            )
+        return parsed, extras
 
 
 def build_parser() -> Parser:
     """The parser for ``activecalls`` and its subcommands."""
     common = Parser(add_help=False)
-    _connection(common)
-    parser = Parser(
+    add_connection(common)
+    acting = Parser(add_help=False, parents=[common])
+    add_format(acting, ACTION_FORMATS)
+    parser = _RootParser(
         prog="activecalls",
         description="Work with the RingCX Active Calls API from the command line.",
         epilog=_EPILOG,
-        formatter_class=_TopHelpFormatter,
+        formatter_class=RawHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    _connection(parser)
+    add_connection(parser)
+    parser.add_argument(
+        "-f",
+        "--format",
+        choices=tuple(dict.fromkeys((*FORMATS, *ACTION_FORMATS))),
+        default=argparse.SUPPRESS,
+        help="output format, before or after the command (each command's --help lists its own)",
+    )
     # Not required: a bare ``activecalls`` prints the help instead of a usage error.
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    _add_list(commands, common)
-    _add_watch(commands, common)
-    _add_top(commands, common)
-    _add_actions(commands, _acting(common))
-    _add_call_controls(commands, _acting(common))
-    _add_queue_check(commands, common)
-    _add_accounts(commands, common)
-    _add_simulator(commands)
-    _add_demo(commands)
+    add_commands(commands, common, acting)
     parser.set_defaults(sim_calls=SIM_CALLS, sim_seed=SIM_SEED)
     return parser

@@ -39,8 +39,8 @@ _T = TypeVar("_T")
 #: (``--account-id``), the variable (``ACTIVECALLS_ACCOUNT_ID``) and every command.
 ACCOUNT_ID_PROBLEM = "expected the numeric RingCX account id (digits, e.g. 12440001)"
 
-#: A reference to a row of the last ``activecalls top``: ``@3``.
-_ROW = re.compile(r"@([1-9][0-9]{0,5})")
+#: A handle from ``activecalls top``: ``@3`` (see :mod:`.handles`).
+_HANDLE = re.compile(r"@([1-9][0-9]{0,8})")
 
 
 def _checked(check: Callable[[str], _T], text: str) -> _T:
@@ -71,9 +71,9 @@ def account_id(text: str) -> str:
 
 
 def call_handle(text: str) -> str:
-    """A uii, ``@N`` (row N of the last ``activecalls top``) or the start of a uii shown
-    there; checked as a uii path segment, resolved when the command runs."""
-    if _ROW.fullmatch(text):
+    """A uii, a handle ``@N`` or the start of a uii of the handle table; checked as a uii
+    path segment, resolved when the command runs."""
+    if _HANDLE.fullmatch(text):
         return text
     return uii(text)
 

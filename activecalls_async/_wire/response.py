@@ -4,6 +4,10 @@ the error for its status, with the server's words (no I/O).
 Actions answer ``true`` (done) or ``false`` (declined, ``ActionRejectedError``). A
 **201 Created** is also done, whatever its body says short of ``false``: an empty
 body, ``true`` or anything else is success, never a decode error, never a retry.
+A declined action keeps the server's words when it gave any, in
+``ActionRejectedError.server_message``: text after ``false`` (``false: Agent is not on
+the call``), or a JSON object whose ``result``, ``status`` or ``success`` is false,
+with its ``message``, ``generalMessage`` and ``details``.
 """
 
 from __future__ import annotations
@@ -92,15 +96,18 @@ def decode_response(request: Request, answer: Answer, *, secrets: Iterable[str] 
     if kind is ResponseKind.RAW:
         return RawResponse(status, headers, body)
     if kind is ResponseKind.ACTION:
-        said = body.strip().strip(b'"').lower()
-        if said == b"false":
+        declined, words = _declined(body, secrets)
+        if declined:
+            why = f": {words}" if words else " (it answered false)"
             raise ActionRejectedError(
-                f"{request.operation} was declined by the server (it answered false)",
+                f"{request.operation} was declined by the server{why}",
                 operation=request.operation,
                 method=request.method,
                 url=request.safe_url,
                 uii=request.uii,
+                server_message=words,
             )
+        said = body.strip().strip(b'"').lower()
         if said == b"true" or status == 201:  # 201 Created: done, whatever the body
             return None
         raise _decode_error(request, status, body, "expected true or false", secrets)
@@ -122,6 +129,46 @@ def decode_response(request: Request, answer: Answer, *, secrets: Iterable[str] 
         return structure_queue_check(data)
     except ValueError as exc:
         raise _decode_error(request, status, body, str(exc), secrets) from None
+
+
+#: The fields of a JSON answer that say an action failed when false, and those that say why.
+_OUTCOME_KEYS = ("result", "status", "success")
+_WORDS_KEYS = ("message", "generalMessage", "details")
+#: The most of the server's words an ActionRejectedError keeps.
+_WORDS_CHARS = 300
+
+
+def _declined(body: bytes, secrets: Iterable[str]) -> tuple[bool, str | None]:
+    """Whether an action's answer declines it, and the server's words when it gave any:
+    ``false`` (no words), ``false`` followed by text (that text), or a JSON object whose
+    ``result``, ``status`` or ``success`` is false (its ``message``, ``generalMessage``
+    and ``details``)."""
+    text = body.decode("utf-8", "replace").strip()
+    unquoted = text.strip('"').strip()
+    if unquoted.lower() == "false":
+        return True, None
+    head, rest = unquoted[:5], unquoted[5:]
+    if head.lower() == "false" and rest[:1] and not (rest[0].isalnum() or rest[0] == "_"):
+        return True, _words(rest.lstrip(" \t\r\n:;,.-=|"), secrets)
+    if not text.startswith("{"):
+        return False, None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return False, None
+    if not isinstance(data, dict):
+        return False, None
+    outcome = [data[key] for key in _OUTCOME_KEYS if key in data]
+    if not any(value is False or str(value).lower() == "false" for value in outcome):
+        return False, None
+    said = [str(data[key]).strip() for key in _WORDS_KEYS if data.get(key) not in (None, "")]
+    return True, _words(": ".join(dict.fromkeys(said)), secrets)
+
+
+def _words(text: str, secrets: Iterable[str]) -> str | None:
+    """The server's words on one line, bounded and with any credential masked."""
+    line = " ".join(text.split())
+    return excerpt(line, _WORDS_CHARS, secrets) if line else None
 
 
 def _any_body(body: bytes) -> Any:

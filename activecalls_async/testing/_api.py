@@ -43,6 +43,9 @@ class ActiveCallsApi:
         #: The status a successful action answers: 200 ``true``, or 201 with ``created_body``.
         self.action_status = 200
         self.created_body = ""
+        #: What a declined action answers: ``false`` as the service does, or words to test.
+        self.declined_body = "false"
+        self.declined_type = "text/plain"
         account_id = state.account_id
         #: What ``GET accounts`` lists (the credentials see only this sub-account by default).
         self.accounts: list[dict[str, Any]] = [
@@ -103,6 +106,9 @@ class ActiveCallsApi:
             return web.Response(status=201, text=self.created_body, content_type="text/plain")
         return bodies.boolean(True)
 
+    def _declined(self) -> web.Response:
+        return web.Response(text=self.declined_body, content_type=self.declined_type)
+
     def _call(self, request: web.Request) -> Call | web.Response:
         uii = request.match_info["uii"]
         call = self.state.get(uii)
@@ -162,7 +168,7 @@ class ActiveCallsApi:
             return bodies.invalid(request, query.problems)
         call = self.state.manual_call(username, destination, caller_id)
         if call is None:
-            return bodies.boolean(False)
+            return self._declined()
         return self._effect(request, "createManualAgentCall", call.uii)
 
     async def add_session(self, request: web.Request) -> web.Response:
@@ -177,7 +183,7 @@ class ActiveCallsApi:
             return call
         session = self.state.add_session(call, destination, session_type)
         if session is None:
-            return bodies.boolean(False)
+            return self._declined()
         # The answer is only true/false: the session id is recorded, never returned.
         return self._effect(request, "addSessionToCall", call.uii, sessionId=session.session_id)
 
@@ -201,7 +207,7 @@ class ActiveCallsApi:
             disposition=disposition, callback=callback, callback_at=callback_at, notes=notes
         )
         if not self.state.disposition(call, record):
-            return bodies.boolean(False)
+            return self._declined()
         return self._effect(request, "dispositionCall", call.uii)
 
     async def hangup_call(self, request: web.Request) -> web.Response:
@@ -223,7 +229,7 @@ class ActiveCallsApi:
         if isinstance(call, web.Response):
             return call
         if not self.state.hangup_session(call, phone):
-            return bodies.boolean(False)
+            return self._declined()
         return self._effect(request, "hangupSession", call.uii)
 
     async def recording(self, request: web.Request) -> web.Response:
@@ -255,7 +261,7 @@ class ActiveCallsApi:
         if isinstance(call, web.Response):
             return call
         if not self.state.set_hold(call, state == "ON"):
-            return bodies.boolean(False)
+            return self._declined()
         return self._effect(request, "toggleCallHold", call.uii)
 
     async def requeue(self, request: web.Request) -> web.Response:
@@ -284,7 +290,7 @@ class ActiveCallsApi:
         if isinstance(call, web.Response):
             return call
         if not self.state.hangup_session_by_id(call, session_id):
-            return bodies.boolean(False)
+            return self._declined()
         return self._effect(request, "hangupSessionById", call.uii)
 
     # -- the admin API around Active Calls ---------------------------------------------------

@@ -408,6 +408,13 @@ class Simulator:
         self._server.api.action_status = status
         self._server.api.created_body = body
 
+    def answer_declines(self, body: str = "false", *, content_type: str = "text/plain") -> None:
+        """Make every action the simulator declines answer ``body`` (``false: Agent is not
+        on the call``, or a JSON object with ``message``) instead of the service's bare
+        ``false``, to test how a client shows a server's words; no argument restores it."""
+        self._server.api.declined_body = body
+        self._server.api.declined_type = content_type
+
     def update_call(self, uii: str, **fields: Any) -> None:
         """Change a live call's fields (``call_state``, ``agent_first_name``, ``cnam``, ...)."""
         call = self.state.get(uii)

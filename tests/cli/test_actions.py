@@ -161,3 +161,54 @@ async def test_queue_check_defaults_to_the_threshold_check(
     assert (row["check"], row["limit"]) == ("threshold", None)
     (sent,) = [r for r in activecalls_simulator.requests if r.operation == "checkQueueThreshold"]
     assert sent.param("maxCallsQueued") is None  # the server's default applies
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-f", "json", "hold", "on", "{uii}"],
+        ["hold", "on", "{uii}", "-f", "json"],
+        ["hold", "-f", "json", "on", "{uii}"],
+        ["--format=json", "record", "off", "{uii}"],
+        ["-f", "json", "session", "add", "{uii}", SUPERVISOR],
+        ["-f", "json", "ping", "{uii}"],
+    ],
+)
+async def test_the_format_goes_before_or_after_the_command(
+    cli: Cli, activecalls_simulator: Simulator, argv: list[str]
+) -> None:
+    uii = answered_call(activecalls_simulator)
+    result = await cli.run(*(word.format(uii=uii) for word in argv))
+    assert result.status == 0, result.err
+    answer = json.loads(result.out)
+    assert (answer["ok"], answer["uii"]) == (True, uii)
+
+
+async def test_the_format_before_a_listing_command(cli: Cli) -> None:
+    result = await cli.run("-f", "csv", "list", "-p", "ACD:55", "--no-progress")
+    assert result.status == 0, result.err
+    assert result.out.startswith("uii,accountId,")
+    result = await cli.run("-f", "ndjson", "accounts")
+    assert json.loads(result.out.splitlines()[0])["accountId"]
+    # After the command wins over before it, as for any repeated option.
+    result = await cli.run("-f", "csv", "list", "-p", "ACD:55", "--no-progress", "-f", "json")
+    assert isinstance(json.loads(result.out), list)
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["-f", "csv", "hold", "on", "123"], "invalid choice for 'hold': 'csv'"),
+        (["-f", "text", "list"], "invalid choice for 'list': 'text'"),
+        (["-f", "json", "top"], "'top' takes no --format"),
+        (["-f", "xml", "list"], "invalid choice: 'xml'"),
+    ],
+)
+async def test_a_format_the_command_cannot_print_is_a_usage_error(
+    bare_cli: Cli, argv: list[str], says: str
+) -> None:
+    result = await bare_cli.run(*argv)
+    assert result.status == 2
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1
+    assert says in lines[0]

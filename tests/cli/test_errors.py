@@ -100,6 +100,16 @@ async def test_refused_action_exits_1(cli: Cli, activecalls_simulator: Simulator
     assert "addSessionToCall was declined by the server (it answered false)" in line
 
 
+async def test_a_refused_action_shows_the_servers_words(
+    cli: Cli, activecalls_simulator: Simulator
+) -> None:
+    queued = next(c for c in activecalls_simulator.wire_calls(*QUEUE) if c["dequeueTime"] is None)
+    activecalls_simulator.answer_declines("false: the call has no agent yet")
+    result = await cli.run("session", "add", str(queued["uii"]), "+15554150123")
+    line = assert_one_line_error(result, 1)
+    assert "addSessionToCall was declined by the server: the call has no agent yet" in line
+
+
 async def test_bad_token_is_a_401_and_never_printed(
     cli: Cli, activecalls_simulator: Simulator
 ) -> None:

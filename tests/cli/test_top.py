@@ -1,19 +1,24 @@
-"""``activecalls top``: its layout at any width, its order, its budget meter, the handles it
-saves, and its plain refresh on a pipe. (Its real terminal is in test_top_terminal.py.)"""
+"""``activecalls top``'s plain snapshots: their layout at any width, their order, the budget
+meter, the handles they show, and their refresh on a pipe. (The interactive console is in
+test_console.py, its real terminal in test_top_terminal.py.)"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from activecalls_async import ActiveCall, ClientStats, RateLimit
-from activecalls_async._cli.failures import UsageError
-from activecalls_async._cli.handles import resolve_handle, save_view, view_path
+from activecalls_async._cli.console.columns import layout
+from activecalls_async._cli.handles import HandleTable, state_dir
 from activecalls_async._cli.top import Budget, TopView
+from activecalls_async.cli import main
 from activecalls_async.testing import Simulator
 
 from .conftest import Cli
@@ -44,6 +49,8 @@ def view(
     top = TopView(label="ACCOUNT:12440001", sort=sort, keys=keys, budget=meter, interval=5.0)
     top.calls = calls
     top.refreshed = NOW
+    # Handles are not row numbers: the first call listed got @7, the others later ones.
+    top.numbers = {c.uii: 7 + n for n, c in enumerate(calls)}
     return top
 
 
@@ -55,19 +62,20 @@ CALLS = [
 ]
 
 
-@pytest.mark.parametrize("width", [60, 80, 120, 200])
+@pytest.mark.parametrize("width", [60, 80, 100, 120, 200])
 def test_every_line_fits_and_the_handle_is_never_cut(width: int) -> None:
     lines = view(CALLS).lines(width, 24, NOW)
     assert all(len(text) <= width for text, _ in lines)
     rows = [text for text, _ in lines if text.startswith("@")]
-    assert [row.split()[0] for row in rows] == ["@1", "@2", "@3", "@4"]
+    # Waiting calls first: the handles follow the calls, not the rows.
+    assert [row.split()[0] for row in rows] == ["@9", "@8", "@10", "@7"]
     header = next(text for text, style in lines if style == "header")
-    if width >= 120:
+    if width >= 100:
         assert header.split()[:2] == ["ID", "UII"]  # room for the whole uii
-        assert all("4" * 30 in text or "4" * 30 not in text for text in rows)
         assert any("4" * 30 in row for row in rows)
     else:
         assert "UII" not in header
+        assert not any("4" * 29 in row for row in rows)  # whole or not at all
 
 
 def test_waiting_calls_first_longest_wait_first_and_highlighted() -> None:
@@ -76,10 +84,10 @@ def test_waiting_calls_first_longest_wait_first_and_highlighted() -> None:
     lines = top.lines(80, 24, NOW)
     styles = [style for text, style in lines if text.startswith("@")]
     assert styles == ["queued", "queued", None, None]
-    first = next(text for text, _ in lines if text.startswith("@1"))
+    first = next(text for text, _ in lines if text.startswith("@9"))
     assert "QUEUED" in first
     assert "1:30" in first  # waited 90 s so far
-    fourth = next(text for text, _ in lines if text.startswith("@4"))
+    fourth = next(text for text, _ in lines if text.startswith("@7"))
     assert "30s" in fourth
     assert "10:00" in fourth  # talking for 600 s
     assert lines[0][0] == "ACCOUNT:12440001: 4 calls, 2 queued at 12:00:00 UTC"
@@ -124,26 +132,38 @@ async def test_the_budget_shows_the_requests_in_the_limiters_window() -> None:
     assert budget.used() == 1  # in flight counts
 
 
-def test_handles_resolve_against_the_saved_rows(tmp_path: Path) -> None:
-    path = view_path({"ACTIVECALLS_STATE_DIR": str(tmp_path)})
-    assert view_path({"XDG_STATE_HOME": "/x"}) == Path("/x/activecalls/last-top.json")
-    uiis = ["202611301200000000000000000001", "202611301201000000000000000002"]
-    where = {"base_url": "http://127.0.0.1:1/voice", "account_id": "1"}
-    with pytest.raises(UsageError, match="run it first"):
-        resolve_handle("@1", path, **where)
-    assert resolve_handle("2026113012", path, **where) == "2026113012"  # nothing to match
-    save_view(path, uiis=uiis, **where)
-    assert json.loads(path.read_text())["uiis"] == uiis
-    assert resolve_handle("@2", path, **where) == uiis[1]
-    with pytest.raises(UsageError, match="showed 2 rows"):
-        resolve_handle("@3", path, **where)
-    with pytest.raises(UsageError, match="starts 2 uiis"):
-        resolve_handle("2026113012", path, **where)
-    assert resolve_handle("202611301201", path, **where) == uiis[1]
-    assert resolve_handle(uiis[0], path, **where) == uiis[0]
-    # Rows shown for another account or server are not used.
-    with pytest.raises(UsageError, match="no rows"):
-        resolve_handle("@1", path, base_url=where["base_url"], account_id="2")
+@pytest.mark.parametrize("width", [60, 80, 100, 120, 160, 200])
+@pytest.mark.parametrize("gap", [1, 2])
+def test_columns_share_the_width(width: int, gap: int) -> None:
+    placed = layout(width, gap=gap)
+    keys = [p.spec.key for p in placed]
+    total = sum(p.width for p in placed) + gap * (len(placed) - 1)
+    assert total <= width
+    assert keys[:1] == ["id"]
+    assert {"state", "wait", "talk", "destination", "agent"} <= set(keys)
+    uii = next((p for p in placed if p.spec.key == "uii"), None)
+    assert uii is None or uii.width == 30  # whole or not at all
+    names = {p.spec.key: p.width for p in placed if p.spec.flexible}
+    # Names never stretch past their caps, however wide the screen.
+    assert names["destination"] <= 28
+    assert names["agent"] <= 24
+    if width >= 120:
+        assert {"uii", "ani"} <= set(keys)
+    if width >= 160:
+        assert "dnis" in set(keys)
+    if width >= 200:
+        assert {"enqueued", "answered", "cnam"} <= set(keys)
+        assert names["destination"] == 28
+    if width <= 80:
+        assert "uii" not in keys
+
+
+def test_chosen_columns_keep_their_order_and_a_narrow_screen_cuts_only_names() -> None:
+    placed = layout(40, keys=("agent", "uii", "wait"))
+    assert [p.spec.key for p in placed] == ["id", "agent", "uii", "wait"]
+    assert [p.width for p in placed] == [4, 4, 30, 7]  # the uii whole, the name cut
+    narrow = layout(36)
+    assert {p.spec.key: p.width for p in narrow}["destination"] == 4
 
 
 async def test_on_a_pipe_a_plain_snapshot_per_refresh(
@@ -156,15 +176,22 @@ async def test_on_a_pipe_a_plain_snapshot_per_refresh(
     assert 2 <= len(snapshots) <= 4
     first = snapshots[0].splitlines()
     assert first[0].startswith("ACD:55: ")
+    assert first[1].startswith("budget ")
     assert first[3].split() == ["ID", "STATE", "WAIT", "TALK", "QUEUE", "AGENT", "ANI"]
-    saved = json.loads((tmp_path / "last-top.json").read_text())
-    assert saved["accountId"] == activecalls_simulator.account_id
-    assert saved["baseUrl"] == activecalls_simulator.base_url
-    listed = {c["uii"] for c in activecalls_simulator.wire_calls("ACD", 55)}
-    assert saved["uiis"]
-    assert set(saved["uiis"]) <= listed
+    rows = [line for line in first if line.startswith("@")]
+    assert [row.split()[0] for row in rows] == [f"@{n}" for n in range(1, len(rows) + 1)]
+    # The next snapshot shows the same calls under the same handles.
+    again = [line.split()[0] for line in snapshots[1].splitlines() if line.startswith("@")]
+    assert again == [row.split()[0] for row in rows]
 
-    uii = saved["uiis"][0]
+    table = HandleTable(
+        state_dir({"ACTIVECALLS_STATE_DIR": str(tmp_path)}),
+        base_url=activecalls_simulator.base_url,
+        account_id=activecalls_simulator.account_id,
+    )
+    listed = [c.uii for c in activecalls_simulator.calls("ACD", 55)]
+    uii = table.resolve("@1")
+    assert uii in listed
     result = await cli.run("record", "off", "@1", "-f", "json")
     assert result.status == 0, result.err
     assert json.loads(result.out) == {
@@ -175,3 +202,88 @@ async def test_on_a_pipe_a_plain_snapshot_per_refresh(
         "message": f"recording paused on call {uii}",
     }
     assert activecalls_simulator.effect_count("toggleCallRecording", uii) == 1
+
+
+async def test_once_prints_one_snapshot_and_numbers_only_the_rows_it_shows(
+    cli: Cli, activecalls_simulator: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACTIVECALLS_STATE_DIR", str(tmp_path))
+    result = await cli.run("top", "--once", "--sort", "talk")
+    assert result.status == 0, result.err
+    lines = result.out.rstrip("\n").splitlines()
+    assert len(lines) == 24
+    assert lines[-1].startswith("… and ")
+    assert lines[-1].endswith(" more (sort: talk)")
+    table = HandleTable(
+        tmp_path,
+        base_url=activecalls_simulator.base_url,
+        account_id=activecalls_simulator.account_id,
+    )
+    assert table.resolve("@19") in {c.uii for c in activecalls_simulator.calls()}
+    assert table.update() == {}
+    assert table.last_number() == 19  # 24 lines hold 19 calls: only those got handles
+
+
+def test_the_help_of_top_names_its_keys_handles_and_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["top", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for words in (
+        "m monitor, c coach, b barge in, r recording on/off, h hold on/off, g requeue",
+        "d disposition, x hang up, s end a supervisor's session",
+        "/ filters, o changes the sort, ? lists the keys, q quits (status 0), Ctrl-C",
+        "y or Enter confirms, n or Esc cancels",
+        "@N, that names it for as long as it lives",
+        "--once print one plain snapshot",
+        "--supervisor-phone PHONE the phone that monitors, coaches or barges in",
+        "ACTIVECALLS_SUPERVISOR_PHONE",
+    ):
+        assert words in text, words
+
+
+async def test_a_wrong_supervisor_phone_variable_is_a_usage_error(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACTIVECALLS_SUPERVISOR_PHONE", "not a phone")
+    result = await cli.run("top", "--once")
+    assert result.status == 2
+    assert result.err.strip().startswith("activecalls: error: invalid ACTIVECALLS_SUPERVISOR_PHONE")
+
+
+def test_textual_is_imported_only_by_the_interactive_console(tmp_path: Path) -> None:
+    """The SDK, every other command and the plain ``top`` never load Textual."""
+    script = (
+        "import sys\n"
+        "import activecalls_async, activecalls_async.cli\n"
+        "from activecalls_async._cli import commands, live, top, handles\n"
+        "from activecalls_async.cli import main\n"
+        "assert main(['--simulator', '--sim-calls', '30', 'top', '--once']) == 0\n"
+        "assert main(['--simulator', '--sim-calls', '30', 'list', '--no-progress']) == 0\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
+        "assert not loaded, loaded\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "ACTIVECALLS_STATE_DIR": str(tmp_path)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+async def test_handles_that_cannot_be_saved_are_said_once_on_stderr(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked = tmp_path / "state"
+    blocked.write_text("a file where the state directory should be")
+    monkeypatch.setenv("ACTIVECALLS_STATE_DIR", str(blocked))
+    result = await cli.run("top", "--interval", "0.3", "--duration", "1", "-p", "ACD:55")
+    assert result.status == 0, result.err
+    assert result.out.count("\n\nACD:55: ") >= 1  # snapshots, each with its handles
+    assert "@1 " in result.out
+    said = [line for line in result.err.splitlines() if "handles not saved" in line]
+    assert len(said) == 1
+    assert said[0].startswith("activecalls: handles not saved (")

@@ -1,24 +1,33 @@
-"""``activecalls top`` in a real terminal: a tmux pane of 80x24 columns, keys sent to it, its
-screen read back. Outside CI a missing tmux skips these tests with one line; under
-``CI=true`` it fails them (``.ci/run`` installs tmux)."""
+"""``activecalls top`` in a real terminal: a tmux pane, keys sent to it, its screen read back.
+Outside CI a missing tmux skips these tests with one line; under ``CI=true`` it fails them
+(``.ci/run`` installs tmux).
+
+The simulator behind the pane runs in this process (in a thread of its own), as
+``activecalls simulator --no-live --calls 30 --rate-limit 0`` would, so that the tests can
+read every request it received.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 
-pytestmark = pytest.mark.tmux
+from activecalls_async.testing import Simulator
 
-COLUMNS = ("ID", "STATE", "WAIT", "TALK", "QUEUE", "AGENT", "ANI")
+pytestmark = pytest.mark.tmux
 
 
 @pytest.fixture
@@ -33,7 +42,7 @@ def tmux_binary() -> str:
 
 
 class Pane:
-    """One tmux server of our own (its own socket) running one 80x24 pane."""
+    """One tmux server of our own (its own socket) running one pane."""
 
     def __init__(self, tmux: str, socket: str) -> None:
         self.tmux = tmux
@@ -49,8 +58,9 @@ class Pane:
         )
         return done.stdout
 
-    def start(self, command: str) -> None:
-        self.run("new-session", "-d", "-x", "80", "-y", "24", "-s", "top", command)
+    def start(self, command: str, size: tuple[int, int] = (80, 24)) -> None:
+        width, height = size
+        self.run("new-session", "-d", "-x", str(width), "-y", str(height), "-s", "top", command)
 
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", "top")
@@ -65,7 +75,7 @@ class Pane:
             screen = self.screen()
             if check(screen):
                 return screen
-            time.sleep(0.2)
+            time.sleep(0.1)
         raise AssertionError(f"the pane never showed what was expected:\n{screen}")
 
 
@@ -86,6 +96,9 @@ def shell(env: dict[str, str], *argv: str, status_file: Path) -> str:
     assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
     command = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "activecalls_async", *argv))
     unset = " ".join(f"-u {name}" for name in os.environ if name.startswith("ACTIVECALLS_"))
+    # A COLUMNS or LINES that the test runner's process exported would override the pane's
+    # real size (for shutil.get_terminal_size, and so for Textual): the pane's size rules.
+    unset += " -u COLUMNS -u LINES"
     return (
         f"env {unset} {assignments} {command}; echo $? > {shlex.quote(str(status_file))}; sleep 30"
     )
@@ -101,29 +114,117 @@ def wait_status(path: Path, timeout: float = 15.0) -> int:
 
 
 def rows_of(screen: str) -> list[str]:
-    return [line for line in screen.splitlines() if line.startswith("@")]
+    """The table's rows: the lines whose first word is a handle."""
+    return [line.strip() for line in screen.splitlines() if re.match(r"\s*@\d+\s", line)]
+
+
+@attrs.define
+class Served:
+    """A simulator serving from a thread of this process, and the variables that reach it."""
+
+    sim: Simulator
+    env: dict[str, str]
+    loop: asyncio.AbstractEventLoop
+
+    def hangups(self) -> list[str | None]:
+        """The uii of every hangupCall request received so far."""
+        return [r.uii for r in list(self.sim.requests) if r.operation == "hangupCall"]
+
+    def calls_left(self) -> int:
+        """How many calls the simulator still lists."""
+        return asyncio.run_coroutine_threadsafe(self._count(), self.loop).result(10)
+
+    async def _count(self) -> int:
+        return len(self.sim.calls())
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    """``activecalls simulator --no-live --calls 30 --rate-limit 0``, in a thread."""
+    loop = asyncio.new_event_loop()
+    sim = Simulator(calls=30, seed=7, live=False, rate_limit=None)
+    started = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(sim.start())
+        started.set()
+        loop.run_forever()
+        loop.run_until_complete(sim.stop())
+
+    thread = threading.Thread(target=serve, name="simulator", daemon=True)
+    thread.start()
+    assert started.wait(15), "the simulator did not start"
+    env = {
+        "ACTIVECALLS_BASE_URL": sim.base_url,
+        "ACTIVECALLS_ACCOUNT_ID": sim.account_id,
+        "ACTIVECALLS_TOKEN": sim.token,
+        "ACTIVECALLS_STATE_DIR": str(tmp_path / "state"),
+        "TERM": "xterm-256color",
+    }
+    try:
+        yield Served(sim, env, loop)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(15)
+        loop.close()
+
+
+def test_the_highlighted_call_is_the_one_hung_up_and_n_sends_nothing(
+    pane: Pane, tmp_path: Path, served: Served
+) -> None:
+    status = tmp_path / "status"
+    pane.start(shell(served.env, "top", status_file=status), size=(100, 30))
+    pane.wait_for(lambda s: len(rows_of(s)) >= 20)
+    pane.keys("Down", "Down")
+    pane.wait_for(lambda s: "@3" in s)
+    pane.keys("Enter")
+    detail = pane.wait_for(lambda s: re.search(r"\buii\s+\d{20,}", s) is not None)
+    match = re.search(r"\buii\s+(\d{20,})", detail)
+    assert match is not None
+    uii = match.group(1)
+    assert re.search(r"handle\s+@3\b", detail)
+    pane.keys("Escape")
+    pane.wait_for(lambda s: "dequeueTime" not in s)
+
+    pane.keys("x")
+    dialog = pane.wait_for(lambda s: "Hang up this call?" in s)
+    assert f"@3  {uii}" in dialog  # the dialog names the call the detail pane showed
+    pane.keys("n")
+    pane.wait_for(lambda s: "cancelled: nothing sent" in s)
+    assert served.hangups() == []
+
+    pane.keys("x")
+    pane.wait_for(lambda s: "Hang up this call?" in s)
+    pane.keys("y")
+    done = pane.wait_for(lambda s: "✓ hung up" in s)
+    assert f"✓ hung up @3 ({uii})" in done
+    assert served.hangups() == [uii]
+    assert served.calls_left() == 29
+
+    pane.keys("q")
+    assert wait_status(status) == 0
+    after = pane.screen()
+    assert "Traceback" not in after
+    assert not rows_of(after)  # the full screen was left: the shell's screen is back
 
 
 def test_top_fits_80_columns_and_quits_on_q(pane: Pane, tmp_path: Path) -> None:
     status = tmp_path / "status"
     env = {"ACTIVECALLS_STATE_DIR": str(tmp_path), "TERM": "xterm-256color"}
     pane.start(shell(env, "--simulator", "top", "--interval", "1", status_file=status))
-    screen = pane.wait_for(lambda s: "@1" in s and "ID" in s)
+    screen = pane.wait_for(lambda s: len(rows_of(s)) >= 15)
     lines = screen.splitlines()
     assert all(len(line) <= 80 for line in lines)
-    header = next(line for line in lines if line.startswith("ID "))
-    assert header.split() == list(COLUMNS)
+    header = next(line for line in lines if line.split()[:1] == ["ID"])
+    assert header.split() == ["ID", "STATE", "WAIT", "TALK", "QUEUE", "AGENT", "ANI"]
     assert lines[0].startswith("SIMULATED ACCOUNT:12440001:")
     assert "queued" in lines[0]
-    assert "budget" in lines[1]
+    assert lines[1].startswith("budget ")
     assert lines[2].startswith("queues: ")
+    assert "? keys" in lines[-1]
     rows = rows_of(screen)
-    assert len(rows) >= 15  # the screen is used, 24 lines minus the heading and footer
     assert [row.split()[0] for row in rows] == [f"@{n}" for n in range(1, len(rows) + 1)]
-    # Each handle on screen is whole and saved for the action commands.
-    saved = json.loads((tmp_path / "last-top.json").read_text())
-    assert len(saved["uiis"]) == len(rows)
-    assert all(len(uii) == 30 for uii in saved["uiis"])
 
     started = time.monotonic()
     pane.keys("q")
@@ -131,7 +232,7 @@ def test_top_fits_80_columns_and_quits_on_q(pane: Pane, tmp_path: Path) -> None:
     assert time.monotonic() - started < 5
     after = pane.screen()
     assert "Traceback" not in after
-    assert "@1 " not in after  # the full screen was left: the shell's screen is back
+    assert not rows_of(after)
 
 
 def test_top_quits_on_ctrl_c_with_status_130(pane: Pane, tmp_path: Path) -> None:
@@ -141,70 +242,50 @@ def test_top_quits_on_ctrl_c_with_status_130(pane: Pane, tmp_path: Path) -> None
     pane.wait_for(lambda s: "@1" in s)
     pane.keys("C-c")
     assert wait_status(status) == 130
-    assert "Traceback" not in pane.screen()
+    after = pane.screen()
+    assert "Traceback" not in after
+    assert not rows_of(after)
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """A standalone simulator in another process, and the variables that reach it."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("ACTIVECALLS_")}
-    child = subprocess.Popen(
-        [sys.executable, "-m", "activecalls_async", "simulator", "--port", "0", "--calls", "300"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean,
-    )
-    try:
-        env: dict[str, str] = {}
-        assert child.stdout is not None
-        while len(env) < 3:
-            line = child.stdout.readline()
-            assert line, child.stderr.read() if child.stderr else "the simulator stopped"
-            if line.startswith("export "):
-                name, _, value = line.removeprefix("export ").strip().partition("=")
-                env[name] = value
-        yield env
-    finally:
-        child.terminate()
-        child.communicate(timeout=10)
-
-
-def test_an_id_shown_by_top_acts_on_that_call(
-    pane: Pane, tmp_path: Path, served: dict[str, str]
+def test_a_handle_shown_by_top_acts_on_that_call(
+    pane: Pane, tmp_path: Path, served: Served
 ) -> None:
     status = tmp_path / "status"
-    env = {**served, "ACTIVECALLS_STATE_DIR": str(tmp_path), "TERM": "xterm-256color"}
-    pane.start(shell(env, "top", status_file=status))
-    screen = pane.wait_for(lambda s: "@3" in s)
+    pane.start(shell(served.env, "top", status_file=status), size=(200, 50))
+    screen = pane.wait_for(lambda s: len(rows_of(s)) >= 20)
     assert not screen.startswith("SIMULATED")  # a configured account: no banner
+    header = next(line for line in screen.splitlines() if line.split()[:2] == ["ID", "UII"])
+    assert header.split()[:2] == ["ID", "UII"]  # 200 columns: the whole uii is shown
+    third = next(row for row in rows_of(screen) if row.startswith("@3 "))
+    uii = third.split()[1]
     pane.keys("q")
     assert wait_status(status) == 0
-    third = json.loads((tmp_path / "last-top.json").read_text())["uiis"][2]
 
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ACTIVECALLS_")}
     done = subprocess.run(
-        [sys.executable, "-m", "activecalls_async", "hangup", "@3", "-f", "json"],
-        env={**clean, **env},
+        [sys.executable, "-m", "activecalls_async", "-f", "json", "hangup", "@3"],
+        env={**clean, **served.env},
         capture_output=True,
         text=True,
         timeout=30,
     )
     assert done.returncode == 0, done.stderr
-    answer = json.loads(done.stdout)
-    assert answer == {
+    assert json.loads(done.stdout) == {
         "ok": True,
         "command": "hangup",
-        "uii": third,
-        "message": f"hung up call {third}",
+        "uii": uii,
+        "message": f"hung up call {uii}",
     }
-    listed = subprocess.run(
-        [sys.executable, "-m", "activecalls_async", "list", "-f", "json", "--no-progress"],
-        env={**clean, **env},
+    assert served.hangups() == [uii]
+    # Now that call has ended; the handle is not handed to another call.
+    again = subprocess.run(
+        [sys.executable, "-m", "activecalls_async", "hangup", "@3"],
+        env={**clean, **served.env},
         capture_output=True,
         text=True,
         timeout=30,
     )
-    assert listed.returncode == 0, listed.stderr
-    assert third not in {call["uii"] for call in json.loads(listed.stdout)}
+    assert again.returncode == 1, again.stderr
+    assert uii in again.stderr
+    assert served.hangups() == [uii, uii]  # the table had not seen it end: the server said 404
+    assert "HTTP 404" in again.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
 
@@ -79,6 +80,21 @@ async def test_rich_live_table_on_a_terminal(
     assert f"ACD:55: {count} calls in flight" in result.out
     assert "─" in result.out  # drawn by rich
     assert str(activecalls_simulator.wire_calls(*QUEUE)[0]["uii"]) in result.out
+
+
+@pytest.mark.parametrize("columns", ["80", "120"])
+async def test_a_narrow_terminal_never_cuts_the_uii(
+    cli: Cli, activecalls_simulator: Simulator, monkeypatch: pytest.MonkeyPatch, columns: str
+) -> None:
+    monkeypatch.setattr(live, "is_terminal", lambda stream: True)
+    monkeypatch.setenv("COLUMNS", columns)
+    result = await cli.run("watch", "-p", "ACD:55", "--interval", "0.2", "--duration", "0.5")
+    assert result.status == 0, result.err
+    uiis = {str(call["uii"]) for call in activecalls_simulator.wire_calls(*QUEUE)}
+    shown = re.findall(r"\d{20,}…?", result.out)
+    assert len(set(shown)) == min(len(uiis), 20)
+    assert set(shown) <= uiis  # each uii whole: a cut one would end in "…"
+    assert all(len(line) <= int(columns) for line in result.out.splitlines())
 
 
 async def test_watch_defaults_to_the_whole_account(

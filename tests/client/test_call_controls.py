@@ -79,6 +79,15 @@ async def test_a_queued_call_cannot_be_held(
     with pytest.raises(ActionRejectedError) as info:
         await activecalls_client.set_call_hold(queued, hold=True)
     assert info.value.operation == "toggleCallHold"
+    assert info.value.server_message is None  # the service's bare "false" says nothing
+    activecalls_simulator.answer_declines(
+        '{"result": false, "message": "The call is waiting in queue"}',
+        content_type="application/json",
+    )
+    with pytest.raises(ActionRejectedError) as info:
+        await activecalls_client.set_call_hold(queued, hold=True)
+    assert info.value.server_message == "The call is waiting in queue"
+    assert "declined by the server: The call is waiting in queue" in str(info.value)
 
 
 async def test_requeue_moves_the_call_to_the_gate(

@@ -93,8 +93,16 @@ def test_a_fleet_without_an_account_id_needs_its_key(redis_server: RedisServer) 
     assert limiter.key == "fleet:north"
 
 
-def test_from_env_keeps_a_rate_limit_and_auth_passed_in(redis_server: RedisServer) -> None:
+async def test_from_env_keeps_a_rate_limit_and_auth_passed_in(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     auth = RingCentralAuth("rc-token", cache=RedisTokenCache(redis_server.url, key="k"))
+    closed: list[str] = []
+
+    async def closing() -> None:
+        closed.append("auth")
+
+    monkeypatch.setattr(auth, "aclose", closing)
     client = ActiveCallsClient.from_env(
         {"ACTIVECALLS_ACCOUNT_ID": "1", "ACTIVECALLS_REDIS_URL": redis_server.url},
         auth=auth,
@@ -102,7 +110,8 @@ def test_from_env_keeps_a_rate_limit_and_auth_passed_in(redis_server: RedisServe
     )
     assert client._transport.limiter is None
     assert client._transport.auth is auth
-    assert client._owned_fleet == ()
+    await client.aclose()
+    assert closed == []  # what the caller passed in stays the caller's to close
 
 
 async def test_the_cli_joins_the_fleet_with_redis_url(

@@ -441,3 +441,22 @@ async def test_users_stub_lists_and_creates(sim: Simulator, http: aiohttp.Client
     assert created in sim.users
     async with http.post(admin_url(sim, "users"), data="x", headers=bearer(sim.token)) as response:
         assert response.status == 400
+
+
+async def test_declines_can_carry_words_and_go_back_to_a_bare_false(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    uii = answered_uii(sim)
+    sim.answer_declines("false: no session for that phone")
+    assert await act(http, sim, uii, "hangupSession", phone=SUPERVISOR) == (
+        200,
+        "false: no session for that phone",
+    )
+    words = json.dumps({"result": False, "message": "Agent is not on the call"})
+    sim.answer_declines(words, content_type="application/json")
+    assert await act(http, sim, uii, "hangupSession", phone=SUPERVISOR) == (200, words)
+    # A success is untouched, and no argument restores the service's bare answer.
+    assert await act(http, sim, uii, "pingCall") == (200, "true")
+    sim.answer_declines()
+    assert await act(http, sim, uii, "hangupSession", phone=SUPERVISOR) == (200, "false")
+    assert sim.effect_count("hangupSession") == 0

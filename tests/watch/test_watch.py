@@ -610,9 +610,7 @@ async def test_initial_events_false_on_the_client_watches(
     sim: Simulator, client: ActiveCallsClient
 ) -> None:
     product, product_id = sim.targets()[1]
-    watch = client.watch_active_calls(
-        product, product_id, interval=INTERVAL, initial_events=False
-    )
+    watch = client.watch_active_calls(product, product_id, interval=INTERVAL, initial_events=False)
     async with watch:
         next_event = asyncio.ensure_future(watch.__anext__())
         # The first poll takes stock: page 0 and the probe proving it whole, answered.

@@ -27,7 +27,7 @@ from activecalls_async._endpoints import (
     RetryClass,
     Scope,
 )
-from activecalls_async._wire.response import parse_retry_after
+from activecalls_async._wire.response import decode_response, parse_retry_after
 from tests.support import admin_root, api_prefix, build, build_raw, decode
 
 ROOT = "https://ringcx.ringcentral.com/voice/api/v1/admin/"
@@ -452,6 +452,54 @@ def test_201_is_done_whatever_the_body_short_of_false(body: bytes) -> None:
 def test_201_false_is_still_declined() -> None:
     with pytest.raises(ActionRejectedError):
         decode(HANGUP, 201, b"false")
+
+
+@pytest.mark.parametrize("status", [200, 201])
+@pytest.mark.parametrize("body", [b"false", b"FALSE\n", b' "false" ', b'{"result": false}'])
+def test_a_bare_false_declines_with_no_words_of_the_server(status: int, body: bytes) -> None:
+    with pytest.raises(ActionRejectedError) as info:
+        decode(HANGUP, status, body)
+    assert info.value.server_message is None
+    assert str(info.value).startswith("hangupCall was declined by the server (it answered false)")
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"false: Agent is not on the call", "Agent is not on the call"),
+        (b"FALSE\nThe call is on hold\n", "The call is on hold"),
+        (b'"false - no such session"', "no such session"),
+        (b'{"result": false, "message": "No agent on the call"}', "No agent on the call"),
+        (
+            b'{"status": "false", "generalMessage": "Denied", "details": "archived"}',
+            "Denied: archived",
+        ),
+        (b'{"success": false, "message": "Same", "details": "Same"}', "Same"),
+    ],
+)
+def test_a_declined_action_keeps_the_servers_words(body: bytes, words: str) -> None:
+    with pytest.raises(ActionRejectedError) as info:
+        decode(HANGUP, 200, body)
+    assert info.value.server_message == words
+    assert str(info.value).startswith(f"hangupCall was declined by the server: {words} (POST ")
+    assert info.value.uii == "U1"
+
+
+def test_the_servers_words_are_one_bounded_line_with_no_credential() -> None:
+    body = b"false: token s3cr3t-t0ken rejected\n" + b"x" * 2000
+    with pytest.raises(ActionRejectedError) as info:
+        decode_response(HANGUP, (200, {}, body), secrets=["s3cr3t-t0ken"])
+    words = info.value.server_message or ""
+    assert "s3cr3t-t0ken" not in str(info.value)
+    assert words.startswith("token *** rejected x")
+    assert "\n" not in words
+    assert len(words) <= 301
+
+
+@pytest.mark.parametrize("body", [b"falsehood", b"false_", b'{"result": true, "message": "ok"}'])
+def test_words_that_only_start_like_false_are_no_decline(body: bytes) -> None:
+    with pytest.raises(ResponseDecodeError):
+        decode(HANGUP, 200, body)
 
 
 def test_200_with_an_empty_body_is_still_a_decode_error() -> None:
