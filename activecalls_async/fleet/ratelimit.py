@@ -137,16 +137,7 @@ class RedisRateLimit(WindowedLimit, ClosesOnExit):
         self.probe_interval = check.seconds("probe_interval", probe_interval)
         self.key = check_key(key)
         self._redis, self._owns_redis = connect(redis, max(self.timeout, self.connect_timeout))
-        self._types = {
-            f"{key}:window": "zset",
-            f"{key}:inflight": "zset",
-            f"{key}:queue": "zset",
-            f"{key}:seen": "zset",
-            f"{key}:clocks": "hash",
-            f"{key}:members": "zset",
-            f"{key}:epoch": "string",
-            f"{key}:cancelled": "zset",
-        }
+        self._types = {f"{key}:{part}": kind for part, kind in scripts.WINDOW_KEYS.items()}
         window, inflight, queue, seen, clocks, members, epoch, cancelled = self._types
         self._acquire_keys = [window, inflight, queue, seen, clocks, epoch, cancelled]
         self._release_keys = [window, inflight]
@@ -355,9 +346,10 @@ class RedisRateLimit(WindowedLimit, ClosesOnExit):
         last, self._heard_at = self._heard_at, received
         if epoch == self._epoch:
             return False
-        if not self._epoch or last is None or received - last >= self._ttl() / 1000:
-            # The first reply, or the keys expired while this process was idle: nothing
-            # of its own is left in the window to count back in.
+        if not self._epoch or last is None or received - last >= self._ttl() / 1000 - 1:
+            # The first reply, or the keys (may have) expired while this process was idle
+            # (a second early: they were refreshed before the reply came): nothing of its
+            # own is left in the window to count back in.
             self._epoch = epoch
             return False
         return True

@@ -12,7 +12,19 @@ member that knew the old one learns from its next reply that the window was lost
 
 from __future__ import annotations
 
-__all__ = ["ACQUIRE", "FORGET", "HEARTBEAT", "RELEASE", "STORE_LOGIN"]
+__all__ = ["ACQUIRE", "FORGET", "HEARTBEAT", "RELEASE", "STORE_LOGIN", "WINDOW_KEYS"]
+
+#: The window scripts' keys (each ``<key>:<name>``) and the Redis type each holds.
+WINDOW_KEYS = {
+    "window": "zset",  # requests that count, by the time they ended
+    "inflight": "zset",  # requests granted and not released, by the end of their lease
+    "queue": "zset",  # waiters, by their place in line
+    "seen": "zset",  # waiters, by when they last asked
+    "clocks": "hash",  # each member's virtual clock per priority
+    "members": "zset",  # live members, by their last heartbeat
+    "epoch": "string",  # the window's epoch
+    "cancelled": "zset",  # tombstones of tickets given up, by when
+}
 
 # Each window script starts here: Redis's clock in whole milliseconds (a float would be
 # truncated in the reply anyway), and the helpers below. ``tidy`` moves an in-flight
