@@ -38,6 +38,7 @@ __all__ = [
     "connect",
     "describe",
     "refused",
+    "text",
     "what_refuses",
 ]
 
@@ -119,13 +120,17 @@ async def what_refuses(redis: aioredis.Redis, expected: dict[str, str], timeout:
         found = ["none"] * len(expected)
     wrong = []
     for (key, wanted), held in zip(expected.items(), found, strict=True):
-        text = held.decode() if isinstance(held, bytes) else str(held)
-        if text not in (wanted, "none"):
-            wrong.append(f"key {key!r} holds a {text}, not a {wanted}: delete or repair it")
+        if text(held) not in (wanted, "none"):
+            wrong.append(f"key {key!r} holds a {text(held)}, not a {wanted}: delete or repair it")
     if wrong:
         return "; ".join(wrong)
     keys = ", ".join(repr(key) for key in expected)
     return f"check the Redis user's rights on {keys} and on scripting and TIME"
+
+
+def text(value: object) -> str:
+    """A string from a Redis reply (bytes, unless the client decodes), as text."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def describe(exc: BaseException) -> str:

@@ -66,6 +66,7 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Coroutine
 from typing import Any
 
 from .. import _validators as check
@@ -84,6 +85,7 @@ from ._redis import (
     connect,
     describe,
     refused,
+    text,
     what_refuses,
 )
 from ._share import Guard, Ledger
@@ -255,7 +257,11 @@ class RedisRateLimit(WindowedLimit, ClosesOnExit):
                 await bounded(self._forget_script(keys=self._forget_keys, args=args), self.timeout)
                 self._given_up.discard(ticket)
 
-        task = asyncio.get_running_loop().create_task(forget())
+        self._in_background(forget())
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` as a task that ``aclose()`` waits for."""
+        task = asyncio.get_running_loop().create_task(work)
         self._cleanups.add(task)
         task.add_done_callback(self._cleanups.discard)
 
@@ -276,7 +282,7 @@ class RedisRateLimit(WindowedLimit, ClosesOnExit):
                     self._release_script(keys=self._release_keys, args=args), self.timeout
                 )
             except UNAVAILABLE as exc:
-                await self._cut_off(exc)
+                self._cut_off(exc)
 
     # -- Redis mode --------------------------------------------------------------------------
 
@@ -298,10 +304,10 @@ class RedisRateLimit(WindowedLimit, ClosesOnExit):
             return None
         received = time.monotonic()
         status, wait_ms, fleet_inflight = (int(x) for x in reply[:3])
-        lost = self._hear(received, _text(reply[3]))
+        lost = self._hear(received, text(reply[3]))
         if status == _EPOCH_CHANGED:
             if lost:
-                await self._restore(_text(reply[3]))
+                await self._restore(text(reply[3]))
             return False
         if status == _GIVEN_UP:
             return None
@@ -337,7 +343,7 @@ class RedisRateLimit(WindowedLimit, ClosesOnExit):
         except UNAVAILABLE as exc:
             # Redis may still run it (a paused Redis runs its backlog when it resumes).
             self._given_up.add(ticket)
-            await self._cut_off(exc)
+            self._cut_off(exc)
             return None
         return reply
 
@@ -382,7 +388,7 @@ class RedisRateLimit(WindowedLimit, ClosesOnExit):
 
     # -- fallback ----------------------------------------------------------------------------
 
-    async def _cut_off(self, exc: BaseException) -> None:
+    def _cut_off(self, exc: BaseException) -> None:
         """Go on alone within this process's share (or refuse), with one log line."""
         if not self._online:
             return
@@ -398,15 +404,14 @@ class RedisRateLimit(WindowedLimit, ClosesOnExit):
         self._refusal = None
         if is_refusal and not knows_share:
             self._refusal = (
-                f"Redis refuses the fleet rate limit {self.key!r} ({describe(exc)}) and this "
-                "process knows no share of the limit to keep to alone: fix Redis (see the "
-                "ERROR logged) or give the limiter a fallback_share"
+                f"Redis refuses the fleet rate limit {self.key!r} ({describe(exc)}) and no "
+                "share is known to keep to alone: fix Redis (see the ERROR) or set fallback_share"
             )
         else:
             self._local = RateLimit(max(1, math.floor(self.share * self.requests)), self.per)
         self._start_heartbeats()
         if is_refusal:
-            await self._log_refusal(exc)
+            self._in_background(self._log_refusal(exc))  # names the key: a call to Redis
             return
         logger.warning(
             "Redis unreachable for the fleet rate limit %r (%s); keeping to %.0f%% of %d "
@@ -549,11 +554,11 @@ class RedisRateLimit(WindowedLimit, ClosesOnExit):
                     self._call_timeout,
                 )
             except UNAVAILABLE as exc:
-                await self._cut_off(exc)
+                self._cut_off(exc)
                 return False
             received = time.monotonic()
             self._given_up.difference_update(given_up)
-            epoch = _text(reply[2])
+            epoch = text(reply[2])
             lost = self._hear(received, epoch)
             if lost and not recount:
                 lost_epoch = epoch  # counted back in below, outside this beat
@@ -591,8 +596,3 @@ class RedisRateLimit(WindowedLimit, ClosesOnExit):
     def _ttl(self) -> int:
         """How long the keys outlive the fleet's last use (ms)."""
         return self._ms(2 * (self.per + self.lease) + 60)
-
-
-def _text(value: Any) -> str:
-    """A Redis reply's string, as text."""
-    return value.decode() if isinstance(value, bytes) else str(value)

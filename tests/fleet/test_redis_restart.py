@@ -11,10 +11,10 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
-from activecalls_async.fleet import RedisRateLimit
+from activecalls_async.fleet import RedisRateLimit, scripts
 from activecalls_async.testing import Simulator
 
-from .members import statuses
+from .members import statuses, until
 from .processes import collect, spawn, start_together, traffic_config
 from .redis_server import RedisServer
 
@@ -103,9 +103,11 @@ async def test_keys_that_expired_while_idle_are_not_a_lost_window(
     async with _limit(redis_server, fleet_key) as limit:
         await limit.acquire()
         await limit.release()
-        limit._heard_at = time.monotonic() - limit._ttl() / 1000  # as if idle that long
+        # Idle: the heartbeats stop, and then the keys expire (their TTL, shortened here).
+        await until(lambda: limit._beat is not None and limit._beat.done(), 2)
+        limit._heard_at = time.monotonic() - limit._ttl() / 1000
         admin = aioredis.Redis.from_url(redis_server.url)
-        await admin.delete(*(f"{fleet_key}:{part}" for part in ("window", "epoch", "inflight")))
+        await admin.delete(*(f"{fleet_key}:{part}" for part in scripts.WINDOW_KEYS))
         await admin.aclose()
         await asyncio.wait_for(limit.acquire(), 1)
         await limit.release()
