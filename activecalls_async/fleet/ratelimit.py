@@ -540,6 +540,7 @@ class RedisRateLimit(WindowedLimit, ClosesOnExit):
                 self._ms(3 * self.heartbeat),
                 self._ttl(),
                 self._new_ticket(),
+                "1" if recount else "0",
                 *(ticket for ticket, _ in self._ledger.inflight),
                 "|",
                 *given_up,

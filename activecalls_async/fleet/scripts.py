@@ -145,12 +145,15 @@ return 1
 )
 
 # KEYS: window, inflight, queue, seen, members, epoch, cancelled. ARGV: member, per, lease,
-# member ttl, ttl, a new epoch to write if there is none; then the member's requests in
-# flight, "|", the tickets it gave up, "|", and pairs (ticket, ms since it ended) of its
-# requests that ended: each counts in the window from its end (and is no longer in
-# flight), so that a member cut off, or whose Redis lost the window, counts its recent
-# requests back in. A request in flight keeps its lease extended, or gets a new one if
-# Redis lost it, unless it was released meanwhile (then it is in the window).
+# member ttl, ttl, a new epoch to write if there is none, "1" to count the member's
+# requests back in (else "0"); then its requests in flight, "|", the tickets it gave up,
+# "|", and pairs (ticket, ms since it ended) of its requests that ended: each counts in
+# the window from its end (and is no longer in flight), so that a member cut off, or
+# whose Redis lost the window, counts its recent requests back in. A request in flight
+# has its lease extended; counted back in, it gets one if Redis has none (Redis lost it,
+# or it was granted while cut off), unless it was released meanwhile (it is in the
+# window). A plain heartbeat never gives a lease back: run late (by a paused Redis), it
+# would hold slots for requests answered long ago.
 # Returns {live members, in flight, epoch, ages of the window's ends...}.
 HEARTBEAT = (
     PRELUDE
@@ -158,9 +161,12 @@ HEARTBEAT = (
 local member, per, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local member_ttl, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
 local epoch = epoch_of(KEYS[6], ARGV[6])
-local i = 7
+local recount = ARGV[7] == '1'
+local i = 8
 while i <= #ARGV and ARGV[i] ~= '|' do
-  if not redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+  if not recount then
+    redis.call('ZADD', KEYS[2], 'XX', 'GT', now + lease, ARGV[i])
+  elseif not redis.call('ZSCORE', KEYS[1], ARGV[i]) then
     redis.call('ZADD', KEYS[2], 'GT', now + lease, ARGV[i])
   end
   i = i + 1

@@ -41,15 +41,17 @@ def _limit(server: RedisServer, key: str, **options: object) -> RedisRateLimit:
 
 
 async def _corrupt(server: RedisServer, key: str, kind: str) -> None:
-    """Replace ``key`` with a value of another Redis type."""
+    """Replace ``key`` with a value of another Redis type, at once (never an empty key)."""
     admin = aioredis.Redis.from_url(server.url)
-    await admin.delete(key)
-    if kind == "string":
-        await admin.set(key, "not a sorted set")
-    elif kind == "list":
-        await admin.rpush(key, "not", "a", "string")
-    else:
-        raise AssertionError(kind)
+    async with admin.pipeline(transaction=True) as pipe:
+        pipe.delete(key)
+        if kind == "string":
+            pipe.set(key, "not a sorted set")
+        elif kind == "list":
+            pipe.rpush(key, "not", "a", "string")
+        else:
+            raise AssertionError(kind)
+        await pipe.execute()
     await admin.aclose()
 
 
