@@ -108,6 +108,7 @@ class RedisTokenCache(ClosesOnExit):
         return self._own
 
     async def _get_with_time(self) -> list[Any]:
+        """The stored login (or None) and Redis's ``TIME``, in one round trip."""
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.get(self.key)
             pipe.time()
