@@ -4,7 +4,7 @@ Every time in them is the Redis server's ``TIME``, never a host's clock. Their k
 arguments are listed above each one; the callers are ``fleet.ratelimit`` (the window)
 and ``fleet.token_cache`` (the shared login).
 
-The window's keys live beside an epoch: a random id that the first script to find it
+The window's keys live beside an epoch: a unique id that the first script to find it
 missing writes. A Redis that restarted empty, was flushed or failed over to a replica
 without the fleet's keys has no epoch, so the next script writes a new one, and every
 member that knew the old one learns from its next reply that the window was lost.
