@@ -5,13 +5,18 @@ Each part takes ``redis``: a URL (``redis://``, ``rediss://`` or ``unix://``; th
 opens and closes that client) or a ``redis.asyncio.Redis`` the caller owns (never
 closed by the SDK), and a ``key`` that every process of the fleet gives alike. Every
 Redis call has a ``timeout``: nothing waits on a slow Redis, and when Redis fails each
-part falls back to what one process can do alone, and says so.
+part falls back to what one process can do alone, and says so. A Redis that answers
+but refuses (a fleet key of the wrong type, an ACL) is told from one that does not
+answer, and a Redis that lost the fleet's keys (restarted empty, flushed) is noticed.
 
 - ``RedisRateLimit`` (``fleet.ratelimit``): the account's window, shared.
 - ``RedisTokenCache`` (``fleet.token_cache``): one login and one renewal at a time.
+- ``RedisRefusedError``: raised by ``RedisRateLimit.acquire`` while Redis refuses and
+  the process knows no share of the limit to keep to alone.
 """
 
+from ._redis import RedisRefusedError
 from .ratelimit import RedisRateLimit
 from .token_cache import RedisTokenCache
 
-__all__ = ["RedisRateLimit", "RedisTokenCache"]
+__all__ = ["RedisRateLimit", "RedisRefusedError", "RedisTokenCache"]

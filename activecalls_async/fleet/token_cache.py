@@ -3,20 +3,39 @@ stored in Redis as the login endpoint returned it, and renewals take a Redis loc
 a lease (``lock_lease`` seconds, renewed while its holder lives, so that a crashed
 holder blocks the fleet at most that long). Redis then holds live credentials: protect
 it like them (an ACL user limited to the key, ``rediss://``, no shared admin password).
-Tokens are never logged and appear in no repr. A login stored by a process that was cut
-off meanwhile never replaces a newer one. When Redis is unreachable the cache falls back
-to the process's own login (its renewals then limited by the exchange's own limit), with
-one WARNING.
+Tokens are never logged and appear in no repr.
+
+- **Ages on Redis's clock.** A login is stored with the time it was obtained on the
+  Redis server's clock (its age as the storing host measured it, taken from Redis's
+  ``TIME``), and loaded with its age on that same clock, so that a host whose clock runs
+  ahead or behind neither passes an old login off as fresh nor blocks newer ones. A
+  login stored by a process that was cut off meanwhile never replaces a newer one; a
+  stored time in the future (written by another clock) counts as unknown: the login is
+  not used as fresh, its refresh token still is, and any newer login replaces it.
+- **Unreadable logins.** A stored value that is not a login (not JSON, nested too
+  deeply, the wrong shape) is ignored with one WARNING, and the process logs in itself;
+  so is a key of another type, which Redis refuses to read (as when unreachable, below).
+- **Waiting is bounded.** A process waits for the renewal lock only while its holder
+  keeps renewing it: a lock that has no expiry, or that was not renewed for
+  ``lock_lease`` seconds, is taken as abandoned (left by an old version, an operator,
+  a bug), and the process renews on its own, with one WARNING per abandoned lock.
+- **When Redis fails** the cache falls back to the process's own login (its renewals
+  then limited by the exchange's own limit), with one WARNING.
+
+Every process of a fleet should give the same ``lock_lease``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import math
+import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from redis.asyncio.lock import Lock
 
@@ -24,7 +43,7 @@ from .. import _validators as check
 from .._aio import ClosesOnExit
 from ..auth.cache import StoredLogin
 from . import scripts
-from ._redis import UNAVAILABLE, aioredis, bounded, check_key, connect, describe
+from ._redis import UNAVAILABLE, aioredis, bounded, check_key, connect, describe, refused
 
 __all__ = ["RedisTokenCache"]
 
@@ -34,8 +53,8 @@ logger = logging.getLogger("activecalls_async")
 class RedisTokenCache(ClosesOnExit):
     """A ``TokenCache`` in Redis: one login and one renewal lock for a whole fleet.
 
-    The contract (lock lease, fallback, protecting Redis) is the module's docstring.
-    ``aclose()`` (or ``async with``) closes a Redis client opened from a URL.
+    The contract (ages, lock lease, fallback, protecting Redis) is the module's
+    docstring. ``aclose()`` (or ``async with``) closes a Redis client opened from a URL.
     """
 
     def __init__(
@@ -60,6 +79,9 @@ class RedisTokenCache(ClosesOnExit):
         self._own: StoredLogin | None = None
         self._renewing = asyncio.Lock()
         self._warned = False
+        # Digests of the stored value and of the lock last warned about (one WARNING each).
+        self._odd_value: bytes | None = None
+        self._abandoned: bytes | None = None
 
     def __repr__(self) -> str:
         return f"RedisTokenCache(key={self.key!r}, lock_lease={self.lock_lease:g})"
@@ -71,27 +93,36 @@ class RedisTokenCache(ClosesOnExit):
 
     async def load(self) -> StoredLogin | None:
         """The newest of the fleet's stored login and this process's own (see the module)."""
+        asked = time.time()
         try:
-            raw = await bounded(self._redis.get(self.key), self._call_timeout)
+            raw, (seconds, micros) = await bounded(self._get_with_time(), self._call_timeout)
         except UNAVAILABLE as exc:
             self._unavailable(exc)
             return self._own
         self._warned, self._connected = False, True
-        shared = _decode(raw) if raw is not None else None
+        shared = self._decode(raw, int(seconds) + int(micros) / 1e6, asked)
         if shared is None:
             return self._own
         if self._own is None or shared.obtained_at >= self._own.obtained_at:
             self._own = shared
         return self._own
 
+    async def _get_with_time(self) -> list[Any]:
+        """The stored login (or None) and Redis's ``TIME``, in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.key)
+            pipe.time()
+            return list(await pipe.execute())
+
     async def store(self, login: StoredLogin) -> None:
         """Keep ``login`` for this process and, when Redis answers, for the fleet."""
         if self._own is None or login.obtained_at >= self._own.obtained_at:
             self._own = login
-        data = json.dumps({"answer": dict(login.answer), "obtained_at": login.obtained_at})
+        answer = json.dumps(dict(login.answer))
+        age = max(0.0, time.time() - login.obtained_at)  # one host's clock: a duration
         try:
             await bounded(
-                self._store_script(keys=[self.key], args=[data, login.obtained_at]),
+                self._store_script(keys=[self.key], args=[answer, f"{age:.3f}"]),
                 self._call_timeout,
             )
         except UNAVAILABLE as exc:
@@ -99,7 +130,8 @@ class RedisTokenCache(ClosesOnExit):
 
     @contextlib.asynccontextmanager
     async def renewal(self) -> AsyncIterator[None]:
-        """Hold the fleet's renewal lock (or, without Redis, this process's own)."""
+        """Hold the fleet's renewal lock (or, without Redis or when the lock is abandoned,
+        this process's own)."""
         async with self._renewing:
             lock = self._redis.lock(self._lock_key, timeout=self.lock_lease, blocking=False)
             held = await self._take(lock)
@@ -126,16 +158,49 @@ class RedisTokenCache(ClosesOnExit):
                 return
 
     async def _take(self, lock: Lock) -> bool:
-        """Wait for the fleet's lock; False when Redis cannot be reached."""
+        """Wait for the fleet's lock while its holder keeps renewing it; False when Redis
+        cannot be reached or the lock is abandoned (see the module)."""
+        last: tuple[bytes | None, int] | None = None
+        renewed_at = time.monotonic()
         while True:
             try:
                 if await bounded(lock.acquire(blocking=False), self._call_timeout):
                     self._warned, self._connected = False, True
                     return True
+                holder, ttl = await bounded(self._lock_state(), self.timeout)
             except UNAVAILABLE as exc:
                 self._unavailable(exc)
                 return False
+            now = time.monotonic()
+            if holder is not None:
+                digest = _digest(holder)
+                # A holder renews its lease every third of it: a longer expiry, or the
+                # same holder's expiry only running down, means nobody keeps it.
+                if last is None or last[0] != holder or ttl > last[1]:
+                    renewed_at = now
+                last = (holder, ttl)
+                if digest == self._abandoned:
+                    return False
+                if ttl == -1 or now - renewed_at >= self.lock_lease:
+                    self._abandoned = digest
+                    logger.warning(
+                        "the fleet login's renewal lock %r %s; this process renews its login "
+                        "without it",
+                        self._lock_key,
+                        "has no expiry"
+                        if ttl == -1
+                        else f"was not renewed for {self.lock_lease:g}s",
+                    )
+                    return False
             await asyncio.sleep(self.poll)
+
+    async def _lock_state(self) -> tuple[bytes | None, int]:
+        """The lock's holder token (None once free) and its expiry in ms (-1: none)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(self._lock_key)
+            pipe.pttl(self._lock_key)
+            holder, ttl = await pipe.execute()
+        return holder, int(ttl)
 
     @property
     def _call_timeout(self) -> float:
@@ -146,20 +211,44 @@ class RedisTokenCache(ClosesOnExit):
         if not self._warned:
             self._warned = True
             logger.warning(
-                "Redis unreachable for the fleet login %r (%s); this process uses its own login",
+                "Redis %s for the fleet login %r (%s); this process uses its own login",
+                "refuses" if refused(exc) else "unreachable",
                 self.key,
                 describe(exc),
             )
 
+    def _decode(self, raw: bytes | None, redis_now: float, asked: float) -> StoredLogin | None:
+        """The stored login with its age on Redis's clock, as this host's wall-clock time
+        (taken before asking, so that the age errs on the old side); None when absent or
+        unreadable (one WARNING per value, showing no content)."""
+        if raw is None:
+            return None
+        try:
+            data = json.loads(raw)
+            answer, obtained_at = data["answer"], data["obtained_at"]
+            if not isinstance(answer, dict) or isinstance(obtained_at, bool):
+                raise TypeError
+            obtained_at = float(obtained_at)
+            if not math.isfinite(obtained_at):
+                raise ValueError
+        except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError):
+            self._odd(raw, "the fleet login in Redis is unreadable; ignoring it")
+            return None
+        age = redis_now - obtained_at
+        if age < 0:
+            self._odd(raw, "the fleet login in Redis has a time in the future; renewing it")
+            return StoredLogin(answer=answer, obtained_at=0.0)
+        self._odd_value = None
+        return StoredLogin(answer=answer, obtained_at=asked - age)
 
-def _decode(raw: bytes | str) -> StoredLogin | None:
-    """The stored login, or None (with a warning that shows no content) when unreadable."""
-    try:
-        data = json.loads(raw)
-        answer, obtained_at = data["answer"], float(data["obtained_at"])
-        if not isinstance(answer, dict) or not math.isfinite(obtained_at):
-            raise ValueError
-    except (ValueError, TypeError, KeyError):
-        logger.warning("the fleet login in Redis is unreadable; ignoring it")
-        return None
-    return StoredLogin(answer=answer, obtained_at=obtained_at)
+    def _odd(self, raw: bytes, message: str) -> None:
+        digest = _digest(raw)
+        if digest != self._odd_value:
+            self._odd_value = digest
+            logger.warning(message)
+
+
+def _digest(value: bytes | str) -> bytes:
+    """A short digest of a stored value: remembered instead of the value (a secret)."""
+    data = value.encode() if isinstance(value, str) else value
+    return hashlib.blake2b(data, digest_size=16).digest()

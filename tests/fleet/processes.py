@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from activecalls_async.testing import Simulator
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -59,3 +61,17 @@ async def run_fleet(configs: list[dict[str, Any]], timeout: float = 60) -> list[
             if process.returncode is None:
                 process.kill()
                 await process.wait()
+
+
+def traffic_config(sim: Simulator, redis_url: str, key: str, **options: Any) -> dict[str, Any]:
+    """A ``traffic`` worker's config against ``sim`` (20 tasks unless ``tasks`` says)."""
+    return {
+        "mode": "traffic",
+        "redis_url": redis_url,
+        "key": key,
+        "base_url": sim.base_url,
+        "token": sim.token,
+        "account_id": sim.account_id,
+        "tasks": 20,
+        **options,
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -78,6 +79,23 @@ class RedisServer:
                         self.stop()
                         raise RuntimeError("redis-server did not start") from None
                     time.sleep(0.02)
+
+    def restart(self) -> None:
+        """Stop the server and start it again at once on the same port, empty: a client
+        reconnects by itself and may not notice."""
+        self.stop()
+        self.start()
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open and calls go unanswered,
+        to be run when it resumes."""
+        assert self._process is not None, "the server is not running"
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server run again (SIGCONT): it answers what it was sent meanwhile."""
+        assert self._process is not None, "the server is not running"
+        self._process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         """Stop the server (its data is gone: nothing is persisted)."""

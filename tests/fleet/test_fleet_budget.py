@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from typing import Any
 
 import pytest
 
 from activecalls_async.testing import API_OPERATIONS, Simulator
 
-from .processes import collect, run_fleet, spawn, start_together
+from .processes import collect, run_fleet, spawn, start_together, traffic_config
 from .redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
@@ -30,25 +29,12 @@ def _most_in_any_window(starts: list[float], per: float) -> int:
     return most
 
 
-def _traffic(sim: Simulator, redis_url: str, key: str, **options: Any) -> dict[str, Any]:
-    return {
-        "mode": "traffic",
-        "redis_url": redis_url,
-        "key": key,
-        "base_url": sim.base_url,
-        "token": sim.token,
-        "account_id": sim.account_id,
-        "tasks": TASKS,
-        **options,
-    }
-
-
 async def test_a_fleet_spends_one_budget_without_a_429(
     redis_server: RedisServer, fleet_key: str
 ) -> None:
     per = 5.0
     async with Simulator(calls=40, live=False, rate_limit=60, rate_window=per) as sim:
-        config = _traffic(
+        config = traffic_config(
             sim, redis_server.url, fleet_key, requests=60, per=per, duration=2 * per + 0.5
         )
         results = await run_fleet([config] * PROCESSES)
@@ -70,7 +56,7 @@ async def test_a_fleet_cut_off_from_redis_keeps_to_its_shares(
 ) -> None:
     per, requests = 2.0, 24
     async with Simulator(calls=40, live=False, rate_limit=requests, rate_window=per) as sim:
-        config = _traffic(
+        config = traffic_config(
             sim,
             private_redis.url,
             fleet_key,
