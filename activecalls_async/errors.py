@@ -5,6 +5,7 @@ Every exception the SDK raises on purpose derives from ``ActiveCallsError``::
     ActiveCallsError
     ├── ValidationError (ValueError)       bad input; raised before any request is sent
     ├── ClientClosedError (RuntimeError)   the client was used after ``aclose()``
+    ├── fleet.RedisRefusedError            Redis refuses the fleet and no share is known
     └── APIError                           a request failed: the base of the errors below
         ├── APIConnectionError             no HTTP response was received
         │   └── APITimeoutError (TimeoutError) the attempt ran out of time
