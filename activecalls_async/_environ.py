@@ -107,12 +107,17 @@ def client_settings(environ: Mapping[str, str], overrides: Mapping[str, Any]) ->
         from .fleet import RedisRateLimit, RedisTokenCache
 
         key = fleet_key(environ, overrides.get("account_id", options.get("account_id", "")))
-        if "rate_limit" not in overrides:
-            options["rate_limit"] = RedisRateLimit(redis_url, key=key)
-            owned.append(options["rate_limit"])
-        if "auth" not in overrides and _logs_in(environ):
-            login_cache = RedisTokenCache(redis_url, key=f"{key}:login")
-            owned.append(login_cache)
+        try:
+            if "rate_limit" not in overrides:
+                options["rate_limit"] = RedisRateLimit(redis_url, key=key)
+                owned.append(options["rate_limit"])
+            if "auth" not in overrides and _logs_in(environ):
+                login_cache = RedisTokenCache(redis_url, key=f"{key}:login")
+                owned.append(login_cache)
+        except ValidationError as exc:
+            if exc.parameter != "redis":
+                raise
+            raise ValidationError(Env.REDIS_URL, exc.problem) from None
     if "auth" not in overrides:
         auth = _credentials(environ, login_cache)
         if auth is not None:

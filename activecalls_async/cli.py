@@ -16,7 +16,7 @@ from typing import Any
 
 from ._cli.config import configured_secrets
 from ._cli.failures import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, describe
-from ._cli.parser import Parser, build_parser, hidden_arguments, mask_arguments
+from ._cli.parser import Parser, build_parser, hidden_arguments
 
 __all__ = ["main"]
 
@@ -108,8 +108,9 @@ def _run(argv: list[str] | None) -> int:
     except BrokenPipeError:
         raise  # the reader went away: main() stops quietly
     except Exception as exc:
-        message, status = describe(exc, configured_secrets(args, environ))
-        print(mask_arguments(message, hidden_arguments(words)), file=sys.stderr)
+        secrets = [*configured_secrets(args, environ), *hidden_arguments(words)]
+        message, status = describe(exc, secrets)
+        print(message, file=sys.stderr)
         return status
 
 

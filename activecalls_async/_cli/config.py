@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from .. import _log
+from .._environ import CREDENTIAL_VARS, SECRET_VARS, Env
 from ..auth import ApiToken, BearerToken
 from ..client import ActiveCallsClient
 from ..errors import ValidationError
@@ -26,9 +27,6 @@ from .output import stderr
 from .types import ACCOUNT_ID_PROBLEM
 
 __all__ = [
-    "CREDENTIAL_VARS",
-    "SECRET_VARS",
-    "SIMULATOR_VAR",
     "check_account_id",
     "configure_logging",
     "configured_secrets",
@@ -37,45 +35,23 @@ __all__ = [
     "uses_simulator",
 ]
 
-#: Set to 1 (or true, yes, on) to run commands against an embedded simulator.
-SIMULATOR_VAR = "ACTIVECALLS_SIMULATOR"
 _TRUE = frozenset({"1", "true", "yes", "on"})
-
-#: The variables whose values are credentials: masked in every message.
-SECRET_VARS = (
-    "ACTIVECALLS_TOKEN",
-    "ACTIVECALLS_API_TOKEN",
-    "ACTIVECALLS_RC_ACCESS_TOKEN",
-    "ACTIVECALLS_RC_JWT",
-    "ACTIVECALLS_RC_CLIENT_SECRET",
-)
-
-#: The variables that say how to log in (``ActiveCallsClient.from_env`` reads them all):
-#: any of them set means a real account is meant, so commands never fall back to the
-#: simulator; a partial RingCentral login is reported instead.
-CREDENTIAL_VARS = (
-    *SECRET_VARS,
-    "ACTIVECALLS_RC_CLIENT_ID",
-    "ACTIVECALLS_RC_SERVER",
-    "ACTIVECALLS_AUTH_URL",
-)
 
 #: The SDK's names for the RingCentral login settings, and the variables that carry them.
 _RC_SETTINGS = {
-    "client_id": "ACTIVECALLS_RC_CLIENT_ID",
-    "client_secret": "ACTIVECALLS_RC_CLIENT_SECRET",
-    "jwt": "ACTIVECALLS_RC_JWT",
-    "rc_access_token": "ACTIVECALLS_RC_ACCESS_TOKEN",
-    "rc_server": "ACTIVECALLS_RC_SERVER",
-    "auth_url": "ACTIVECALLS_AUTH_URL",
+    "client_id": Env.RC_CLIENT_ID,
+    "client_secret": Env.RC_CLIENT_SECRET,
+    "jwt": Env.RC_JWT,
+    "rc_access_token": Env.RC_ACCESS_TOKEN,
+    "rc_server": Env.RC_SERVER,
+    "auth_url": Env.AUTH_URL,
 }
 
-_NO_ACCOUNT = "no account id: pass --account-id or set ACTIVECALLS_ACCOUNT_ID"
+_NO_ACCOUNT = f"no account id: pass --account-id or set {Env.ACCOUNT_ID}"
 _NO_CREDENTIALS = (
-    "no credentials: set ACTIVECALLS_ACCOUNT_ID and ACTIVECALLS_TOKEN (or "
-    "ACTIVECALLS_API_TOKEN, ACTIVECALLS_RC_ACCESS_TOKEN, or ACTIVECALLS_RC_JWT with "
-    "ACTIVECALLS_RC_CLIENT_ID and ACTIVECALLS_RC_CLIENT_SECRET), pass --token, "
-    "or try a simulated account with --simulator"
+    f"no credentials: set {Env.ACCOUNT_ID} and {Env.TOKEN} (or {Env.API_TOKEN}, "
+    f"{Env.RC_ACCESS_TOKEN}, or {Env.RC_JWT} with {Env.RC_CLIENT_ID} and "
+    f"{Env.RC_CLIENT_SECRET}), pass --token, or try a simulated account with --simulator"
 )
 
 
@@ -99,7 +75,7 @@ def uses_simulator(args: argparse.Namespace, environ: Mapping[str, str]) -> bool
     """True when ``--simulator`` is given or ``ACTIVECALLS_SIMULATOR`` is 1/true/yes/on."""
     if _option(args, "simulator"):
         return True
-    return environ.get(SIMULATOR_VAR, "").strip().lower() in _TRUE
+    return environ.get(Env.SIMULATOR, "").strip().lower() in _TRUE
 
 
 def output_annotations(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, Any]:
@@ -116,7 +92,7 @@ def check_account_id(account_id: str, *, why: str | None = None) -> str:
         reason = f" ({why})" if why else ""
         raise UsageError(
             f"invalid account id {account_id!r}{reason}: {ACCOUNT_ID_PROBLEM}; "
-            "fix --account-id or ACTIVECALLS_ACCOUNT_ID"
+            f"fix --account-id or {Env.ACCOUNT_ID}"
         )
     return digits
 
@@ -154,26 +130,24 @@ def _remote_environ(args: argparse.Namespace, environ: Mapping[str, str]) -> dic
     if _option(args, "token") or _option(args, "api_token"):
         dropped.update(CREDENTIAL_VARS)
     if _option(args, "timeout") is not None:
-        dropped.add("ACTIVECALLS_TIMEOUT")
-    if not _set(environ.get("ACTIVECALLS_ACCOUNT_ID")):
-        dropped.add("ACTIVECALLS_ACCOUNT_ID")  # blank is missing
+        dropped.add(Env.TIMEOUT)
+    if not _set(environ.get(Env.ACCOUNT_ID)):
+        dropped.add(Env.ACCOUNT_ID)  # blank is missing
     return {name: value for name, value in environ.items() if name not in dropped}
 
 
 def _check_rc_login(environ: Mapping[str, str]) -> None:
     """A JWT login needs its app's client id and secret: say which is missing."""
-    if any(_set(environ.get(n)) for n in ("ACTIVECALLS_TOKEN", "ACTIVECALLS_API_TOKEN")):
+    if any(_set(environ.get(n)) for n in (Env.TOKEN, Env.API_TOKEN)):
         return  # these win over the RingCentral login
-    if not _set(environ.get("ACTIVECALLS_RC_JWT")):
+    if not _set(environ.get(Env.RC_JWT)):
         return
     missing = [
-        name
-        for name in ("ACTIVECALLS_RC_CLIENT_ID", "ACTIVECALLS_RC_CLIENT_SECRET")
-        if not _set(environ.get(name))
+        name for name in (Env.RC_CLIENT_ID, Env.RC_CLIENT_SECRET) if not _set(environ.get(name))
     ]
     if missing:
         verb = "are" if len(missing) > 1 else "is"
-        raise UsageError(f"ACTIVECALLS_RC_JWT is set but {' and '.join(missing)} {verb} not")
+        raise UsageError(f"{Env.RC_JWT} is set but {' and '.join(missing)} {verb} not")
 
 
 def _configured(args: argparse.Namespace, environ: Mapping[str, str]) -> bool:
@@ -203,7 +177,7 @@ def _remote_client(
         overrides["account_id"] = None
     if _option(args, "base_url"):
         overrides["base_url"] = args.base_url
-    account_id = _option(args, "account_id") or environ.get("ACTIVECALLS_ACCOUNT_ID") or ""
+    account_id = _option(args, "account_id") or environ.get(Env.ACCOUNT_ID) or ""
     if account_id.strip():  # a stray space or newline from a file is forgiven
         overrides["account_id"] = check_account_id(account_id)
     if _option(args, "token"):
@@ -218,21 +192,22 @@ def _remote_client(
         overrides["allow_insecure_http"] = True
     env = _remote_environ(args, environ)
     if _option(args, "redis_url"):
-        env["ACTIVECALLS_REDIS_URL"] = args.redis_url  # from_env builds the fleet's parts
+        env[Env.REDIS_URL] = args.redis_url  # from_env builds the fleet's parts
     _check_rc_login(env)
     try:
         return ActiveCallsClient.from_env(env, **overrides)
     except ValidationError as exc:
         # Name the flag as well as the variable: the user may use either.
-        if exc.parameter == "ACTIVECALLS_ACCOUNT_ID":
+        if exc.parameter == Env.ACCOUNT_ID:
             raise UsageError(_NO_ACCOUNT) from None
         if exc.parameter == "account_id":
             raise UsageError(
-                f"invalid account id: {ACCOUNT_ID_PROBLEM}; fix --account-id or "
-                "ACTIVECALLS_ACCOUNT_ID"
+                f"invalid account id: {ACCOUNT_ID_PROBLEM}; fix --account-id or {Env.ACCOUNT_ID}"
             ) from None
-        if exc.parameter == "ACTIVECALLS_TOKEN":
+        if exc.parameter == Env.TOKEN:
             raise UsageError(_NO_CREDENTIALS) from None
+        if exc.parameter == Env.REDIS_URL and _option(args, "redis_url"):
+            raise ValidationError("--redis-url", exc.problem) from None
         if exc.parameter in _RC_SETTINGS:
             # A RingCentral login setting comes from its variable: name that, not the SDK's.
             raise ValidationError(_RC_SETTINGS[exc.parameter], exc.problem) from None
@@ -259,7 +234,7 @@ async def open_client(
     from ..testing import Simulator
 
     calls, seed = args.sim_calls, args.sim_seed
-    account_id = _option(args, "account_id") or environ.get("ACTIVECALLS_ACCOUNT_ID") or ""
+    account_id = _option(args, "account_id") or environ.get(Env.ACCOUNT_ID) or ""
     if account_id.strip():
         account_id = check_account_id(account_id)
     options: dict[str, Any] = {"account_id": account_id} if account_id else {}

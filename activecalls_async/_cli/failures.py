@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from .._environ import Env
 from .._redact import mask, redact
 from ..errors import ActiveCallsError, ValidationError
 
@@ -48,8 +49,8 @@ _CLI_WORDS = {
     "max_calls_queued": "--max-calls-queued",
     "destination_number": "NUMBER",
     "product_id": "--product NAME:ID",
-    "rc_server": "ACTIVECALLS_RC_SERVER",
-    "auth_url": "ACTIVECALLS_AUTH_URL",
+    "rc_server": Env.RC_SERVER,
+    "auth_url": Env.AUTH_URL,
 }
 _PYTHON_WORD = re.compile(
     r"\b(" + "|".join(sorted(_CLI_WORDS, key=len, reverse=True)) + r")\b(?:=(?:True|False))?"

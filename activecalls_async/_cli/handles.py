@@ -49,6 +49,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from .._environ import Env
 from .failures import Refused, UsageError
 
 try:  # POSIX; elsewhere the atomic replace alone protects readers
@@ -79,7 +80,7 @@ _FORMAT = 1
 
 def state_dir(environ: Mapping[str, str]) -> Path:
     """Where the handle tables live (see the module docstring)."""
-    root = environ.get("ACTIVECALLS_STATE_DIR")
+    root = environ.get(Env.STATE_DIR)
     if not root:
         state = environ.get("XDG_STATE_HOME") or os.path.join(
             environ.get("HOME") or str(Path.home()), ".local", "state"

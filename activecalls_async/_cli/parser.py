@@ -2,7 +2,9 @@
 
 Usage errors are one line on stderr (exit status 2) in which no argument that looks like a
 credential, or follows an option that looks like a credential's (``--tokn SECRET``), is
-ever echoed: see :func:`hidden_arguments`.
+ever echoed (see :func:`hidden_arguments`), nor the password of a URL
+(``--redis-urll redis://:PW@host``): they are masked by the SDK's one rule
+(:func:`.failures.scrub`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from .. import __version__
+from .._environ import Env
+from .._redact import MIN_SECRET_CHARS
+from .failures import scrub
 from .helptext import HelpFormatter, RawHelpFormatter
 from .output import ACTION_FORMATS, FORMATS
 from .subcommands import (
@@ -27,18 +32,18 @@ from .subcommands import (
     add_format,
 )
 
-__all__ = ["HelpFormatter", "Parser", "build_parser", "hidden_arguments", "mask_arguments"]
+__all__ = ["HelpFormatter", "Parser", "build_parser", "hidden_arguments"]
 
-_EPILOG = """\
-Configuration: flags, or the environment variables ACTIVECALLS_BASE_URL,
-ACTIVECALLS_ACCOUNT_ID, ACTIVECALLS_TIMEOUT and the credentials: ACTIVECALLS_TOKEN
-(bearer), ACTIVECALLS_API_TOKEN (legacy X-Auth-Token), or a RingCentral login:
-ACTIVECALLS_RC_JWT with ACTIVECALLS_RC_CLIENT_ID and ACTIVECALLS_RC_CLIENT_SECRET, or
-ACTIVECALLS_RC_ACCESS_TOKEN (ACTIVECALLS_RC_SERVER and ACTIVECALLS_AUTH_URL optional).
-ACTIVECALLS_REDIS_URL (and ACTIVECALLS_FLEET_KEY) joins a fleet; ACTIVECALLS_LOG=info or
+_EPILOG = f"""\
+Configuration: flags, or the environment variables {Env.BASE_URL},
+{Env.ACCOUNT_ID}, {Env.TIMEOUT} and the credentials: {Env.TOKEN}
+(bearer), {Env.API_TOKEN} (legacy X-Auth-Token), or a RingCentral login:
+{Env.RC_JWT} with {Env.RC_CLIENT_ID} and {Env.RC_CLIENT_SECRET}, or
+{Env.RC_ACCESS_TOKEN} ({Env.RC_SERVER} and {Env.AUTH_URL} optional).
+{Env.REDIS_URL} (and {Env.FLEET_KEY}) joins a fleet; {Env.LOG}=info or
 debug logs the SDK's work on stderr, as -v and -vv do.
 With no credential configured, commands stop with status 2; --simulator (or
-ACTIVECALLS_SIMULATOR=1) runs them against an embedded simulator instead, and every
+{Env.SIMULATOR}=1) runs them against an embedded simulator instead, and every
 output then says it is simulated.
 Exit status: 0 ok (also when the reader of stdout goes away, as in '| head'),
 1 the request failed, 2 bad input or no configuration, 130 interrupted
@@ -53,9 +58,6 @@ _SECRET_NAMES = ("token", "apitoken", "secret", "jwt", "password")
 _TOKEN_SHAPE = re.compile(
     r"eyJ[\w-]+\.[\w-]+\.[\w-]*|(?=[\w.~+/=-]*\d)(?=[\w.~+/=-]*[A-Za-z])[\w.~+/=-]{20,}"
 )
-#: Shorter hidden values are left alone: they would mask ordinary words of a message.
-_MIN_HIDDEN_CHARS = 4
-
 _HIDDEN: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
     "activecalls_hidden_arguments", default=()
 )
@@ -96,14 +98,8 @@ def hidden_arguments(argv: Sequence[str]) -> list[str]:
         elif _TOKEN_SHAPE.fullmatch(word):
             hidden.append(word)
         follows_secret = not eq and _secret_option(word)
-    return [value for value in dict.fromkeys(hidden) if len(value) >= _MIN_HIDDEN_CHARS]
-
-
-def mask_arguments(text: str, hidden: Sequence[str]) -> str:
-    """``text`` with each hidden argument masked as ``***`` wherever it occurs."""
-    for value in sorted(set(hidden), key=len, reverse=True):
-        text = text.replace(value, "***")
-    return text
+    # Shorter values are left alone, as everywhere: they would mask ordinary words.
+    return [value for value in dict.fromkeys(hidden) if len(value) >= MIN_SECRET_CHARS]
 
 
 class Parser(argparse.ArgumentParser):
@@ -142,7 +138,7 @@ class Parser(argparse.ArgumentParser):
         """Print ``prog: error: message`` and a hint, on one line, and exit 2."""
         if "invalid choice" in message:
             message = self._stray_option(message) or message
-        message = " ".join(mask_arguments(message, _HIDDEN.get()).split())
+        message = scrub(message, _HIDDEN.get())
         hint = f" (see '{self.prog} --help')"
         self.exit(2, f"{self.prog}: error: {message}{hint}\n")
 

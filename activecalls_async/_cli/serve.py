@@ -7,50 +7,17 @@ import asyncio
 import contextlib
 import errno
 import os
-import signal
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Mapping
 
+from .._environ import Env
 from .failures import EXIT_FAILED, EXIT_OK
 from .output import stderr, stdout
+from .signals import STOP_SIGNALS, stopped_by_signals
 
 __all__ = ["STOP_SIGNALS", "run_simulator"]
 
-#: The signals that stop the server cleanly; it exits with 128 + the signal's number.
-STOP_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name)
-)
-
 #: What a bind fails with when another socket listens on the port (Windows has its own).
 _ADDRESS_IN_USE = {errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE)}
-
-
-@contextlib.contextmanager
-def _stopped_by_signals(on_signal: Callable[[int], None]) -> Iterator[None]:
-    """Call ``on_signal(signum)`` on SIGINT or SIGTERM while the block runs.
-
-    Taken over even when the process inherited SIGINT ignored (started with ``&`` by a
-    script, or by a CI runner): Ctrl-C is this server's documented way to stop, and a
-    supervisor's SIGTERM must not leave a traceback. The previous handlers are put back
-    afterwards. Where the loop cannot take signals (a worker thread, Windows), the
-    interpreter's own Ctrl-C handling applies.
-    """
-    loop = asyncio.get_running_loop()
-    taken: list[tuple[int, Any]] = []
-    try:
-        for signum in STOP_SIGNALS:
-            previous = signal.getsignal(signum)
-            try:
-                loop.add_signal_handler(signum, on_signal, signum)
-            except (NotImplementedError, RuntimeError, ValueError):
-                break
-            taken.append((signum, previous))
-        yield
-    finally:
-        for signum, previous in reversed(taken):
-            loop.remove_signal_handler(signum)
-            if previous is not None:
-                signal.signal(signum, previous)
 
 
 def _unbound(exc: OSError, port: int) -> str:
@@ -89,7 +56,7 @@ async def run_simulator(args: argparse.Namespace, environ: Mapping[str, str]) ->
         received.append(signum)
         stop.set()
 
-    with _stopped_by_signals(on_signal):
+    with stopped_by_signals(on_signal):
         try:
             await simulator.start()
         except OSError as exc:
@@ -114,9 +81,9 @@ async def run_simulator(args: argparse.Namespace, environ: Mapping[str, str]) ->
                 f"{len(sim.state.agents):,} agents, "
                 f"seed {args.seed}, {traffic}, {limit}{faults}. "
                 "Ctrl-C stops it.\n"
-                f"export ACTIVECALLS_BASE_URL={sim.base_url}\n"
-                f"export ACTIVECALLS_ACCOUNT_ID={sim.account_id}\n"
-                f"export ACTIVECALLS_TOKEN={sim.token}\n"
+                f"export {Env.BASE_URL}={sim.base_url}\n"
+                f"export {Env.ACCOUNT_ID}={sim.account_id}\n"
+                f"export {Env.TOKEN}={sim.token}\n"
                 f"# then, for example: activecalls list --product {example}",
                 file=out,
                 flush=True,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, TypeAlias
 
+from .._environ import Env
 from ..retry import RetryPolicy
 from . import types
 from .helptext import RawHelpFormatter
@@ -41,30 +42,28 @@ def add_connection(parser: argparse.ArgumentParser) -> None:
         "--base-url",
         default=hide,
         metavar="URL",
-        help="API base URL (default: ACTIVECALLS_BASE_URL, else RingCX's)",
+        help=f"API base URL (default: {Env.BASE_URL}, else RingCX's)",
     )
     group.add_argument(
         "--account-id",
         type=types.account_id,
         default=hide,
         metavar="ID",
-        help="RingCX account id, digits (default: ACTIVECALLS_ACCOUNT_ID)",
+        help=f"RingCX account id, digits (default: {Env.ACCOUNT_ID})",
     )
-    group.add_argument(
-        "--token", default=hide, help="RingCX access token (prefer ACTIVECALLS_TOKEN)"
-    )
+    group.add_argument("--token", default=hide, help=f"RingCX access token (prefer {Env.TOKEN})")
     group.add_argument(
         "--api-token",
         default=hide,
         metavar="TOKEN",
-        help="legacy API token (prefer ACTIVECALLS_API_TOKEN)",
+        help=f"legacy API token (prefer {Env.API_TOKEN})",
     )
     group.add_argument(
         "--timeout",
         type=types.seconds,
         default=hide,
         metavar="SECONDS",
-        help="per request (default: ACTIVECALLS_TIMEOUT, else 30)",
+        help=f"per request (default: {Env.TIMEOUT}, else 30)",
     )
     group.add_argument(
         "--retries",
@@ -79,7 +78,7 @@ def add_connection(parser: argparse.ArgumentParser) -> None:
         default=hide,
         metavar="URL",
         help="share the rate limit and login with a fleet through Redis "
-        "(prefer ACTIVECALLS_REDIS_URL; key: ACTIVECALLS_FLEET_KEY)",
+        f"(prefer {Env.REDIS_URL}; key: {Env.FLEET_KEY})",
     )
     group.add_argument(
         "--allow-insecure-http",
@@ -94,7 +93,7 @@ def add_connection(parser: argparse.ArgumentParser) -> None:
         default=hide,
         help="log the SDK's work on stderr: -v requests and retries, -vv everything",
     )
-    sim = parser.add_argument_group("embedded simulator (--simulator, or ACTIVECALLS_SIMULATOR=1)")
+    sim = parser.add_argument_group(f"embedded simulator (--simulator, or {Env.SIMULATOR}=1)")
     sim.add_argument(
         "--simulator",
         action="store_true",
@@ -268,7 +267,7 @@ def _add_top(commands: Commands, common: argparse.ArgumentParser) -> None:
         type=types.phone,
         metavar="PHONE",
         help="the phone that monitors, coaches or barges in (default: "
-        "ACTIVECALLS_SUPERVISOR_PHONE, else asked once per run)",
+        f"{Env.SUPERVISOR_PHONE}, else asked once per run)",
     )
 
 
@@ -374,7 +373,7 @@ def _add_accounts(commands: Commands, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="list the sub-accounts the credentials can see",
         description="List the sub-accounts the credentials can see: the ACCOUNT ID column "
-        "is what --account-id and ACTIVECALLS_ACCOUNT_ID take. Needs no account id.",
+        f"is what --account-id and {Env.ACCOUNT_ID} take. Needs no account id.",
     )
     add_format(p)
 

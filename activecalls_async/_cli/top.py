@@ -26,6 +26,7 @@ from typing import TextIO
 
 import attrs
 
+from .._environ import Env
 from ..client import ActiveCallsClient
 from ..errors import ActiveCallsError
 from ..limits.ratelimit import RateLimit
@@ -39,12 +40,10 @@ from .console.columns import Placed, cell_text, cut, layout
 from .failures import EXIT_OK, UsageError, scrub
 from .handles import HandleTable, state_dir
 from .output import is_terminal, stderr, stdout
-from .serve import _stopped_by_signals
+from .signals import stopped_by_signals
 
-__all__ = ["SUPERVISOR_PHONE_VAR", "Budget", "TopView", "run_top", "supervisor_phone"]
+__all__ = ["Budget", "TopView", "run_top", "supervisor_phone"]
 
-#: The supervisor's phone for monitor, coach and barge (``--supervisor-phone`` wins).
-SUPERVISOR_PHONE_VAR = "ACTIVECALLS_SUPERVISOR_PHONE"
 #: A plain snapshot's size: a log or a pipe has no screen to fit.
 _PLAIN_SIZE = (80, 24)
 #: Lines of a snapshot that are not call rows: heading, budget, queues, header, footer.
@@ -123,13 +122,13 @@ def supervisor_phone(args: argparse.Namespace, environ: Mapping[str, str]) -> st
     given: str | None = getattr(args, "supervisor_phone", None)
     if given:
         return given
-    value = environ.get(SUPERVISOR_PHONE_VAR, "").strip()
+    value = environ.get(Env.SUPERVISOR_PHONE, "").strip()
     if not value:
         return None
     try:
         return types.phone(value)
     except argparse.ArgumentTypeError as exc:
-        raise UsageError(f"invalid {SUPERVISOR_PHONE_VAR}: {exc}") from None
+        raise UsageError(f"invalid {Env.SUPERVISOR_PHONE}: {exc}") from None
 
 
 def _interactive(args: argparse.Namespace) -> bool:
@@ -209,7 +208,7 @@ async def _print_snapshots(
     out = stdout()
     deadline = None if options.duration is None else time.monotonic() + options.duration
     said = None
-    with _stopped_by_signals(on_signal):
+    with stopped_by_signals(on_signal):
         while True:
             view.calls, view.refreshed = calls, datetime.now(timezone.utc)
             _snapshot(view, handles, options, out)

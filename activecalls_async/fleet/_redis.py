@@ -72,9 +72,12 @@ def connect(redis: str | aioredis.Redis, timeout: float) -> tuple[aioredis.Redis
     if isinstance(redis, str):
         if not redis.startswith(("redis://", "rediss://", "unix://")):
             raise ValidationError("redis", "expected a redis://, rediss:// or unix:// URL")
-        client = aioredis.Redis.from_url(
-            redis, socket_timeout=timeout, socket_connect_timeout=timeout
-        )
+        try:
+            client = aioredis.Redis.from_url(
+                redis, socket_timeout=timeout, socket_connect_timeout=timeout
+            )
+        except ValueError as exc:  # a port out of range or not a number, a bad option
+            raise ValidationError("redis", f"not a usable Redis URL ({exc})") from None
         return client, True
     if isinstance(redis, aioredis.Redis):
         return redis, False

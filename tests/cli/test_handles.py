@@ -208,8 +208,18 @@ async def test_every_action_command_refuses_a_handle_whose_call_ended_and_sends_
     sim = activecalls_simulator
     table = HandleTable(tmp_path, base_url=sim.base_url, account_id=sim.account_id)
     listed = [c.uii for c in sim.calls()]
+
+    def unique_start(uii: str) -> str | None:
+        """The shortest start of ``uii``, shorter than it, that no other call shares."""
+        starts = (uii[:n] for n in range(8, len(uii)))
+        return next((s for s in starts if sum(u.startswith(s) for u in listed) == 1), None)
+
+    # @2 must be a call that such a start names (calls starting in one second share one).
+    listed = sorted(listed, key=lambda uii: unique_start(uii) is None)
     table.update(shown=listed[:3], listed=listed, scope="ACCOUNT:12440001", whole_account=True)
     ended = listed[1]
+    start = unique_start(ended)
+    assert start is not None
     assert sim.end_call(ended)
     table.update(listed=[c.uii for c in sim.calls()], scope="x", whole_account=True)
     before = len(sim.requests)
@@ -222,7 +232,7 @@ async def test_every_action_command_refuses_a_handle_whose_call_ended_and_sends_
         ["requeue", "@2", "55"],
         ["ping", "@2"],
         ["hangup-session", "@2", "S-1"],
-        ["hangup", ended[:-3]],
+        ["hangup", start],
     ):
         result = await cli.run(*argv)
         line = assert_one_line_error(result, 1)

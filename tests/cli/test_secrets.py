@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from activecalls_async._cli.parser import build_parser, hidden_arguments, mask_arguments
+from activecalls_async._cli.failures import scrub
+from activecalls_async._cli.parser import build_parser, hidden_arguments
 from activecalls_async.testing import Faults, Simulator
 
 from .conftest import Cli
@@ -112,9 +113,8 @@ def test_hidden_arguments() -> None:
     assert hidden_arguments(["--token", "abc"]) == []  # too short to be masked in text
     plain = ["--notes", "x", "--format", "json", "ada@example.com", "--seed", "12345", "--sort"]
     assert hidden_arguments([*plain, "wait"]) == []
-    assert mask_arguments("got 'abc123xyz' twice: abc123xyz", ["abc123xyz"]) == (
-        "got '***' twice: ***"
-    )
+    # One rule for the SDK and the CLI: the SDK's mask, echoes cut short or recased too.
+    assert scrub("got 'abc123xyz' twice: ABC123XY...", ["abc123xyz"]) == "got '***' twice: ***..."
 
 
 def test_the_parser_masks_its_own_messages(capsys: pytest.CaptureFixture[str]) -> None:
@@ -135,3 +135,55 @@ async def test_a_mistyped_option_before_the_command_is_named_not_its_value(
     assert nested.status == 2
     assert "unrecognized arguments: --token ***" in nested.err
     assert_hidden(result.err + nested.err, SECRET)
+
+
+#: A Redis URL with a password in it: a mistyped option's value, or a stray argument.
+REDIS_URL = "redis://:S3cretRedisPassw0rd@redis.internal:6379/0"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["list", "--redis-urll", REDIS_URL],
+        ["--redis-urll", REDIS_URL, "list"],
+        ["list", REDIS_URL],
+        ["hangup", REDIS_URL],
+        ["watch", "--redis-url"],  # no value: nothing to echo, still one line
+    ],
+    ids=["mistyped-after", "mistyped-before", "stray", "as-uii", "no-value"],
+)
+async def test_a_redis_url_is_echoed_without_its_password(bare_cli: Cli, argv: list[str]) -> None:
+    result = await bare_cli.run(*argv)
+    assert result.status == 2, result
+    assert result.err.count("\n") == 1, result.err
+    assert "S3cretRedisPassw0rd" not in result.out + result.err
+    if REDIS_URL in argv:
+        assert "redis.internal:6379/0" in result.err  # the rest still says which argument
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("redis://localhost:99999/0", "Port out of range"),
+        ("redis://:S3cretRedisPassw0rd@localhost:abc/0", "could not be cast to integer"),
+    ],
+)
+@pytest.mark.parametrize("given", ["variable", "flag"])
+async def test_a_redis_url_with_a_bad_port_is_one_line_naming_it(
+    bare_cli: Cli, monkeypatch: pytest.MonkeyPatch, url: str, says: str, given: str
+) -> None:
+    monkeypatch.setenv("ACTIVECALLS_ACCOUNT_ID", "1")
+    monkeypatch.setenv("ACTIVECALLS_TOKEN", SECRET)
+    if given == "variable":
+        monkeypatch.setenv("ACTIVECALLS_REDIS_URL", url)
+        result = await bare_cli.run("list")
+        named = "ACTIVECALLS_REDIS_URL"
+    else:
+        result = await bare_cli.run("list", "--redis-url", url)
+        named = "--redis-url"
+    assert result.status == 2, result
+    assert result.err.startswith(f"activecalls: error: invalid {named}: not a usable Redis URL")
+    assert says in result.err
+    assert result.err.count("\n") == 1
+    assert "S3cretRedisPassw0rd" not in result.err
+    assert_hidden(result.err, SECRET)

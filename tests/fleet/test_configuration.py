@@ -137,3 +137,16 @@ def test_the_fleet_module_exports_its_two_parts_and_its_error() -> None:
     import activecalls_async.fleet as fleet
 
     assert fleet.__all__ == ["RedisRateLimit", "RedisRefusedError", "RedisTokenCache"]
+
+
+@pytest.mark.parametrize("url", ["redis://localhost:99999/0", "redis://:pw@localhost:abc/0"])
+def test_from_env_names_the_variable_of_an_unusable_redis_url(url: str) -> None:
+    env = {
+        "ACTIVECALLS_ACCOUNT_ID": "1",
+        "ACTIVECALLS_TOKEN": "t0ken-value",
+        "ACTIVECALLS_REDIS_URL": url,
+    }
+    with pytest.raises(ValidationError) as info:
+        ActiveCallsClient.from_env(env)
+    assert info.value.parameter == "ACTIVECALLS_REDIS_URL"
+    assert info.value.problem.startswith("not a usable Redis URL (Port")

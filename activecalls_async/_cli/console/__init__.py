@@ -62,7 +62,7 @@ async def run_console(
     calls: Sequence[ActiveCall],
 ) -> int:
     """Run the console on this terminal until it quits; return its exit status."""
-    from ..serve import _stopped_by_signals
+    from ..signals import stopped_by_signals
     from .app import ConsoleApp
 
     app = ConsoleApp(client, options, handles, calls=calls)
@@ -70,6 +70,6 @@ async def run_console(
     def on_signal(signum: int) -> None:
         app.exit(return_code=128 + signum)
 
-    with _stopped_by_signals(on_signal):
+    with stopped_by_signals(on_signal):
         await app.run_async()
     return app.return_code or 0
