@@ -9,9 +9,9 @@ import logging
 import os
 import ssl
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, TypedDict
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, TypedDict, TypeVar
 
 import aiohttp
 
@@ -43,6 +43,11 @@ from .watch import CallWatch, SnapshotWatch
 if TYPE_CHECKING:  # Unpack is in typing from Python 3.11; only type checkers need it
     from typing_extensions import Unpack
 
+    # -- shared watches (activecalls_async.fleet, the optional redis extra) begin --
+    from .fleet.hub import SharedCallWatch, SharedWatch, WatchHub
+    from .fleet.work import TakenEvents
+    # -- shared watches end --
+
 __all__ = [
     "DEFAULT",
     "DEFAULT_BASE_URL",
@@ -57,6 +62,8 @@ __all__ = [
 logger = logging.getLogger("activecalls_async")
 
 DEFAULT_BASE_URL: Final = "https://ringcx.ringcentral.com/voice"
+
+_T = TypeVar("_T")
 
 
 class Default(enum.Enum):
@@ -860,8 +867,28 @@ class ActiveCallsClient(ClosesOnExit):
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
         priority: PriorityOption = DEFAULT,
-    ) -> CallWatch:
-        """Poll one listing and yield ``CallEvent``s, as ``activecalls_async.watch`` describes."""
+        hub: WatchHub | None = None,
+    ) -> CallWatch | SharedCallWatch:
+        """Poll one listing and yield ``CallEvent``s, as ``activecalls_async.watch`` describes;
+        with ``hub``, share the polls with the fleet (``activecalls_async.fleet.hub``)."""
+        # -- shared watches begin --
+        if hub is not None:
+            if external_id is not None:
+                raise ValidationError("external_id", "a shared watch (hub=) takes a product")
+            target = [(product if product is not None else "", product_id)]
+            return hub.share_listing(
+                functools.partial(
+                    self._snapshot_watch,
+                    target,
+                    interval,
+                    budget_share,
+                    page_size=page_size,
+                    timeout=timeout,
+                    retry=retry,
+                    priority=priority,
+                )
+            )
+        # -- shared watches end --
 
         def open_walk() -> PageWalk:
             return self._page_walk(
@@ -895,9 +922,41 @@ class ActiveCallsClient(ClosesOnExit):
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
         priority: PriorityOption = DEFAULT,
-    ) -> SnapshotWatch:
+        hub: WatchHub | None = None,
+    ) -> SnapshotWatch | SharedWatch:
         """Poll many listings together and yield one ``Snapshot`` per poll, as
-        ``activecalls_async.watch`` describes."""
+        ``activecalls_async.watch`` describes; with ``hub``, share the polls with the fleet
+        (``activecalls_async.fleet.hub``)."""
+        open_local = functools.partial(
+            self._snapshot_watch,
+            _reiterable(targets),  # a shared watch opens one for each turn at polling
+            interval,
+            budget_share,
+            page_size=page_size,
+            concurrency=concurrency,
+            timeout=timeout,
+            retry=retry,
+            priority=priority,
+        )
+        # -- shared watches begin --
+        if hub is not None:
+            return hub.share(open_local)
+        # -- shared watches end --
+        return open_local()
+
+    def _snapshot_watch(
+        self,
+        targets: Iterable[Target | tuple[Product | str, int | str | None]],
+        interval: float,
+        budget_share: float,
+        *,
+        page_size: int | None = None,
+        concurrency: int | None = None,
+        timeout: TimeoutOption = DEFAULT,
+        retry: RetryOption = DEFAULT,
+        priority: PriorityOption = DEFAULT,
+    ) -> SnapshotWatch:
+        """The watch ``watch_active_calls_many`` opens (every argument checked now)."""
         v.count("page_size", page_size, minimum=1, allow_none=True)
         # Checked now: a walk opened later, in a worker, must not be the first to refuse.
         self._check_request_options(timeout, retry, priority)
@@ -924,6 +983,38 @@ class ActiveCallsClient(ClosesOnExit):
             limiter=self._transport.limiter,
             concurrency=self._transport.max_concurrency if concurrency is None else concurrency,
         )
+
+    # -- shared watches begin --
+    def take_call_events(
+        self,
+        targets: Iterable[Target | tuple[Product | str, int | str | None]],
+        *,
+        hub: WatchHub,
+        group: str,
+        consumer: str | None = None,
+        claim_after: float = 30.0,
+        interval: float = 5.0,
+    ) -> TakenEvents:
+        """Yield each ``CallEvent`` of the fleet's shared watch of ``targets`` to one member of
+        ``group``, with ``ack()``, as ``activecalls_async.fleet.work`` describes."""
+        from .fleet.work import TakenEvents
+
+        open_local = functools.partial(self._snapshot_watch, _reiterable(targets), interval, 0.5)
+        return TakenEvents(
+            hub,
+            open_local,
+            group=group,
+            consumer=consumer,
+            claim_after=claim_after,
+        )
+
+    # -- shared watches end --
+
+
+def _reiterable(targets: _T) -> _T | tuple[Any, ...]:
+    """``targets`` as something that can be iterated again (a one-shot iterator is read
+    now; anything else is left for the watch to check)."""
+    return tuple(targets) if isinstance(targets, Iterator) else targets
 
 
 def _timezone(value: str | tzinfo | None) -> tzinfo | None:

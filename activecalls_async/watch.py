@@ -503,6 +503,16 @@ class SnapshotWatch(_Watch[Snapshot, Target]):
         if first is not None:
             await first[0].aclose()
 
+    # -- shared watches (activecalls_async.fleet.hub) begin --
+    def continue_from(self, snapshot: Snapshot) -> None:
+        """Believe ``snapshot``'s calls in flight (misses awaiting confirmation are
+        forgotten: they wait once more), so that the next poll's events follow on from it."""
+        self._believed.calls = dict(snapshot.calls)
+        self._believed.sources = dict(snapshot.sources)
+        self._believed._unconfirmed = set()
+
+    # -- shared watches end --
+
     async def __anext__(self) -> Snapshot:
         if self._closed:
             raise StopAsyncIteration

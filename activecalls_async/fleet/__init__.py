@@ -9,9 +9,13 @@ part falls back to what one process can do alone, and says so.
 
 - ``RedisRateLimit`` (``fleet.ratelimit``): the account's window, shared.
 - ``RedisTokenCache`` (``fleet.token_cache``): one login and one renewal at a time.
+- ``WatchHub`` (``fleet.hub``): one poller for every process watching the same listings,
+  and (``fleet.work``) call events that one member of a group takes, ``TakenEvent``.
 """
 
+from .hub import WatchHub
 from .ratelimit import RedisRateLimit
 from .token_cache import RedisTokenCache
+from .work import TakenEvent
 
-__all__ = ["RedisRateLimit", "RedisTokenCache"]
+__all__ = ["RedisRateLimit", "RedisTokenCache", "TakenEvent", "WatchHub"]

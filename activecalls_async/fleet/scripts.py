@@ -2,12 +2,22 @@
 
 Every time in them is the Redis server's ``TIME`` in whole milliseconds, never a host's
 clock. Their keys and arguments are listed above each one; the callers are
-``fleet.ratelimit`` (the window) and ``fleet.token_cache`` (the shared login).
+``fleet.ratelimit`` (the window), ``fleet.token_cache`` (the shared login) and
+``fleet.hub`` (the shared watch's lease and records).
 """
 
 from __future__ import annotations
 
-__all__ = ["ACQUIRE", "FORGET", "HEARTBEAT", "RELEASE", "STORE_LOGIN"]
+__all__ = [
+    "ACQUIRE",
+    "FORGET",
+    "HEARTBEAT",
+    "LEASE_TICK",
+    "PUBLISH",
+    "RELEASE",
+    "RESIGN",
+    "STORE_LOGIN",
+]
 
 # Each script starts here: Redis's clock in whole milliseconds (a float would be
 # truncated in the reply anyway), and the window tidied to it. An in-flight request
@@ -144,5 +154,58 @@ return 1
 # KEYS: window, inflight, queue, seen. ARGV: ticket. A ticket that will not be used.
 FORGET = """
 for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+return 1
+"""
+
+
+# KEYS: lease, members. ARGV: member, lease (ms), ttl (ms). The member counts as live for
+# one lease; it keeps the lease it holds, or takes it when nobody holds it.
+# Returns {1 kept, 2 taken or 0 held by another, live members, ms until the lease ends}.
+LEASE_TICK = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local member, lease, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZADD', KEYS[2], now + lease, member)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('PEXPIRE', KEYS[2], ttl)
+local members = redis.call('ZCARD', KEYS[2])
+local holder = redis.call('GET', KEYS[1])
+if holder == member then
+  redis.call('PEXPIRE', KEYS[1], lease)
+  return {1, members, lease}
+end
+if not holder then
+  redis.call('SET', KEYS[1], member, 'PX', lease)
+  return {2, members, lease}
+end
+return {0, members, redis.call('PTTL', KEYS[1])}
+"""
+
+# KEYS: lease, stream, latest, events. ARGV: member, format, the record for the stream,
+# the whole record for latest, stream length, ttl (ms), events length, events ttl (ms),
+# then one record per call event. Only the lease's holder writes (a poller that lost its
+# lease, cut off or slow, writes nothing); events go only to a stream a group created.
+# Returns the stream entry's id, or nil when the member does not hold the lease.
+PUBLISH = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*',
+  'format', ARGV[2], 'record', ARGV[3])
+redis.call('HSET', KEYS[3], 'format', ARGV[2], 'record', ARGV[4], 'id', id)
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
+redis.call('PEXPIRE', KEYS[3], ARGV[6])
+if #ARGV > 8 and redis.call('EXISTS', KEYS[4]) == 1 then
+  for i = 9, #ARGV do
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*', 'format', ARGV[2], 'record', ARGV[i])
+  end
+  redis.call('PEXPIRE', KEYS[4], ARGV[8])
+end
+return id
+"""
+
+# KEYS: lease, members. ARGV: member. A member leaving: its lease (if it holds it) ends
+# now, so that another takes it at once, and it no longer counts as live.
+RESIGN = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 """
