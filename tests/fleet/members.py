@@ -73,7 +73,8 @@ def check_events(snapshots: Sequence[Snapshot]) -> None:
         for event in snapshot.events:
             uii = event.call.uii
             if event.type is CallEventType.STARTED:
-                assert uii not in alive and uii not in ended, f"{uii} started twice"
+                assert uii not in alive, f"{uii} started twice"
+                assert uii not in ended, f"{uii} started again after it ended"
                 alive[uii] = event.call
             elif event.type is CallEventType.CHANGED:
                 assert alive[uii] == event.previous

@@ -105,13 +105,15 @@ async def test_a_closing_poller_hands_over_without_a_call_starting_twice(
         staying = [m for m in members if m is not leaving]
         counts = [len(m.snapshots) for m in staying]
         await wait_until(lambda: len(pollers(staying)) == 1)
-        await wait_until(lambda: all(len(m.snapshots) >= c + 5 for m, c in zip(staying, counts)))
+        await wait_until(
+            lambda: all(len(m.snapshots) >= c + 5 for m, c in zip(staying, counts, strict=False))
+        )
     finally:
         for member in members:
             await member.stop()
     for member in staying:
         check_events(member.snapshots)
-        gaps = [b - a for a, b in zip(member.taken(), member.taken()[1:])]
+        gaps = [b - a for a, b in zip(member.taken(), member.taken()[1:], strict=False)]
         assert max(gaps) < timedelta(seconds=LEASE + INTERVAL)
 
 
@@ -145,7 +147,7 @@ async def test_a_poller_cut_off_from_redis_polls_alone_and_another_takes_over(
     for member in [cut, *others]:
         check_events(member.snapshots)
     for member in others:
-        gaps = [b - a for a, b in zip(member.taken(), member.taken()[1:])]
+        gaps = [b - a for a, b in zip(member.taken(), member.taken()[1:], strict=False)]
         assert max(gaps) < timedelta(seconds=LEASE + INTERVAL + 0.2)
     # The cut-off member's later snapshots are the fleet's again.
     assert set(cut.taken()[-2:]) <= set(others[0].taken()) | set(others[1].taken())
@@ -196,7 +198,8 @@ async def test_records_of_another_version_are_refused_and_the_member_polls_alone
     keys = member.watch.channel
     # Another version polls: it holds the lease and wrote its own records.
     await redis_client.set(keys.lease_keys[0], "another-version", px=60_000)
-    await redis_client.hset(keys.latest_key, mapping={"format": "activecalls-watch/9", "record": b"\x01", "id": "1-0"})  # fmt: skip
+    theirs = {"format": "activecalls-watch/9", "record": b"\x01", "id": "1-0"}
+    await redis_client.hset(keys.latest_key, mapping=theirs)  # type: ignore[arg-type]
     member.start()
     try:
         await wait_until(lambda: len(member.snapshots) >= 3)

@@ -96,7 +96,8 @@ def round_trip(original: Snapshot, previous: Published | None = None) -> Snapsho
     whole, record = encode_snapshot(original, mark, previous)
     published = decode_snapshot(FORMAT, record, previous)
     kept = decode_snapshot(FORMAT, whole, None)
-    assert published is not None and kept is not None
+    assert published is not None
+    assert kept is not None
     assert published.mark == kept.mark == mark
     same(kept.snapshot, published.snapshot)
     return published.snapshot
@@ -123,10 +124,10 @@ def test_every_field_of_a_call_comes_back_exactly() -> None:
     assert back.extra["huge"] == 2**80
     assert math.isnan(back.extra["nan"])
     assert back.extra["nested"] == {"list": [1, "2", None, True]}
-    assert back.enqueue_time is not None and back.enqueue_time.utcoffset() == timedelta(
-        hours=5, minutes=30
-    )
-    assert back.dequeue_time is not None and back.dequeue_time.tzinfo is timezone.utc
+    assert back.enqueue_time is not None
+    assert back.enqueue_time.utcoffset() == timedelta(hours=5, minutes=30)
+    assert back.dequeue_time is not None
+    assert back.dequeue_time.tzinfo is timezone.utc
     assert again.calls[naive.uii] == naive
     assert again.sources[odd.uii] == (QUEUE, CAMPAIGN)
     assert again.events == ()  # each reader works them out itself
