@@ -881,7 +881,7 @@ class ActiveCallsClient(ClosesOnExit):
                     self._snapshot_watch,
                     target,
                     interval,
-                    budget_share,
+                    budget_share=budget_share,
                     page_size=page_size,
                     timeout=timeout,
                     retry=retry,
@@ -931,7 +931,7 @@ class ActiveCallsClient(ClosesOnExit):
             self._snapshot_watch,
             _reiterable(targets),  # a shared watch opens one for each turn at polling
             interval,
-            budget_share,
+            budget_share=budget_share,
             page_size=page_size,
             concurrency=concurrency,
             timeout=timeout,
@@ -948,8 +948,8 @@ class ActiveCallsClient(ClosesOnExit):
         self,
         targets: Iterable[Target | tuple[Product | str, int | str | None]],
         interval: float,
-        budget_share: float,
         *,
+        budget_share: float = 0.5,
         page_size: int | None = None,
         concurrency: int | None = None,
         timeout: TimeoutOption = DEFAULT,
@@ -999,7 +999,7 @@ class ActiveCallsClient(ClosesOnExit):
         ``group``, with ``ack()``, as ``activecalls_async.fleet.work`` describes."""
         from .fleet.work import TakenEvents
 
-        open_local = functools.partial(self._snapshot_watch, _reiterable(targets), interval, 0.5)
+        open_local = functools.partial(self._snapshot_watch, _reiterable(targets), interval)
         return TakenEvents(
             hub,
             open_local,

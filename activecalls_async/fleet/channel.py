@@ -1,4 +1,5 @@
-"""Where one shared watch lives in Redis: its keys, and every call that reads or writes them.
+"""The Redis side of shared watches: a hub's connection and scripts (``HubCore``), and where
+one shared watch lives in Redis (``Channel``): its keys, and every call on them.
 
 Under ``<key>:watch:<id>`` (``id`` names the set of watched listings):
 
@@ -15,7 +16,11 @@ The records' format is ``fleet.records``. Every call is bounded by a timeout
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
+import os
+import socket
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -25,16 +30,19 @@ from ..models import ActiveCall
 from ..pagination import Target
 from ..watch import Snapshot, diff_snapshots
 from . import scripts
-from ._redis import aioredis, bounded
+from ._redis import aioredis, bounded, connect, describe
 from .records import (
     FORMAT,
+    FormatError,
     Published,
     decode_snapshot,
     encode_event,
     encode_snapshot,
 )
 
-__all__ = ["EVENTS_TTL", "Channel", "Scripts", "Tick"]
+__all__ = ["EVENTS_TTL", "Channel", "HubCore", "Scripts", "Tick"]
+
+logger = logging.getLogger("activecalls_async")
 
 #: How long the events stream outlives its last event (its groups' pending work with it).
 EVENTS_TTL = 24 * 3600.0
@@ -55,11 +63,85 @@ class Scripts:
 @attrs.frozen
 class Tick:
     """What a lease tick found: whether this member holds the lease, the live members,
-    and the seconds until the lease ends (negative when it never does)."""
+    the seconds until the lease ends (negative when it never does), and this member's
+    place among the live members by name (from 0)."""
 
     held: bool
     members: int
     ends_in: float
+    place: int
+
+
+class HubCore:
+    """What every shared watch of a hub shares: the Redis client and scripts, the settings,
+    this process's name, and the WARNING, INFO and ERROR lines it logs once."""
+
+    def __init__(
+        self,
+        redis: str | aioredis.Redis,
+        *,
+        key: str,
+        lease: float,
+        timeout: float,
+        connect_timeout: float,
+        probe_interval: float,
+        history: int,
+        events_history: int,
+    ) -> None:
+        self.key, self.lease, self.timeout = key, lease, timeout
+        self.connect_timeout, self.probe_interval = connect_timeout, probe_interval
+        self.history, self.events_history = history, events_history
+        self.redis, self._owns_redis = connect(redis, max(timeout, connect_timeout))
+        #: This process's name in the fleet: its watches' members and its group consumers.
+        self.member = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.scripts = Scripts(self.redis)
+        self._online = True
+        self._refused: set[bytes | None] = set()
+        self._open: set[Any] = set()
+
+    @property
+    def online(self) -> bool:
+        """Whether Redis answered the hub's last call (False from a failure to a rejoin)."""
+        return self._online
+
+    def forget(self, watch: object) -> None:
+        """A watch of the hub has closed."""
+        self._open.discard(watch)
+
+    def unreachable(self, exc: BaseException) -> None:
+        """Log that Redis cannot be reached (once until it answers again)."""
+        if self._online:
+            self._online = False
+            logger.warning(
+                "Redis unreachable for the shared watches %r (%s); each polls on its own "
+                "within its budget share, probing every %gs",
+                self.key,
+                describe(exc),
+                self.probe_interval,
+            )
+
+    def reachable(self) -> None:
+        """Log that Redis answers again (once after it was unreachable)."""
+        if not self._online:
+            self._online = True
+            logger.info("Redis reachable again: shared watches %r rejoined", self.key)
+
+    def refuse(self, exc: FormatError) -> None:
+        """Log a record this version cannot read (once per format found)."""
+        if exc.found not in self._refused:
+            self._refused.add(exc.found)
+            logger.error(
+                "the shared watches %r hold records this version of activecalls-async "
+                "cannot read (%s): another version in the fleet? Polling on its own until "
+                "they agree",
+                self.key,
+                exc,
+            )
+
+    async def close_redis(self) -> None:
+        """Close the Redis client if the hub opened it from a URL."""
+        if self._owns_redis:
+            await self.redis.aclose()
 
 
 class Channel:
@@ -90,8 +172,9 @@ class Channel:
         """Count this member as live; keep the lease, or take it when nobody holds it."""
         args: list[Any] = [self.member, _ms(self.lease), _ms(2 * self.lease + 60)]
         reply = await bounded(self.scripts.tick(keys=self.lease_keys, args=args), timeout)
-        held, members, ends_in = (int(x) for x in reply)
-        return Tick(held != 0, max(1, members), ends_in / 1000 if ends_in >= 0 else -1.0)
+        held, members, ends_in, place = (int(x) for x in reply)
+        seconds = ends_in / 1000 if ends_in >= 0 else -1.0
+        return Tick(held != 0, max(1, members), seconds, place)
 
     async def resign(self, timeout: float) -> None:
         """Give up the lease (if held) and stop counting as live."""

@@ -160,7 +160,8 @@ return 1
 
 # KEYS: lease, members. ARGV: member, lease (ms), ttl (ms). The member counts as live for
 # one lease; it keeps the lease it holds, or takes it when nobody holds it.
-# Returns {1 kept, 2 taken or 0 held by another, live members, ms until the lease ends}.
+# Returns {1 kept, 2 taken or 0 held by another, live members, ms until the lease ends,
+# the member's place among the live members by name (from 0)}.
 LEASE_TICK = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -168,17 +169,22 @@ local member, lease, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('ZADD', KEYS[2], now + lease, member)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 redis.call('PEXPIRE', KEYS[2], ttl)
-local members = redis.call('ZCARD', KEYS[2])
+local names = redis.call('ZRANGE', KEYS[2], 0, -1)
+table.sort(names)
+local place = 0
+for i, name in ipairs(names) do
+  if name == member then place = i - 1 end
+end
 local holder = redis.call('GET', KEYS[1])
 if holder == member then
   redis.call('PEXPIRE', KEYS[1], lease)
-  return {1, members, lease}
+  return {1, #names, lease, place}
 end
 if not holder then
   redis.call('SET', KEYS[1], member, 'PX', lease)
-  return {2, members, lease}
+  return {2, #names, lease, place}
 end
-return {0, members, redis.call('PTTL', KEYS[1])}
+return {0, #names, redis.call('PTTL', KEYS[1]), place}
 """
 
 # KEYS: lease, stream, latest, events. ARGV: member, format, the record for the stream,

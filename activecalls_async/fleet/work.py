@@ -157,8 +157,9 @@ class TakenEvents(_Closing[TakenEvent]):
                     self.watch.start()
                 event = None
                 if loop.time() >= self._next_claim:
-                    self._next_claim = loop.time() + self._claim_every
                     event = await self._claim()
+                    if event is None:  # none left to claim: look again in a while
+                        self._next_claim = loop.time() + self._claim_every
                 if event is None:
                     event = await self._read()
             except UNAVAILABLE as exc:

@@ -124,7 +124,7 @@ async def test_the_cli_joins_the_fleet_with_redis_url(
     assert redis_server.url not in capsys.readouterr().err
 
 
-def test_the_fleet_module_exports_its_two_parts() -> None:
+def test_the_fleet_module_exports_its_parts() -> None:
     import activecalls_async.fleet as fleet
 
-    assert fleet.__all__ == ["RedisRateLimit", "RedisTokenCache"]
+    assert fleet.__all__ == ["RedisRateLimit", "RedisTokenCache", "TakenEvent", "WatchHub"]

@@ -283,11 +283,8 @@ async def test_watch_active_calls_over_a_hub_yields_the_shared_events(
             assert isinstance(events, SharedCallWatch)
             seen = []
             async with events:
-                async for event in events:
-                    seen.append(event)
-                    if len(seen) >= 5:
-                        break
-                assert events.shared_with == 1
+                seen.append(await events.__anext__())
+                await wait_until(lambda: events.shared_with == 1)
         finally:
             await reader.stop()
     assert seen[0].type is CallEventType.STARTED
