@@ -13,7 +13,7 @@ import argparse
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _log
 from ..auth import ApiToken, BearerToken
@@ -25,6 +25,9 @@ from .failures import UsageError
 from .output import stderr
 from .types import ACCOUNT_ID_PROBLEM
 
+if TYPE_CHECKING:
+    from ..fleet.hub import WatchHub
+
 __all__ = [
     "CREDENTIAL_VARS",
     "SECRET_VARS",
@@ -33,6 +36,7 @@ __all__ = [
     "configure_logging",
     "configured_secrets",
     "open_client",
+    "open_hub",
     "output_annotations",
     "uses_simulator",
 ]
@@ -279,3 +283,22 @@ async def open_client(
             account_id=sim.account_id, auth=sim.token, base_url=sim.base_url, **settings
         ) as client:
             yield client
+
+
+@contextlib.asynccontextmanager
+async def open_hub(
+    args: argparse.Namespace, environ: Mapping[str, str], client: ActiveCallsClient
+) -> AsyncIterator[WatchHub | None]:
+    """Yield the fleet's ``WatchHub`` when a Redis URL is configured (``--redis-url`` or
+    ``ACTIVECALLS_REDIS_URL``, key ``ACTIVECALLS_FLEET_KEY`` or ``activecalls:<account>``,
+    as ``ActiveCallsClient.from_env`` keys the fleet's other parts), else None; never on
+    a simulator, whose calls are this process's own."""
+    url = _option(args, "redis_url") or environ.get("ACTIVECALLS_REDIS_URL", "").strip()
+    if not url or uses_simulator(args, environ):
+        yield None
+        return
+    from ..fleet import WatchHub
+
+    key = environ.get("ACTIVECALLS_FLEET_KEY") or f"activecalls:{client.account_id}"
+    async with WatchHub(url, key=key) as hub:
+        yield hub
