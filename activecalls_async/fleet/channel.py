@@ -104,9 +104,9 @@ class HubCore:
         """Whether Redis answered the hub's last call (False from a failure to a rejoin)."""
         return self._online
 
-    def forget(self, watch: object) -> None:
-        """A watch of the hub has closed."""
-        self._open.discard(watch)
+    def forget(self, part: object) -> None:
+        """A watch (or group member) of the hub has closed."""
+        self._open.discard(part)
 
     def unreachable(self, exc: BaseException) -> None:
         """Log that Redis cannot be reached (once until it answers again)."""

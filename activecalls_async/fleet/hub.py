@@ -126,6 +126,10 @@ class WatchHub(HubCore, ClosesOnExit):
         self._open.add(watch)
         return watch
 
+    def adopt(self, part: ClosesOnExit) -> None:
+        """Close ``part`` (say, a group member) with the hub, before its own watches."""
+        self._open.add(part)
+
     def share_listing(self, open_local: OpenLocal) -> SharedCallWatch:
         """The ``CallEvent``s of a one-listing shared watch (``watch_active_calls``)."""
         return SharedCallWatch(self.share(open_local))
@@ -135,6 +139,7 @@ class WatchHub(HubCore, ClosesOnExit):
         if self._closed:
             return
         self._closed = True
-        for watch in list(self._open):
-            await watch.aclose()
+        # Group members first: they leave their group through Redis, and close their watch.
+        for part in sorted(self._open, key=lambda part: isinstance(part, SharedWatch)):
+            await part.aclose()
         await self.close_redis()

@@ -121,6 +121,11 @@ class SharedWatch(_Closing[Snapshot]):
             )
 
     @property
+    def closed(self) -> bool:
+        """Whether the member has left (``aclose()``, or its hub closed)."""
+        return self._closed
+
+    @property
     def failure(self) -> BaseException | None:
         """The error that ended this member's polls, once one has."""
         return self._failure

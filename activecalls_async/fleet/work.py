@@ -98,6 +98,7 @@ class TakenEvents(_Closing[TakenEvent]):
         self.hub = hub
         #: This process's turn at polling (it feeds no consumer of its own).
         self.watch = hub.share(open_local, feed=False)
+        hub.adopt(self)  # closed, leaving the group, before the hub closes Redis
         self.group = group
         #: This member's name in the group (unique to the process unless given).
         self.consumer = consumer or hub.member
@@ -122,6 +123,7 @@ class TakenEvents(_Closing[TakenEvent]):
         if self._joined:
             with contextlib.suppress(*UNAVAILABLE):
                 await bounded(self._leave(), self.hub.timeout)
+        self.hub.forget(self)
 
     async def _leave(self) -> None:
         redis = self.hub.redis
@@ -149,7 +151,7 @@ class TakenEvents(_Closing[TakenEvent]):
             if failure is not None:
                 await self.aclose()
                 raise failure
-            if self._closed:
+            if self._closed or self.watch.closed:
                 raise StopAsyncIteration
             try:
                 if not self._joined:

@@ -232,6 +232,18 @@ async def test_a_failure_that_cannot_heal_ends_the_iteration(
     await taker.stop()
 
 
+async def test_closing_the_hub_ends_the_iteration(
+    sim: Simulator, redis_server: RedisServer, redis_client: aioredis.Redis, fleet_key: str
+) -> None:
+    taker = Taker(sim, redis_server.url, fleet_key, "g")
+    await joined(redis_client, taker)
+    await taker.hub.aclose()
+    await asyncio.wait({taker.task}, timeout=5)
+    assert taker.task.done()
+    assert taker.failure is None
+    await taker.stop()
+
+
 async def test_bad_input_is_refused_before_anything_is_sent(
     sim: Simulator, redis_server: RedisServer
 ) -> None:
