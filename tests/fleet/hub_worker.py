@@ -2,16 +2,20 @@
 
 ``watch``: a client watches ``targets`` every ``interval`` seconds, through a ``WatchHub``
 (``hub: true``) or on its own, under no limit, a ``RedisRateLimit`` or a ``RateLimit`` of
-its own; it stops at the first snapshot taken ``run_for`` seconds after the start and
-prints what it yielded. ``take``: a member of ``group`` handles each call event it takes
-in a task of its own (``handle`` seconds, then ``ack()``), printing a line as it takes one, as it
-starts acknowledging it and once it has, until it reads ``STOP``.
+its own; it stops at the first snapshot taken ``run_for`` seconds after the start (or
+after ``duration`` seconds) and prints what it yielded, and when it received each.
+
+``take``: a member of ``group`` handles each call event it takes in a task of its own
+(``handle`` seconds, then ``ack()``), printing a line as it takes one, as it starts
+acknowledging it and once it has, until it reads ``STOP``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import math
 import sys
 import time
 from typing import Any
@@ -70,24 +74,27 @@ async def _start(start_at: float | None) -> float:
 
 
 async def watch(config: dict[str, Any]) -> dict[str, Any]:
-    """Watch until the first snapshot taken ``run_for`` seconds after the start."""
+    """Watch until the first snapshot taken ``run_for`` seconds after the start (or, with
+    ``duration``, until that many seconds have passed)."""
     limit = _limit(config)
     hub = _hub(config) if config["hub"] else None
     snapshots: list[dict[str, Any]] = []
     async with _client(config, limit) as client:
-        stop_at = await _start(config.get("start_at")) + config["run_for"]
+        started = await _start(config.get("start_at"))
+        stop_at = started + config.get("run_for", math.inf)
         shared = client.watch_active_calls_many(
             _targets(config),
             interval=config["interval"],
             budget_share=config.get("budget_share", 0.5),
             hub=hub,
         )
-        async with shared:
+
+        async def follow() -> None:
             async for snapshot in shared:
                 snapshots.append(
                     {
                         "taken_at": snapshot.taken_at.timestamp(),
-                        "age": time.time() - snapshot.taken_at.timestamp(),
+                        "received": time.time(),
                         "requests": snapshot.requests,
                         "calls": list(snapshot.calls),
                         "events": [[e.type.value, e.call.uii] for e in snapshot.events],
@@ -96,7 +103,12 @@ async def watch(config: dict[str, Any]) -> dict[str, Any]:
                     }
                 )
                 if snapshot.taken_at.timestamp() >= stop_at:
-                    break
+                    return
+
+        async with shared:
+            duration = config.get("duration")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(follow(), None if duration is None else duration)
     if hub is not None:
         await hub.aclose()
     if isinstance(limit, RedisRateLimit):

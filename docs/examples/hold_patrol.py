@@ -1,0 +1,110 @@
+"""Hang up calls left on hold longer than a limit, each watched over by one worker of a group.
+
+Run as many copies as you like with the fleet's environment (``ACTIVECALLS_*`` and
+``ACTIVECALLS_REDIS_URL``): they share one watch of the queues (one poller among them),
+and each call put on hold is taken by one of them. ``HOLD_LIMIT`` (seconds, default 120),
+``POLL_INTERVAL`` (default 5) and ``CLAIM_AFTER`` (default the limit and 30 more) change
+the limit, the pace, and how long a dead worker's calls wait for another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import datetime, timezone
+
+from activecalls_async import ActiveCallsClient, ActiveCallsError, CallEventType, NotFoundError
+from activecalls_async.fleet import TakenEvent, WatchHub
+
+QUEUES = [("ACD", 55), ("ACD", 56), ("ACD", 57)]
+HOLD_LIMIT = float(os.environ.get("HOLD_LIMIT", "120"))
+POLL_INTERVAL = float(os.environ.get("POLL_INTERVAL", "5"))
+# An event stays with its worker while it waits out the limit: only one unacknowledged
+# for longer than that belongs to a worker that died.
+CLAIM_AFTER = float(os.environ.get("CLAIM_AFTER", str(HOLD_LIMIT + 30)))
+
+
+async def main() -> None:
+    async with ActiveCallsClient.from_env() as client:
+        key = os.environ.get("ACTIVECALLS_FLEET_KEY") or f"activecalls:{client.account_id}"
+        async with WatchHub(os.environ["ACTIVECALLS_REDIS_URL"], key=key) as hub:
+            await patrol(client, hub)
+
+
+async def patrol(client: ActiveCallsClient, hub: WatchHub) -> None:
+    # The calls on hold now, and when each call was last seen off hold, as the fleet's
+    # shared watch sees them: this view costs no request of its own (same queues, same
+    # hub: the same poller).
+    on_hold: set[str] = set()
+    last_off_hold: dict[str, datetime] = {}
+    viewing = asyncio.Event()  # set once the view holds a snapshot
+
+    async def follow() -> None:
+        async with client.watch_active_calls_many(
+            QUEUES, interval=POLL_INTERVAL, hub=hub
+        ) as snapshots:
+            async for snapshot in snapshots:
+                for uii, call in snapshot.calls.items():
+                    if call.call_state == "HOLD":
+                        on_hold.add(uii)
+                    else:
+                        on_hold.discard(uii)
+                        last_off_hold[uii] = snapshot.taken_at
+                for event in snapshot.events:
+                    if event.type is CallEventType.ENDED:
+                        on_hold.discard(event.call.uii)
+                        last_off_hold.pop(event.call.uii, None)
+                viewing.set()
+
+    async def watch_over(event: TakenEvent) -> None:
+        """Wait out the limit, then hang up if the call is still on that same hold."""
+        waited = (datetime.now(timezone.utc) - event.seen_at).total_seconds()
+        await asyncio.sleep(max(0.0, HOLD_LIMIT - waited))
+        await viewing.wait()
+        # Idempotent: after a redelivery the call may be gone already (this worker's
+        # predecessor hung up and died before ack()), or resumed, or held anew.
+        uii = event.call.uii
+        resumed = last_off_hold.get(uii)
+        if uii in on_hold and (resumed is None or resumed < event.seen_at):
+            try:
+                await client.hangup_call(uii)
+                print(f"hung up {uii}, on hold since {event.seen_at:%H:%M:%S}", flush=True)
+            except NotFoundError:
+                pass  # it ended meanwhile: nothing left to do
+            except ActiveCallsError as exc:
+                # Not acknowledged: the group gives it again after claim_after.
+                print(f"could not hang up {uii} ({exc}); it will be tried again", flush=True)
+                return
+        await event.ack()
+
+    following = asyncio.ensure_future(follow())
+    watching: set[asyncio.Task[None]] = set()
+    try:
+        async with client.take_call_events(
+            QUEUES,
+            hub=hub,
+            group="hold-patrol",
+            claim_after=CLAIM_AFTER,
+            interval=POLL_INTERVAL,
+        ) as events:
+            async for event in events:
+                before = event.previous.call_state if event.previous is not None else None
+                put_on_hold = (
+                    event.type is not CallEventType.ENDED
+                    and event.call.call_state == "HOLD"
+                    and before != "HOLD"
+                )
+                if not put_on_hold:
+                    await event.ack()  # nothing to do for this one
+                    continue
+                task = asyncio.ensure_future(watch_over(event))
+                watching.add(task)
+                task.add_done_callback(watching.discard)
+    finally:
+        following.cancel()
+        for task in watching:
+            task.cancel()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
