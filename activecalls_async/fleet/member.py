@@ -344,7 +344,7 @@ class SharedWatch(_Closing[Snapshot]):
         if entry_id is None:
             raise _Lost
         self._last, self._last_id = Published(snapshot, mark), entry_id
-        self._before = snapshot.calls
+        self._before, self._alone_until = snapshot.calls, None
         self._deliver(snapshot)
 
     async def _alone(self, probe: Callable[[], Awaitable[bool]]) -> None:

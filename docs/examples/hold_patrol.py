@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
 
 from activecalls_async import ActiveCallsClient, ActiveCallsError, CallEventType, NotFoundError
 from activecalls_async.fleet import TakenEvent, WatchHub
@@ -31,41 +31,58 @@ async def main() -> None:
             await patrol(client, hub)
 
 
-async def patrol(client: ActiveCallsClient, hub: WatchHub) -> None:
-    # The calls on hold now, and when each call was last seen off hold, as the fleet's
-    # shared watch sees them: this view costs no request of its own (same queues, same
-    # hub: the same poller).
-    on_hold: set[str] = set()
-    last_off_hold: dict[str, datetime] = {}
-    viewing = asyncio.Event()  # set once the view holds a snapshot
+class HoldView:
+    """The calls on hold, as the fleet's shared watch sees them (no request of its own:
+    same queues, same hub, so the same poller)."""
 
-    async def follow() -> None:
+    def __init__(self) -> None:
+        self.on_hold: set[str] = set()
+        self.last_off_hold: dict[str, datetime] = {}  # when each call was last seen off hold
+        self.taken_at: datetime | None = None  # when the newest snapshot was taken
+        self.changed = asyncio.Condition()
+
+    async def follow(self, client: ActiveCallsClient, hub: WatchHub) -> None:
         async with client.watch_active_calls_many(
             QUEUES, interval=POLL_INTERVAL, hub=hub
         ) as snapshots:
             async for snapshot in snapshots:
                 for uii, call in snapshot.calls.items():
                     if call.call_state == "HOLD":
-                        on_hold.add(uii)
+                        self.on_hold.add(uii)
                     else:
-                        on_hold.discard(uii)
-                        last_off_hold[uii] = snapshot.taken_at
+                        self.on_hold.discard(uii)
+                        self.last_off_hold[uii] = snapshot.taken_at
                 for event in snapshot.events:
                     if event.type is CallEventType.ENDED:
-                        on_hold.discard(event.call.uii)
-                        last_off_hold.pop(event.call.uii, None)
-                viewing.set()
+                        self.on_hold.discard(event.call.uii)
+                        self.last_off_hold.pop(event.call.uii, None)
+                async with self.changed:
+                    self.taken_at = snapshot.taken_at
+                    self.changed.notify_all()
+
+    async def taken_after(self, moment: datetime) -> None:
+        """Wait for a snapshot taken after ``moment`` (never decide on an older view)."""
+        async with self.changed:
+            await self.changed.wait_for(
+                lambda: self.taken_at is not None and self.taken_at > moment
+            )
+
+    def held_since(self, uii: str, moment: datetime) -> bool:
+        """Whether the call has stayed on hold since ``moment``."""
+        resumed = self.last_off_hold.get(uii)
+        return uii in self.on_hold and (resumed is None or resumed < moment)
+
+
+async def patrol(client: ActiveCallsClient, hub: WatchHub) -> None:
+    view = HoldView()
 
     async def watch_over(event: TakenEvent) -> None:
-        """Wait out the limit, then hang up if the call is still on that same hold."""
-        waited = (datetime.now(timezone.utc) - event.seen_at).total_seconds()
-        await asyncio.sleep(max(0.0, HOLD_LIMIT - waited))
-        await viewing.wait()
+        """Once the limit has passed, hang up if the call is still on that same hold."""
+        await view.taken_after(event.seen_at + timedelta(seconds=HOLD_LIMIT))
         # Idempotent: after a redelivery the call may be gone already (this worker's
         # predecessor hung up and died before ack()), or resumed, or held anew.
         uii = event.call.uii
-        resumed = last_off_hold.get(uii)
-        if uii in on_hold and (resumed is None or resumed < event.seen_at):
+        if view.held_since(uii, event.seen_at):
             try:
                 await client.hangup_call(uii)
                 print(f"hung up {uii}, on hold since {event.seen_at:%H:%M:%S}", flush=True)
@@ -77,7 +94,7 @@ async def patrol(client: ActiveCallsClient, hub: WatchHub) -> None:
                 return
         await event.ack()
 
-    following = asyncio.ensure_future(follow())
+    following = asyncio.ensure_future(view.follow(client, hub))
     watching: set[asyncio.Task[None]] = set()
     try:
         async with client.take_call_events(
