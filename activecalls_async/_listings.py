@@ -4,8 +4,8 @@ page by page (contracts: ``activecalls_async.pagination`` and ``activecalls_asyn
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
@@ -16,11 +16,16 @@ from ._paging import PagingMemo
 from ._transport import Transport
 from ._walk import CallWalk, Fetch, PageWalk, Target, WalkShape, Window, listing_label
 from ._wire.request import Request, build_request
+from .errors import ValidationError
 from .limits.priority import Priority
 from .limits.slack import room
 from .models import ActiveCall, Product
 from .options import DEFAULT, CallOptions, PriorityOption, RetryOption, TimeoutOption
 from .watch import CallWatch, SnapshotWatch, WatchPace
+
+if TYPE_CHECKING:  # the fleet needs the optional redis extra: only for annotations here
+    from .fleet.hub import SharedCallWatch, SharedWatch, WatchHub
+    from .fleet.work import TakenEvents
 
 __all__ = ["ListingMethods", "TargetLike"]
 
@@ -205,9 +210,19 @@ class ListingMethods(abc.ABC):
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
         priority: PriorityOption = DEFAULT,
-    ) -> CallWatch:
-        """Poll one listing and yield ``CallEvent``s, as ``activecalls_async.watch`` describes."""
+        hub: WatchHub | None = None,
+    ) -> CallWatch | SharedCallWatch:
+        """Poll one listing and yield ``CallEvent``s, as ``activecalls_async.watch`` describes;
+        with ``hub``, share the polls with the fleet (``activecalls_async.fleet.hub``)."""
         options = self._options(Priority.WATCH, timeout, retry, priority)
+        if hub is not None:
+            if external_id is not None:
+                raise ValidationError("external_id", "a shared watch (hub=) takes a product")
+            target = (product if product is not None else "", product_id)
+            opener = self._watch_opener(
+                [target], interval, budget_share, initial_events, page_size, None, options
+            )
+            return hub.share_listing(opener)
         listing = {"product": product, "product_id": product_id, "external_id": external_id}
         fetch = self._fetcher(listing, options)
         shape = self._shape(page_size, prefetch, options)
@@ -231,20 +246,66 @@ class ListingMethods(abc.ABC):
         timeout: TimeoutOption = DEFAULT,
         retry: RetryOption = DEFAULT,
         priority: PriorityOption = DEFAULT,
-    ) -> SnapshotWatch:
+        hub: WatchHub | None = None,
+    ) -> SnapshotWatch | SharedWatch:
         """Poll many listings together and yield one ``Snapshot`` per poll, as
-        ``activecalls_async.watch`` describes."""
+        ``activecalls_async.watch`` describes; with ``hub``, share the polls with the fleet
+        (``activecalls_async.fleet.hub``)."""
         options = self._options(Priority.WATCH, timeout, retry, priority)
+        opener = self._watch_opener(
+            targets, interval, budget_share, initial_events, page_size, concurrency, options
+        )
+        return opener() if hub is None else hub.share(opener)
+
+    def take_call_events(
+        self,
+        targets: Iterable[TargetLike],
+        *,
+        hub: WatchHub,
+        group: str,
+        consumer: str | None = None,
+        claim_after: float = 30.0,
+        interval: float = 5.0,
+    ) -> TakenEvents:
+        """Yield each ``CallEvent`` of the fleet's shared watch of ``targets`` to one member of
+        ``group``, with ``ack()``, as ``activecalls_async.fleet.work`` describes."""
+        from .fleet.work import TakenEvents
+
+        options = self._options(Priority.WATCH, DEFAULT, DEFAULT, DEFAULT)
+        opener = self._watch_opener(targets, interval, 0.5, True, None, None, options)
+        return TakenEvents(hub, opener, group=group, consumer=consumer, claim_after=claim_after)
+
+    def _watch_opener(
+        self,
+        targets: Iterable[TargetLike],
+        interval: float,
+        budget_share: float,
+        initial_events: bool,
+        page_size: int | None,
+        concurrency: int | None,
+        options: CallOptions,
+    ) -> Callable[..., SnapshotWatch]:
+        """Opens the ``SnapshotWatch`` of ``targets``: ``open()``, or ``open(budget_share=)``
+        with another share (a fleet's member polling alone takes a part of it)."""
+        if isinstance(targets, Iterator):
+            targets = tuple(targets)  # every poll, and every opening, reads them again
         open_walk = self._target_walks(page_size, 2, options)
         slots = self._transport.max_concurrency
-        return SnapshotWatch(
-            lambda: FanOut(
+
+        def open_fan_out() -> FanOut:
+            return FanOut(
                 open_walk,
                 targets,
                 concurrency=slots if concurrency is None else concurrency,
                 on_error="collect",
                 slots=slots,
-            ),
-            WatchPace(interval, budget_share, self._transport.limiter),
-            initial_events=initial_events,
-        )
+            )
+
+        def open_watch(*, budget_share: float = budget_share) -> SnapshotWatch:
+            return SnapshotWatch(
+                open_fan_out,
+                WatchPace(interval, budget_share, self._transport.limiter),
+                initial_events=initial_events,
+            )
+
+        return open_watch

@@ -69,6 +69,13 @@ class CallBook(Generic[_K]):
         #: Calls believed in flight that a complete walk of several pages missed once.
         self._unconfirmed: set[str] = set()
 
+    def believe(
+        self, calls: Mapping[str, ActiveCall], sources: Mapping[str, tuple[_K, ...]]
+    ) -> None:
+        """Believe ``calls`` in flight, listed by ``sources``; misses awaiting confirmation
+        are forgotten (they wait once more)."""
+        self.calls, self.sources, self._unconfirmed = dict(calls), dict(sources), set()
+
     def advance(
         self,
         current: Mapping[str, ActiveCall],

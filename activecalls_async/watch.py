@@ -164,6 +164,8 @@ class _Watch(ClosingIterator[_T], Generic[_T, _K]):
 
     def __init__(self, pace: WatchPace, *, initial_events: bool, label: str) -> None:
         self.label = pace.label = label
+        #: Whether the first poll yields events (``started`` for every call in flight).
+        self.initial_events = initial_events
         self._pace = pace
         self._book: CallBook[_K] = CallBook()
         #: Whether the next poll's events are yielded (the first one's only when asked).
@@ -303,6 +305,12 @@ class SnapshotWatch(_Watch[Snapshot, Target]):
         first, self._first = self._first, None
         if first is not None:
             await first.aclose()
+
+    def continue_from(self, snapshot: Snapshot) -> None:
+        """Believe ``snapshot``'s calls in flight (misses awaiting confirmation are
+        forgotten: they wait once more), so that the next poll's events follow on from it;
+        how a fleet's next poller carries on from the last snapshot published."""
+        self._book.believe(snapshot.calls, snapshot.sources)
 
     async def __anext__(self) -> Snapshot:
         if self._closed:

@@ -24,6 +24,8 @@ SCENARIOS = (
     "watchcost",
     "snapshot",
     "fleet",
+    "sharedwatch",
+    "holdpatrol",
 )
 
 

@@ -13,10 +13,10 @@ import argparse
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _log
-from .._environ import CREDENTIAL_VARS, SECRET_VARS, Env
+from .._environ import CREDENTIAL_VARS, SECRET_VARS, Env, fleet_key
 from ..auth import ApiToken, BearerToken
 from ..client import ActiveCallsClient
 from ..errors import ValidationError
@@ -26,11 +26,15 @@ from .failures import UsageError
 from .output import stderr
 from .types import ACCOUNT_ID_PROBLEM
 
+if TYPE_CHECKING:
+    from ..fleet.hub import WatchHub
+
 __all__ = [
     "check_account_id",
     "configure_logging",
     "configured_secrets",
     "open_client",
+    "open_hub",
     "output_annotations",
     "uses_simulator",
 ]
@@ -254,3 +258,27 @@ async def open_client(
             account_id=sim.account_id, auth=sim.token, base_url=sim.base_url, **settings
         ) as client:
             yield client
+
+
+@contextlib.asynccontextmanager
+async def open_hub(
+    args: argparse.Namespace, environ: Mapping[str, str], client: ActiveCallsClient
+) -> AsyncIterator[WatchHub | None]:
+    """Yield the fleet's ``WatchHub`` when a Redis URL is configured (``--redis-url`` or
+    ``ACTIVECALLS_REDIS_URL``), keyed as ``ActiveCallsClient.from_env`` keys the fleet's
+    other parts, else None; never on a simulator, whose calls are this process's own."""
+    url = _option(args, "redis_url") or environ.get(Env.REDIS_URL, "").strip()
+    if not url or uses_simulator(args, environ):
+        yield None
+        return
+    from ..fleet import WatchHub
+
+    try:
+        hub = WatchHub(url, key=fleet_key(environ, client.account_id))
+    except ValidationError as exc:
+        if exc.parameter != "redis":
+            raise
+        named = "--redis-url" if _option(args, "redis_url") else Env.REDIS_URL
+        raise ValidationError(named, exc.problem) from None
+    async with hub:
+        yield hub

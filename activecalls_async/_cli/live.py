@@ -6,14 +6,14 @@ import argparse
 import asyncio
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, TextIO
 
 from ..models import ActiveCall, CallEvent, CallEventType
 from .commands import default_target
-from .config import open_client, output_annotations
+from .config import open_client, open_hub, output_annotations
 from .failures import EXIT_OK
 from .output import (
     CALL_COLUMNS,
@@ -24,6 +24,7 @@ from .output import (
     plain_table,
     rich_available,
     rich_table,
+    stderr,
     stdout,
 )
 
@@ -49,8 +50,11 @@ class CallBoard:
         rows: int,
         interval: float,
         columns: tuple[Column, ...] = CALL_COLUMNS,
+        shared_with: Callable[[], int] | None = None,
     ) -> None:
         self.title = title
+        #: How many other processes share the watch (a fleet's ``WatchHub``), if any do.
+        self.shared_with = shared_with
         self.columns = columns
         self.calls: dict[str, ActiveCall] = {}
         self.counts = dict.fromkeys(CallEventType, 0)
@@ -96,11 +100,13 @@ class CallBoard:
         """The line above the table: the count in flight and what has happened so far."""
         counts = self.counts
         when = f"updated {self._updated:%H:%M:%S} UTC, " if self._updated else ""
+        shared = "" if self.shared_with is None else f", shared with {self.shared_with()}"
         return (
             f"{self.title}: {len(self.calls):,} calls in flight "
             f"(+{counts[CallEventType.STARTED]:,} started, "
             f"~{counts[CallEventType.CHANGED]:,} changed, "
-            f"-{counts[CallEventType.ENDED]:,} ended; {when}polling every {self._interval:g} s)"
+            f"-{counts[CallEventType.ENDED]:,} ended; {when}polling every {self._interval:g} s"
+            f"{shared})"
         )
 
     def shown(self) -> list[ActiveCall]:
@@ -164,7 +170,10 @@ async def _show_board(events: Any, board: CallBoard) -> None:
 
 async def run_watch(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """Watch one listing until ``--duration`` runs out or Ctrl-C."""
-    async with open_client(args, environ, live=True) as client:
+    async with (
+        open_client(args, environ, live=True) as client,
+        open_hub(args, environ, client) as hub,
+    ):
         product, product_id = args.target or default_target(client)
         # A watch polls again after a failure that may heal, an unreachable server among
         # them; one request first makes a wrong address, token, account or product fail
@@ -172,7 +181,21 @@ async def run_watch(args: argparse.Namespace, environ: Mapping[str, str]) -> int
         await client.list_active_calls(product, product_id, page=0, max_rows=1)
         label = product.value if product_id is None else f"{product.value}:{product_id}"
         out = stdout()
-        async with client.watch_active_calls(product, product_id, interval=args.interval) as events:
+        watch = client.watch_active_calls(product, product_id, interval=args.interval, hub=hub)
+        shared_with: Callable[[], int] | None = None
+        if hub is not None:
+            from ..fleet.hub import SharedCallWatch
+
+            assert isinstance(watch, SharedCallWatch)
+            shared = watch
+            shared_with = lambda: shared.shared_with  # noqa: E731
+            # A console beside the bots polls nothing of its own: say so once.
+            print(
+                f"activecalls: sharing this watch with the fleet {hub.key!r} through Redis",
+                file=stderr(),
+                flush=True,
+            )
+        async with watch as events:
             if args.format == "ndjson":
                 job = _print_events(events, out, output_annotations(args, environ))
                 with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
@@ -184,6 +207,7 @@ async def run_watch(args: argparse.Namespace, environ: Mapping[str, str]) -> int
                     rows=args.rows,
                     interval=args.interval,
                     columns=call_columns(getattr(args, "columns", None)),
+                    shared_with=shared_with,
                 )
                 with board, contextlib.suppress(TimeoutError, asyncio.TimeoutError):
                     await asyncio.wait_for(_show_board(events, board), args.duration)

@@ -20,23 +20,23 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TextIO
 
 import attrs
 
 from .._environ import Env
-from ..client import ActiveCallsClient
 from ..errors import ActiveCallsError
-from ..limits.ratelimit import RateLimit
 from ..models import ActiveCall
 from . import types
 from .commands import Listing, default_target
-from .config import configured_secrets, open_client, uses_simulator
-from .console import ConsoleOptions, fetch_calls, textual_available
+from .config import configured_secrets, open_client, open_hub, uses_simulator
+from .console import ConsoleOptions, textual_available
 from .console.calls import Budget, budget_line, heading, queues_line, sort_key
 from .console.columns import Placed, cell_text, cut, layout
+from .console.feed import CallFeed, ListingFeed, Refresh, SharedFeed
+from .console.options import PAGE_SIZE
 from .failures import EXIT_OK, UsageError, scrub
 from .handles import HandleTable, state_dir
 from .output import is_terminal, stderr, stdout
@@ -65,6 +65,8 @@ class TopView:
     simulated: bool = False
     #: Each call's handle (uii to number), from the handle table.
     numbers: dict[str, int] = attrs.field(factory=dict)
+    #: Where the calls come from (says whether other processes share the view).
+    feed: CallFeed | None = None
 
     def rows(self, now: datetime) -> list[ActiveCall]:
         """Every call in display order."""
@@ -104,7 +106,8 @@ class TopView:
         return out
 
     def _status(self) -> str:
-        return budget_line(self.budget, self.interval)
+        shared = None if self.feed is None else self.feed.shared_with
+        return budget_line(self.budget, self.interval, shared_with=shared)
 
     @staticmethod
     def _line(placed: Sequence[Placed], cells: Sequence[str], width: int) -> str:
@@ -151,14 +154,17 @@ async def run_top(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """Run the console, or print plain snapshots, until ``q``, Ctrl-C or ``--duration``."""
     phone = supervisor_phone(args, environ)
     interactive = _interactive(args)
-    limit = RateLimit(120, per=60.0)
-    async with open_client(args, environ, live=True, rate_limit=limit) as client:
+    async with (
+        open_client(args, environ, live=True) as client,
+        open_hub(args, environ, client) as hub,
+    ):
         targets: list[Listing] = list(dict.fromkeys(args.targets or [default_target(client)]))
         label = ", ".join(f"{p.value}:{i}" if i is not None else p.value for p, i in targets)
+        requests, per = client.stats.limit or (0, 0.0)
         options = ConsoleOptions(
             label=label,
             targets=targets,
-            budget=Budget(client.stats, limit.requests, limit.per),
+            budget=Budget(client.stats, requests, per),
             sort=args.sort,
             keys=getattr(args, "columns", None),
             interval=args.interval,
@@ -167,25 +173,47 @@ async def run_top(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             supervisor_phone=phone,
             secrets=configured_secrets(args, environ),
         )
-        # A wrong address, token, account or product fails here, before the screen opens.
-        calls = await fetch_calls(client, targets)
+        feed: CallFeed = ListingFeed(client, targets)
+        if hub is None:
+            # A wrong address, token, account or product fails here, before the screen opens.
+            calls = (await feed.next()).calls
+        else:
+            # One request proves the connection; the calls come from the fleet's watch.
+            product, product_id = targets[0]
+            await client.list_active_calls(product, product_id, page=0, max_rows=1)
+            watch = client.watch_active_calls_many(
+                targets, interval=args.interval, initial_events=False, page_size=PAGE_SIZE, hub=hub
+            )
+            from ..fleet.hub import SharedWatch
+
+            assert isinstance(watch, SharedWatch)  # what a watch with a hub is
+            feed = SharedFeed(watch)
+            print(
+                f"activecalls: sharing this view with the fleet {hub.key!r} through Redis",
+                file=stderr(),
+                flush=True,
+            )
+            calls = (await feed.next()).calls
         handles = HandleTable(
             state_dir(environ),
             base_url=client.base_url,
             account_id=await client.resolve_account_id(),
         )
-        if interactive:
-            from .console import run_console
+        try:
+            if interactive:
+                from .console import run_console
 
-            return await run_console(client, options, handles, calls)
-        return await _print_snapshots(client, options, handles, calls, once=args.once)
+                return await run_console(client, options, handles, calls, feed)
+            return await _print_snapshots(options, handles, calls, feed, once=args.once)
+        finally:
+            await feed.aclose()
 
 
 async def _print_snapshots(
-    client: ActiveCallsClient,
     options: ConsoleOptions,
     handles: HandleTable,
     calls: list[ActiveCall],
+    feed: CallFeed,
     *,
     once: bool,
 ) -> int:
@@ -197,6 +225,7 @@ async def _print_snapshots(
         budget=options.budget,
         interval=options.interval,
         simulated=options.simulated,
+        feed=feed,
     )
     signals: list[int] = []
     stop = asyncio.Event()
@@ -207,7 +236,12 @@ async def _print_snapshots(
 
     out = stdout()
     deadline = None if options.duration is None else time.monotonic() + options.duration
+
+    def left() -> float | None:
+        return None if deadline is None else max(deadline - time.monotonic(), 0.0)
+
     said = None
+    failed = False  # the last refresh raised: wait an interval before the next
     with stopped_by_signals(on_signal):
         while True:
             view.calls, view.refreshed = calls, datetime.now(timezone.utc)
@@ -217,19 +251,42 @@ async def _print_snapshots(
                 print(f"activecalls: {said}", file=stderr(), flush=True)
             if once:
                 break
-            wait = options.interval
-            if deadline is not None:
-                wait = min(wait, deadline - time.monotonic())
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), max(wait, 0.0))
-            if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
+            # A paced feed waits for its next snapshot itself; after a failure, wait anyway.
+            if not feed.paced or failed:
+                wait = options.interval if deadline is None else min(options.interval, left() or 0)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), wait)
+            if stop.is_set() or left() == 0.0:
                 break
             try:
-                calls = await fetch_calls(client, list(options.targets))
-                view.problem = None
+                refresh = await _unless_stopped(feed.next(), stop, left())
             except ActiveCallsError as exc:  # shown, and tried again at the next refresh
                 view.problem = f"refresh failed: {scrub(str(exc), options.secrets)}"
+                failed = True
+                continue
+            if refresh is None:
+                break
+            failed = False
+            calls = refresh.calls
+            view.problem = refresh.problem and scrub(refresh.problem, options.secrets)
     return 128 + signals[0] if signals else EXIT_OK
+
+
+async def _unless_stopped(
+    step: Awaitable[Refresh], stop: asyncio.Event, timeout: float | None
+) -> Refresh | None:
+    """``step``'s result, or None once ``stop`` is set or ``timeout`` passes (it is cancelled)."""
+    task = asyncio.ensure_future(step)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    return task.result() if not task.cancelled() else None
 
 
 def _snapshot(view: TopView, handles: HandleTable, options: ConsoleOptions, out: TextIO) -> None:

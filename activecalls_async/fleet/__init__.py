@@ -13,10 +13,14 @@ answer, and a Redis that lost the fleet's keys (restarted empty, flushed) is not
 - ``RedisTokenCache`` (``fleet.token_cache``): one login and one renewal at a time.
 - ``RedisRefusedError``: raised by ``RedisRateLimit.acquire`` while Redis refuses and
   the process knows no share of the limit to keep to alone.
+- ``WatchHub`` (``fleet.hub``): one poller for every process watching the same listings,
+  and (``fleet.work``) call events that one member of a group takes, ``TakenEvent``.
 """
 
 from ._redis import RedisRefusedError
+from .hub import WatchHub
 from .ratelimit import RedisRateLimit
 from .token_cache import RedisTokenCache
+from .work import TakenEvent
 
-__all__ = ["RedisRateLimit", "RedisRefusedError", "RedisTokenCache"]
+__all__ = ["RedisRateLimit", "RedisRefusedError", "RedisTokenCache", "TakenEvent", "WatchHub"]

@@ -1,8 +1,9 @@
 """The Lua scripts the fleet runs in Redis: each step of a decision, atomic, on Redis's clock.
 
 Every time in them is the Redis server's ``TIME``, never a host's clock. Their keys and
-arguments are listed above each one; the callers are ``fleet.ratelimit`` (the window)
-and ``fleet.token_cache`` (the shared login).
+arguments are listed above each one; the callers are ``fleet.ratelimit`` (the window),
+``fleet.token_cache`` (the shared login) and ``fleet.hub`` (the shared watch's lease and
+records).
 
 The window's keys live beside an epoch: a unique id that the first script to find it
 missing writes. A Redis that restarted empty, was flushed or failed over to a replica
@@ -12,7 +13,17 @@ member that knew the old one learns from its next reply that the window was lost
 
 from __future__ import annotations
 
-__all__ = ["ACQUIRE", "FORGET", "HEARTBEAT", "RELEASE", "STORE_LOGIN", "WINDOW_KEYS"]
+__all__ = [
+    "ACQUIRE",
+    "FORGET",
+    "HEARTBEAT",
+    "LEASE_TICK",
+    "PUBLISH",
+    "RELEASE",
+    "RESIGN",
+    "STORE_LOGIN",
+    "WINDOW_KEYS",
+]
 
 #: The window scripts' keys (each ``<key>:<name>``) and the Redis type each holds.
 WINDOW_KEYS = {
@@ -226,5 +237,64 @@ if current then
 end
 redis.call('SET', KEYS[1], '{"answer": ' .. ARGV[1] .. ', "obtained_at": '
   .. string.format('%.3f', obtained) .. '}')
+return 1
+"""
+
+
+# KEYS: lease, members. ARGV: member, lease (ms), ttl (ms). The member counts as live for
+# one lease; it keeps the lease it holds, or takes it when nobody holds it.
+# Returns {1 kept, 2 taken or 0 held by another, live members, ms until the lease ends,
+# the member's place among the live members by name (from 0)}.
+LEASE_TICK = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local member, lease, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZADD', KEYS[2], now + lease, member)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('PEXPIRE', KEYS[2], ttl)
+local names = redis.call('ZRANGE', KEYS[2], 0, -1)
+table.sort(names)
+local place = 0
+for i, name in ipairs(names) do
+  if name == member then place = i - 1 end
+end
+local holder = redis.call('GET', KEYS[1])
+if holder == member then
+  redis.call('PEXPIRE', KEYS[1], lease)
+  return {1, #names, lease, place}
+end
+if not holder then
+  redis.call('SET', KEYS[1], member, 'PX', lease)
+  return {2, #names, lease, place}
+end
+return {0, #names, redis.call('PTTL', KEYS[1]), place}
+"""
+
+# KEYS: lease, stream, latest, events. ARGV: member, format, the record for the stream,
+# the whole record for latest, stream length, ttl (ms), events length, events ttl (ms),
+# then one record per call event. Only the lease's holder writes (a poller that lost its
+# lease, cut off or slow, writes nothing); events go only to a stream a group created.
+# Returns the stream entry's id, or nil when the member does not hold the lease.
+PUBLISH = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*',
+  'format', ARGV[2], 'record', ARGV[3])
+redis.call('HSET', KEYS[3], 'format', ARGV[2], 'record', ARGV[4], 'id', id)
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
+redis.call('PEXPIRE', KEYS[3], ARGV[6])
+if #ARGV > 8 and redis.call('EXISTS', KEYS[4]) == 1 then
+  for i = 9, #ARGV do
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*', 'format', ARGV[2], 'record', ARGV[i])
+  end
+  redis.call('PEXPIRE', KEYS[4], ARGV[8])
+end
+return id
+"""
+
+# KEYS: lease, members. ARGV: member. A member leaving: its lease (if it holds it) ends
+# now, so that another takes it at once, and it no longer counts as live.
+RESIGN = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 """

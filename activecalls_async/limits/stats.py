@@ -115,6 +115,16 @@ class ClientStats:
         return MappingProxyType(dict(self._waited))
 
     @property
+    def limit(self) -> tuple[int, float] | None:
+        """The rate limit as ``(requests, per)``; None with no limiter, or one that does not
+        say."""
+        requests = getattr(self._limiter, "requests", None)
+        per = getattr(self._limiter, "per", None)
+        if not isinstance(requests, int) or not isinstance(per, (int, float)):
+            return None
+        return requests, float(per)
+
+    @property
     def in_window(self) -> int | None:
         """Requests in the rate limiter's current window; None when it does not say."""
         count = getattr(self._limiter, "in_window", None)

@@ -18,6 +18,7 @@ from activecalls_async import ActiveCallsClient, RateLimit
 from activecalls_async._cli.console import ConsoleOptions, fetch_calls
 from activecalls_async._cli.console.app import ConsoleApp
 from activecalls_async._cli.console.calls import Budget
+from activecalls_async._cli.console.feed import CallFeed
 from activecalls_async._cli.handles import HandleTable
 from activecalls_async.models import Product
 from activecalls_async.testing import RecordedRequest, Simulator
@@ -122,6 +123,7 @@ async def running_console(
     *,
     size: tuple[int, int] = (100, 30),
     limit: RateLimit | None = None,
+    feed: Callable[[ActiveCallsClient], CallFeed] | None = None,
     **options: Any,
 ) -> AsyncIterator[Console]:
     """A console of the simulator's whole account, in a terminal of ``size``; its client
@@ -141,7 +143,11 @@ async def running_console(
         }
         handles = HandleTable(state, base_url=sim.base_url, account_id=sim.account_id)
         app = ConsoleApp(
-            client, ConsoleOptions(**settings), handles, calls=await fetch_calls(client, targets)
+            client,
+            ConsoleOptions(**settings),
+            handles,
+            calls=await fetch_calls(client, targets),
+            feed=None if feed is None else feed(client),
         )
         async with app.run_test(size=size) as pilot:
             console = Console(app, pilot, sim, handles)

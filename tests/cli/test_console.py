@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from activecalls_async import ActiveCall, Priority, RateLimit
+from activecalls_async import ActiveCall, ActiveCallsError, Priority, RateLimit
 from activecalls_async._cli.console import app as console_app
 from activecalls_async._cli.console.calls import sort_key
 from activecalls_async._cli.console.dialogs import ConfirmDialog, DetailPane, FormDialog, KeysPane
+from activecalls_async._cli.console.feed import Refresh
 from activecalls_async._cli.console.keys import KEYS
 from activecalls_async._cli.console.plans import plan_for
 from activecalls_async.testing import Simulator
@@ -596,3 +597,43 @@ async def test_under_live_traffic_a_handle_names_one_call_and_an_ended_one_is_re
         line = assert_one_line_error(result, 1)
         assert f"@{number} is call {uii}, which has ended" in line
         assert len(sim.requests) == before
+
+
+class FleetFeed:
+    """A fleet's shared watch as the console sees it: refreshes come when the test says."""
+
+    paced = True
+    shared_with = 3
+
+    def __init__(self) -> None:
+        self.refreshes: asyncio.Queue[Refresh | ActiveCallsError] = asyncio.Queue()
+
+    async def next(self) -> Refresh:
+        refresh = await self.refreshes.get()
+        if isinstance(refresh, ActiveCallsError):
+            raise refresh
+        return refresh
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_a_shared_view_refreshes_with_each_snapshot_and_says_it_is_shared(
+    activecalls_simulator: Simulator, tmp_path: Path
+) -> None:
+    fleet = FleetFeed()
+    async with running_console(activecalls_simulator, tmp_path, feed=lambda _: fleet) as console:
+        assert "| shared with 3" in console.text()
+        calls = activecalls_simulator.calls()
+        before = console.app.refreshes
+        # No interval passes (it is an hour): the snapshot itself is the refresh.
+        fleet.refreshes.put_nowait(Refresh(calls[:2]))
+        await console.until(lambda: console.app.refreshes == before + 1)
+        # (the highlighted call, ended, stays on its row until the cursor leaves it)
+        shown = set(console.rows()) - {console.highlighted()}
+        assert shown == {c.uii for c in calls[:2]} - {console.highlighted()}
+        fleet.refreshes.put_nowait(Refresh(calls[:3], problem="refresh failed: ACD:55: HTTP 503"))
+        await console.until(lambda: "refresh failed: ACD:55: HTTP 503" in console.text())
+        assert {c.uii for c in calls[:3]} <= set(console.rows())  # the calls it brought
+        fleet.refreshes.put_nowait(ActiveCallsError("the fleet's shared watch was closed"))
+        await console.until(lambda: "the fleet's shared watch was closed" in console.text())

@@ -133,10 +133,92 @@ async def test_the_cli_joins_the_fleet_with_redis_url(
     assert redis_server.url not in capsys.readouterr().err
 
 
-def test_the_fleet_module_exports_its_two_parts_and_its_error() -> None:
+def test_the_fleet_module_exports_its_parts() -> None:
     import activecalls_async.fleet as fleet
 
-    assert fleet.__all__ == ["RedisRateLimit", "RedisRefusedError", "RedisTokenCache"]
+    assert fleet.__all__ == [
+        "RedisRateLimit",
+        "RedisRefusedError",
+        "RedisTokenCache",
+        "TakenEvent",
+        "WatchHub",
+    ]
+
+
+async def test_the_cli_watch_shares_the_fleets_watch(
+    redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from activecalls_async import Target
+    from tests.support import wait_until
+
+    from .watchers import Member
+
+    async with Simulator(calls=60, seed=3, live=False, rate_limit=None) as sim:
+        # A bot of the fleet already watches queue 55 (and polls it, holding the lease).
+        bot = Member(sim, redis_server.url, f"activecalls:{sim.account_id}", [Target("ACD", 55)])
+        bot.start()
+        try:
+            await wait_until(lambda: bot.watch.polling)
+            argv = [
+                "watch", "-p", "ACD:55", "--interval", "0.2", "--duration", "1.5",
+                "--base-url", sim.base_url, "--account-id", sim.account_id,
+                f"--token={sim.token}", "--redis-url", redis_server.url,
+            ]  # fmt: skip
+            status = await asyncio.to_thread(main, argv)
+        finally:
+            await bot.stop()
+        polls = [r for r in sim.requests if r.operation == "list" and r.param("maxRows") != "1"]
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert "sharing this watch with the fleet 'activecalls:12440001'" in err
+    headings = [line for line in out.splitlines() if line.startswith("ACD:55: ")]
+    assert headings
+    assert headings[-1].endswith("polling every 0.2 s, shared with 1)")
+    assert redis_server.url not in out + err
+    # The console polled nothing of its own: every full listing was the bot's.
+    assert len(polls) <= sum(s.requests for s in bot.snapshots) + 1
+
+
+async def test_the_cli_top_shares_the_fleets_watch(
+    redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from activecalls_async import Target
+    from tests.support import wait_until
+
+    from .watchers import Member
+
+    async with Simulator(calls=60, seed=3, live=False, rate_limit=None) as sim:
+        bot = Member(sim, redis_server.url, f"activecalls:{sim.account_id}", [Target("ACD", 55)])
+        bot.start()
+        try:
+            await wait_until(lambda: bot.watch.polling)
+            before = len(sim.requests)
+            argv = [
+                "top", "-p", "ACD:55", "--interval", "0.2", "--duration", "1.5",
+                "--base-url", sim.base_url, "--account-id", sim.account_id,
+                f"--token={sim.token}", "--redis-url", redis_server.url,
+            ]  # fmt: skip
+            status = await asyncio.to_thread(main, argv)
+            mine = [
+                r
+                for r in list(sim.requests)[before:]
+                if r.operation == "list" and r.param("maxRows") == "1"
+            ]
+        finally:
+            await bot.stop()
+        polls = [r for r in sim.requests if r.operation == "list" and r.param("maxRows") != "1"]
+        in_queue = list(bot.snapshots[-1].calls)
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert "sharing this view with the fleet 'activecalls:12440001'" in err
+    budgets = [line for line in out.splitlines() if line.startswith("budget ")]
+    assert len(budgets) >= 3  # a snapshot for each of the fleet's polls
+    assert all(line.endswith("| every 0.2s | shared with 1") for line in budgets)
+    assert redis_server.url not in out + err
+    # One request of its own proved the connection; every full listing was the bot's.
+    assert len(mine) == 1
+    assert len(polls) <= sum(s.requests for s in bot.snapshots) + 1
+    assert f"ACD:55: {len(in_queue)} calls" in out  # the fleet's calls
 
 
 @pytest.mark.parametrize("url", ["redis://localhost:99999/0", "redis://:pw@localhost:abc/0"])

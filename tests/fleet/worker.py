@@ -3,6 +3,7 @@
 ``traffic``: ``tasks`` tasks list calls and toggle recording through one shared
 ``RedisRateLimit`` until ``duration`` has passed. ``login``: a ``RingCentralAuth`` with a
 shared ``RedisTokenCache`` makes a request, waits ``pause`` seconds, makes another.
+``watch`` and ``take``: members of a shared watch (tests/fleet/hub_worker.py).
 Set up, a member prints ``READY`` and reads from stdin the wall-clock time at which
 to start (``start_at`` in the config instead skips that), so that a fleet starts
 together. At the end it prints one JSON line of what it did.
@@ -148,7 +149,10 @@ def main() -> None:
     handler = _Count()
     logging.getLogger("activecalls_async").addHandler(handler)
     logging.getLogger("activecalls_async").setLevel(logging.INFO)
-    run = {"traffic": traffic, "login": login}[config["mode"]]
+    from . import hub_worker
+
+    modes = {"traffic": traffic, "login": login, "watch": hub_worker.watch, "take": hub_worker.take}
+    run = modes[config["mode"]]
     result = asyncio.run(run(config))
     result["log"] = handler.messages
     print(json.dumps(result), flush=True)

@@ -1,8 +1,9 @@
 """Every Python block of the README and the docs site is type-checked, and run when it can be.
 
-A block is a complete module. One that starts the embedded simulator and calls
-``asyncio.run`` runs as written, with warnings as errors; every block passes
-``mypy --strict``, so an example cannot drift from the API it shows.
+A block is a complete module (a block that includes a file, ``--8<-- "path"``, is that
+file). One that starts the embedded simulator and calls ``asyncio.run`` runs as written,
+with warnings as errors; every block passes ``mypy --strict``, so an example cannot drift
+from the API it shows.
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 _FENCE = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+_SNIPPET = re.compile(r'^--8<-- "([^"]+)"$', re.M)
+
+
+def _included(source: str) -> str:
+    """The block as the site shows it: each snippet line replaced by the file it names."""
+    return _SNIPPET.sub(lambda m: (ROOT / m.group(1)).read_text(encoding="utf-8"), source)
 
 
 def _blocks() -> list[tuple[str, str]]:
@@ -24,7 +31,7 @@ def _blocks() -> list[tuple[str, str]]:
     for page in PAGES:
         name = page.relative_to(ROOT).with_suffix("").as_posix().replace("/", "_")
         for number, source in enumerate(_FENCE.findall(page.read_text(encoding="utf-8"))):
-            found.append((f"{name}_{number}".replace("-", "_"), source))
+            found.append((f"{name}_{number}".replace("-", "_"), _included(source)))
     return found
 
 

@@ -33,6 +33,7 @@ from tests.support import (
     FakeListing,
     assert_no_tasks_left,
     client_for,
+    make_call,
     make_calls,
     snapshot_watch,
     wait_until,
@@ -491,6 +492,42 @@ async def test_a_failed_listing_neither_ends_nor_confirms(
         assert summary(healed) == [(ENDED, calls[0].uii)]
     (warning,) = [r.getMessage() for r in caplog.records if "listings failed" in r.getMessage()]
     assert "ACD 1: HTTP 503" in warning
+
+
+async def test_a_watch_continued_from_a_snapshot_follows_on_from_it() -> None:
+    calls = make_calls(8)
+    a, b = FakeListing(calls[:4]), FakeListing(calls[4:])
+    async with watch_fakes({A: a, B: b}, known_page=10) as first_poller:
+        last = await next_snapshot(first_poller)
+    a.calls.remove(calls[0])
+    added = make_call(99)
+    b.calls.append(added)
+    b.fail_page, b.fail_with = 0, ServerError("Service Unavailable", status=503)
+    async with watch_fakes({A: a, B: b}, known_page=10) as next_poller:
+        next_poller.continue_from(last)
+        failed = await next_snapshot(next_poller)
+        # Only what changed since ``last``: A's call ended; B's calls kept as last seen.
+        assert summary(failed) == [(ENDED, calls[0].uii)]
+        assert set(failed.calls) == {call.uii for call in calls[1:]}
+        assert failed.sources[calls[5].uii] == (B,)
+        b.fail_page = None
+        healed = await next_snapshot(next_poller)
+        assert summary(healed) == [(STARTED, added.uii)]
+
+
+async def test_a_miss_awaiting_confirmation_waits_once_more_after_continue_from() -> None:
+    calls = make_calls(25)
+    c = FakeListing(calls)  # three pages of 10: a miss needs confirming
+    async with watch_fakes({C: c}, known_page=10) as first_poller:
+        await next_snapshot(first_poller)
+        c.calls.remove(calls[3])
+        missed_once = await next_snapshot(first_poller)
+    assert missed_once.events == ()
+    assert calls[3].uii in missed_once.calls
+    async with watch_fakes({C: c}, known_page=10) as next_poller:
+        next_poller.continue_from(missed_once)
+        assert (await next_snapshot(next_poller)).events == ()  # a miss of its own first
+        assert summary(await next_snapshot(next_poller)) == [(ENDED, calls[3].uii)]
 
 
 async def test_a_listing_stopped_early_ends_none_of_its_calls() -> None:

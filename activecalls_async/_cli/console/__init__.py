@@ -42,6 +42,7 @@ from .options import ConsoleOptions, fetch_calls
 if TYPE_CHECKING:
     from ...client import ActiveCallsClient
     from ..handles import HandleTable
+    from .feed import CallFeed
 
 __all__ = ["ConsoleOptions", "fetch_calls", "run_console", "textual_available"]
 
@@ -60,12 +61,13 @@ async def run_console(
     options: ConsoleOptions,
     handles: HandleTable,
     calls: Sequence[ActiveCall],
+    feed: CallFeed | None = None,
 ) -> int:
     """Run the console on this terminal until it quits; return its exit status."""
     from ..signals import stopped_by_signals
     from .app import ConsoleApp
 
-    app = ConsoleApp(client, options, handles, calls=calls)
+    app = ConsoleApp(client, options, handles, calls=calls, feed=feed)
 
     def on_signal(signum: int) -> None:
         app.exit(return_code=128 + signum)

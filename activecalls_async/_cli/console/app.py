@@ -24,8 +24,9 @@ from ..handles import HandleTable
 from .calls import budget_line, heading, matches, next_sort, queues_line, sort_key
 from .columns import layout
 from .dialogs import DIALOG_CSS, ConfirmDialog, DetailPane, FormDialog, KeysPane, call_lines
+from .feed import CallFeed, ListingFeed
 from .keys import ACTION_KEYS, KEYS, hint
-from .options import ConsoleOptions, fetch_calls
+from .options import ConsoleOptions
 from .plans import FORM_TITLES, Field, Plan, form_for, plan_for
 from .table import CELL_GAP, CallTable
 
@@ -84,10 +85,13 @@ class ConsoleApp(App[None]):
         handles: HandleTable,
         *,
         calls: Sequence[ActiveCall] | None = None,
+        feed: CallFeed | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         super().__init__()
         self.client = client
+        #: Where each refresh's calls come from (by default, a fan-out of the listings).
+        self.feed: CallFeed = feed or ListingFeed(client, options.targets)
         self.options = options
         self.handles = handles
         self.clock = clock
@@ -107,6 +111,7 @@ class ConsoleApp(App[None]):
         self.status = "↑↓ j k move · Enter details · ? keys"
         self._first = None if calls is None else list(calls)
         self._wake = asyncio.Event()
+        self._failed = False  # the last refresh raised: wait an interval before the next
 
     def get_default_screen(self) -> MainScreen:
         """The main screen (its keys are inactive while a dialog is open)."""
@@ -137,9 +142,11 @@ class ConsoleApp(App[None]):
         if self._first is None:
             await self.refresh_calls()
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.options.interval)
-            self._wake.clear()
+            # A paced feed waits for its next snapshot itself; after a failure, wait anyway.
+            if not self.feed.paced or self._failed:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.options.interval)
+                self._wake.clear()
             await self.refresh_calls()
 
     def refresh_soon(self) -> None:
@@ -149,13 +156,18 @@ class ConsoleApp(App[None]):
     async def refresh_calls(self) -> None:
         """List the calls again and show them; a failure is shown and tried again later."""
         try:
-            calls = await fetch_calls(self.client, self.options.targets)
+            refresh = await self.feed.next()
         except ActiveCallsError as exc:  # shown, and tried again at the next refresh
             reason = scrub(str(exc) or type(exc).__name__, self.options.secrets)
             self.problem = f"refresh failed: {reason}"
+            self._failed = True
             self._draw_lines()
             return
-        self.apply(calls)
+        self._failed = False
+        self.apply(refresh.calls)
+        if refresh.problem:
+            self.problem = scrub(refresh.problem, self.options.secrets)
+            self._draw_lines()
 
     def apply(self, calls: Sequence[ActiveCall]) -> None:
         """Take ``calls`` as the complete listing now: handles, rows and lines."""
@@ -253,7 +265,9 @@ class ConsoleApp(App[None]):
         screen.query_one("#heading", Static).update(
             _line(heading(self.options.label, calls, self.refreshed, simulated=simulated))
         )
-        second = self.problem or budget_line(self.options.budget, self.options.interval)
+        second = self.problem or budget_line(
+            self.options.budget, self.options.interval, shared_with=self.feed.shared_with
+        )
         second += f" | sort {self.sort}"
         if self.filter_text:
             second += f" | filter '{self.filter_text}': {self.matching:,} of {len(calls):,}"

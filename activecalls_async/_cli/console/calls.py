@@ -100,12 +100,16 @@ def heading(
     return f"{sim}{label}: {len(calls):,} calls, {queued:,} queued at {when}"
 
 
-def budget_line(budget: Budget, interval: float) -> str:
-    """The request budget in use, and how often the view refreshes."""
-    return (
+def budget_line(budget: Budget, interval: float, *, shared_with: int | None = None) -> str:
+    """The request budget in use, how often the view refreshes, and how many other
+    processes share it (a fleet's shared watch)."""
+    shared = "" if shared_with is None else f" | shared with {shared_with}"
+    spent = (
         f"budget {budget.used()}/{budget.requests} requests per {budget.per:g}s"
-        f" | every {interval:g}s"
+        if budget.requests
+        else "no rate limit"
     )
+    return f"{spent} | every {interval:g}s{shared}"
 
 
 def queues_line(calls: Iterable[ActiveCall]) -> str:
