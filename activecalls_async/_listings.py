@@ -85,7 +85,11 @@ class ListingMethods(abc.ABC):
         self, fetch: Fetch, label: str, shape: WalkShape, max_items: int | None = None
     ) -> PageWalk:
         return PageWalk(
-            fetch, attrs.evolve(shape, max_items=max_items), memo=self._paging, label=label
+            fetch,
+            attrs.evolve(shape, max_items=max_items),
+            memo=self._paging,
+            label=label,
+            telemetry=self._transport.telemetry,
         )
 
     def iter_active_call_pages(
@@ -189,6 +193,7 @@ class ListingMethods(abc.ABC):
             concurrency=slots if concurrency is None else concurrency,
             on_error=on_error,
             slots=slots,
+            telemetry=self._transport.telemetry,
         )
 
     def watch_active_calls(
@@ -244,6 +249,7 @@ class ListingMethods(abc.ABC):
                 concurrency=slots if concurrency is None else concurrency,
                 on_error="collect",
                 slots=slots,
+                telemetry=self._transport.telemetry,
             ),
             WatchPace(interval, budget_share, self._transport.limiter),
             initial_events=initial_events,
