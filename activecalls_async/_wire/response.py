@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 
 from .._endpoints import ResponseKind
-from .._redact import excerpt, redact_url
+from .._redact import excerpt, mask, redact_url
 from ..errors import (
     ActionRejectedError,
     APIStatusError,
@@ -47,6 +47,12 @@ __all__ = [
 _ACCOUNT_KEYS = ("accountId", "accountName", "mainAccountId")
 
 
+def _safe_url(request: Request, secrets: Iterable[str]) -> str:
+    """The request's URL for an error: any credential in it masked, the ones sent too
+    (a caller may have put one in a path or a query value of any name)."""
+    return mask(request.safe_url, secrets)
+
+
 def _decode_error(
     request: Request, status: int, body: bytes, why: str, secrets: Iterable[str]
 ) -> ResponseDecodeError:
@@ -54,7 +60,7 @@ def _decode_error(
         f"{request.operation} answered a body that is not {request.endpoint.response.value}: {why}",
         operation=request.operation,
         method=request.method,
-        url=request.safe_url,
+        url=_safe_url(request, secrets),
         status=status,
         body_excerpt=excerpt(body, secrets=secrets),
     )
@@ -98,7 +104,7 @@ def decode_response(request: Request, answer: Answer, *, secrets: Iterable[str] 
                 f"{request.operation} was declined by the server (it answered false)",
                 operation=request.operation,
                 method=request.method,
-                url=request.safe_url,
+                url=_safe_url(request, secrets),
                 uii=request.uii,
             )
         if said == b"true" or status == 201:  # 201 Created: done, whatever the body
@@ -203,7 +209,7 @@ def error_from_response(
         headers,
         operation=request.operation,
         method=request.method,
-        url=request.safe_url,
+        url=_safe_url(request, secrets),
         secrets=secrets,
     )
 
