@@ -24,6 +24,7 @@ SCENARIOS = (
     "watchcost",
     "snapshot",
     "fleet",
+    "telemetry",
 )
 
 

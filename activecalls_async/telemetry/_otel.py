@@ -27,7 +27,7 @@ from opentelemetry.metrics import CallbackOptions, Histogram, Meter, MeterProvid
 from opentelemetry.trace import Span, SpanKind, StatusCode, TracerProvider
 
 from .._endpoints import ResponseKind
-from .._redact import mask, redact, redact_url
+from .._redact import MIN_SECRET_CHARS, mask, redact, redact_url
 from .._version import __version__
 from .._wire.request import Request
 from ..errors import APIStatusError
@@ -76,10 +76,26 @@ def error_type(error: BaseException) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
+@lru_cache(maxsize=1024)
+def _redacted(url: str) -> str:
+    # Walks and watches ask the same pages again and again: each URL is redacted once.
+    return redact_url(url)
+
+
+@lru_cache(maxsize=8)
+def _heads(secrets: frozenset[str]) -> tuple[str, ...]:
+    """The start of each secret: ``mask`` finds nothing in a text holding none of them."""
+    return tuple({secret[:MIN_SECRET_CHARS].lower() for secret in secrets})
+
+
 def _safe_url(url: str, secrets: frozenset[str]) -> str:
     """``url`` for ``url.full``: token-like values and the credentials sent masked."""
-    safe = redact_url(url)
-    return mask(safe, secrets) if secrets else safe
+    safe = _redacted(url)
+    if secrets:
+        lowered = safe.lower()
+        if any(head in lowered for head in _heads(secrets)):
+            return mask(safe, secrets)
+    return safe
 
 
 @lru_cache(maxsize=64)
@@ -315,7 +331,8 @@ class _RequestTrace:
         self.status: int | None = None
         self.waited_limiter = self.waited_slot = 0.0
         host, port = _server(request.url)
-        # What a sampler may look at is known now (the semantic conventions ask for it).
+        # What a sampler may look at is known now (the semantic conventions ask for it),
+        # but the URL: redacting it is the costliest part, so only a span kept gets it.
         self._span: Span = recorder.tracer.start_span(
             f"activecalls {operation}",
             kind=SpanKind.CLIENT,
@@ -323,11 +340,12 @@ class _RequestTrace:
                 "http.request.method": request.method,
                 "server.address": host,
                 "server.port": port,
-                "url.full": _safe_url(request.url, secrets),
                 "activecalls.operation": operation,
                 "activecalls.priority": self._priority,
             },
         )
+        if self._span.is_recording():
+            self._span.set_attribute("url.full", _safe_url(request.url, secrets))
 
     def __enter__(self) -> _RequestTrace:
         self._token = otel_context.attach(trace.set_span_in_context(self._span))
