@@ -20,9 +20,11 @@ Off, a request pays for one method call, and OpenTelemetry is never imported.
   ``client.request``. Attributes, after the HTTP client semantic conventions:
   ``http.request.method``, ``server.address``, ``server.port``, ``url.full`` (every
   credential replaced by ``***``: the credentials sent, and query values such as
-  ``token=`` or ``access_token=``), ``http.response.status_code`` (of the last answer),
-  ``http.request.resend_count`` (when repeated), ``error.type`` (the status as text for
-  an error answer, else the error's qualified class name, such as
+  ``token=`` or ``access_token=``; set just after the span starts, or at its end
+  while the credentials are not yet known, so a sampler does not see it),
+  ``http.response.status_code`` (of the last answer), ``http.request.resend_count``
+  (when repeated), ``error.type`` (the status as text for an error answer, else the
+  error's qualified class name, such as
   ``activecalls_async.errors.APITimeoutError``); and ``activecalls.operation``,
   ``activecalls.priority`` (``ACTION``, ``READ``, ``WATCH``, ``BULK``),
   ``activecalls.attempts`` (attempts made, the first included), and

@@ -262,7 +262,7 @@ class OpenTelemetryRecorder(Recorder):
         if not self.watching and self.limiter is not None:
             self.watching = True
             self.instruments.watch_window(self.limiter, asyncio.get_running_loop())
-        return _RequestTrace(self, request, known[1] if known is not None else frozenset())
+        return _RequestTrace(self, request, None if known is None else known[1])
 
     @contextlib.contextmanager
     def login(self, operation: str) -> Iterator[None]:
@@ -315,7 +315,7 @@ class _RequestTrace:
     )
 
     def __init__(
-        self, recorder: OpenTelemetryRecorder, request: Request, secrets: frozenset[str]
+        self, recorder: OpenTelemetryRecorder, request: Request, secrets: frozenset[str] | None
     ) -> None:
         operation = _RAW_OPERATION if request.endpoint.response in _RAW_KINDS else request.operation
         self._instruments = recorder.instruments
@@ -324,7 +324,8 @@ class _RequestTrace:
         self._method = request.method
         self._priority = request.options.priority.name
         self._url = request.url
-        #: The credentials masked in ``url.full`` at the start, and those sent since.
+        #: The credentials masked in ``url.full`` at the start (None: none known yet, so
+        #: no ``url.full`` until the end), and those sent since.
         self._secrets = self._sent_secrets = secrets
         self._token: contextvars.Token[Context] | None = None
         self.attempts = 1
@@ -332,7 +333,8 @@ class _RequestTrace:
         self.waited_limiter = self.waited_slot = 0.0
         host, port = _server(request.url)
         # What a sampler may look at is known now (the semantic conventions ask for it),
-        # but the URL: redacting it is the costliest part, so only a span kept gets it.
+        # but the URL: redacting it is the costliest part, so only a span kept gets it,
+        # and only once the credentials it might hold are known.
         self._span: Span = recorder.tracer.start_span(
             f"activecalls {operation}",
             kind=SpanKind.CLIENT,
@@ -344,7 +346,7 @@ class _RequestTrace:
                 "activecalls.priority": self._priority,
             },
         )
-        if self._span.is_recording():
+        if secrets is not None and self._span.is_recording():
             self._span.set_attribute("url.full", _safe_url(request.url, secrets))
 
     def __enter__(self) -> _RequestTrace:
@@ -375,9 +377,10 @@ class _RequestTrace:
                 attributes["http.request.resend_count"] = self.attempts - 1
             if self.status is not None:
                 attributes["http.response.status_code"] = self.status
-            if self._sent_secrets is not self._secrets:
-                # Credentials first sent after the span began (a first login, a renewal).
-                attributes["url.full"] = _safe_url(self._url, self._secrets | self._sent_secrets)
+            if self._secrets is None or self._sent_secrets is not self._secrets:
+                # Credentials first known after the span began (a first login, a renewal).
+                known = (self._secrets or frozenset()) | (self._sent_secrets or frozenset())
+                attributes["url.full"] = _safe_url(self._url, known)
             if isinstance(error, asyncio.CancelledError):
                 # Its caller stopped waiting: the request itself goes on to its answer.
                 attributes["activecalls.cancelled"] = True
