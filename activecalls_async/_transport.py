@@ -242,8 +242,9 @@ class Transport:
             sent_secrets(request.headers, *request.secrets),
             request.form,
         )
+        session = self._sessions()[1]  # raises ClientClosedError once closed: nothing sent
         with self.telemetry.login(request.operation):
-            return await post_form(self._sessions()[1], out)
+            return await post_form(session, out)
 
     async def send(self, request: Request) -> Any:
         """Send ``request`` under its options and return its decoded result."""
