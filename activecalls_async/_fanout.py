@@ -159,6 +159,8 @@ class FanOut(ClosingIterator[ActiveCall]):
 
     def __del__(self) -> None:
         cancel_all(getattr(self, "_workers", ()))
+        if getattr(self, "_trace", None) is not None:
+            self._end_trace()
 
     async def aclose(self) -> None:
         """Cancel and await every worker and request in flight; iteration stops at once."""
@@ -168,8 +170,12 @@ class FanOut(ClosingIterator[ActiveCall]):
         cancel_all(workers)
         if workers:
             await asyncio.gather(*workers, return_exceptions=True)
+        if self._trace is not None:  # after its walks, which their workers closed
+            self._end_trace()
+
+    def _end_trace(self) -> None:
         trace, self._trace = self._trace, None
-        if trace is not None:  # after its walks, which their workers closed
+        if trace is not None:
             walks = self._state.walks.values()
             trace.end(
                 {

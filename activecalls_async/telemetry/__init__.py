@@ -46,12 +46,13 @@ Off, a request pays for one method call, and OpenTelemetry is never imported.
   page asked for until it ends or is closed, parent of its requests:
   ``activecalls.listing`` (``ACD 55``), ``activecalls.pages`` (answers taken in),
   ``activecalls.requests`` (requests sent, those asked ahead and not needed included)
-  and ``activecalls.complete``. A walk left without ``aclose()`` ends its span when it
-  is garbage-collected.
+  and ``activecalls.complete``.
 * ``activecalls fan-out`` (kind ``INTERNAL``): one per ``iter_active_calls_many`` and
   per poll of ``watch_active_calls_many``, parent of its walks:
   ``activecalls.targets``, ``activecalls.pages`` and ``activecalls.requests`` (summed
-  over its walks) and ``activecalls.failed_targets``.
+  over its walks) and ``activecalls.failed_targets``. A walk or a fan-out left without
+  ``aclose()`` (a plain ``async for`` left early) ends its span when it is
+  garbage-collected.
 
 **Metrics** (a request here is one attempt on the wire):
 

@@ -346,6 +346,19 @@ async def test_a_walk_dropped_without_closing_still_ends_its_span(
     assert attributes_of(span)["activecalls.complete"] is False
 
 
+async def test_a_fan_out_dropped_without_closing_still_ends_its_span(
+    sim: Simulator, otel: Recorded
+) -> None:
+    async with client_of(sim, otel, page_size=5) as client:
+        async for _ in client.iter_active_calls_many([("ACD", 55), ("ACCOUNT", sim.account_id)]):
+            break  # the fan-out is garbage now: nobody closes it
+        gc.collect()
+        await assert_no_tasks_left()
+    (fan_out,) = otel.spans("activecalls fan-out")
+    assert attributes_of(fan_out)["activecalls.targets"] == 2
+    assert all(walk.end_time is not None for walk in children(otel.spans(), fan_out))
+
+
 async def test_a_failed_walk_is_an_error(otel: Recorded) -> None:
     async def handler(request: web.Request) -> web.StreamResponse:
         return web.Response(status=500, text="broken")
