@@ -267,19 +267,23 @@ class OpenTelemetryRecorder(Recorder):
     @contextlib.contextmanager
     def login(self, operation: str) -> Iterator[None]:
         started = time.perf_counter()
-        attributes: dict[str, str | float] = {"activecalls.operation": operation}
+        attributes = {"activecalls.operation": operation}
         try:
             yield
         except BaseException as exc:
             attributes["error.type"] = error_type(exc)
             raise
         finally:
-            self.instruments.renewals.add(1, attributes)
+            # The SDK keeps the dict it is given as the series' attributes: never reused.
+            self.instruments.renewals.add(1, dict(attributes))
             # The span current here is that of the call that set the renewal off.
             span = trace.get_current_span()
             if span.is_recording():
-                attributes["activecalls.login.duration"] = time.perf_counter() - started
-                span.add_event("activecalls.token_renewal", attributes)
+                duration = time.perf_counter() - started
+                span.add_event(
+                    "activecalls.token_renewal",
+                    {**attributes, "activecalls.login.duration": duration},
+                )
 
     def walk(self, label: str) -> _ScopeTrace:
         return _ScopeTrace(
