@@ -8,6 +8,8 @@ Redis-backed limiter and login cache), which the client closes with itself.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
@@ -17,8 +19,19 @@ from .auth import ApiToken, Auth, BearerToken, RingCentralAuth
 from .auth.ringcentral import DEFAULT_AUTH_URL
 from .auth.sources import DEFAULT_RC_SERVER
 from .errors import ValidationError
+from .telemetry import Telemetry
 
-__all__ = ["CREDENTIAL_VARS", "SECRET_VARS", "Env", "Owned", "Settings", "client_settings"]
+__all__ = [
+    "CREDENTIAL_VARS",
+    "SECRET_VARS",
+    "Env",
+    "Owned",
+    "Settings",
+    "client_settings",
+    "telemetry_setting",
+]
+
+logger = logging.getLogger("activecalls_async")
 
 
 class Env:
@@ -48,6 +61,9 @@ class Env:
     STATE_DIR: Final = "ACTIVECALLS_STATE_DIR"
     #: The supervisor's phone that ``top`` uses to monitor, coach or barge in.
     SUPERVISOR_PHONE: Final = "ACTIVECALLS_SUPERVISOR_PHONE"
+    #: ``off`` (or 0, false, no): no client reports traces or metrics, whatever its
+    #: ``telemetry=`` (``activecalls_async.telemetry``).
+    TELEMETRY: Final = "ACTIVECALLS_TELEMETRY"
 
 
 #: The variables whose values are credentials: masked in every message.
@@ -75,6 +91,26 @@ class Settings:
 
     options: dict[str, Any]
     owned: tuple[Owned, ...] = ()
+
+
+#: The values of ``ACTIVECALLS_TELEMETRY`` that turn telemetry off, and those that leave it on.
+_TELEMETRY_OFF = frozenset({"off", "0", "false", "no"})
+_TELEMETRY_ON = frozenset({"", "on", "1", "true", "yes"})
+_warned_switches: set[str] = set()
+
+
+def telemetry_setting(value: object, environ: Mapping[str, str] | None = None) -> Telemetry | None:
+    """A client's ``telemetry=``, checked; None when ``ACTIVECALLS_TELEMETRY`` turns it off
+    (any other value than those above logs a warning and leaves it on)."""
+    if value is not None and not isinstance(value, Telemetry):
+        raise ValidationError("telemetry", "expected a Telemetry, or None to turn it off")
+    switch = (os.environ if environ is None else environ).get(Env.TELEMETRY, "")
+    if switch.strip().lower() in _TELEMETRY_OFF:
+        return None
+    if switch.strip().lower() not in _TELEMETRY_ON and switch not in _warned_switches:
+        _warned_switches.add(switch)  # once, not for every client made
+        logger.warning("%s=%r is neither on nor off; telemetry stays on", Env.TELEMETRY, switch)
+    return value
 
 
 def fleet_key(environ: Mapping[str, str], account_id: object) -> str:

@@ -16,6 +16,7 @@ from ._aio import ClosingIterator, cancel_all
 from ._walk import ActiveCallPage, PageWalk, Target, Window, as_target
 from .errors import ActiveCallsError, ValidationError
 from .models import ActiveCall, Product
+from .telemetry._base import OFF, Recorder, ScopeTrace
 
 __all__ = ["FanOut", "OpenWalk"]
 
@@ -98,7 +99,8 @@ async def _walk_target(state: _FanOutState, target: Target) -> None:
 
 class FanOut(ClosingIterator[ActiveCall]):
     """The calls of many listings, walked concurrently, each uii once (see the module
-    docstring); ``open_walk(target, window)`` opens each target's walk."""
+    docstring); ``open_walk(target, window)`` opens each target's walk. Its span, the
+    parent of its walks', is ``telemetry``'s."""
 
     def __init__(
         self,
@@ -108,6 +110,7 @@ class FanOut(ClosingIterator[ActiveCall]):
         concurrency: int,
         on_error: Literal["raise", "collect"] = "raise",
         slots: int = 0,
+        telemetry: Recorder = OFF,
     ) -> None:
         check.count("concurrency", concurrency, minimum=1)
         check.count("slots", slots, minimum=0)
@@ -127,9 +130,11 @@ class FanOut(ClosingIterator[ActiveCall]):
         )
         self._sources: dict[str, tuple[Target, ...]] = {}
         self._buffer: deque[ActiveCall] = deque()
-        self._workers: list[asyncio.Task[None]] = []
+        self._workers: list[asyncio.Future[None]] = []
         self._started = False
         self._closed = False
+        self._telemetry = telemetry
+        self._trace: ScopeTrace | None = None
 
     def __repr__(self) -> str:
         return (
@@ -154,6 +159,8 @@ class FanOut(ClosingIterator[ActiveCall]):
 
     def __del__(self) -> None:
         cancel_all(getattr(self, "_workers", ()))
+        if getattr(self, "_trace", None) is not None:
+            self._end_trace()
 
     async def aclose(self) -> None:
         """Cancel and await every worker and request in flight; iteration stops at once."""
@@ -163,13 +170,32 @@ class FanOut(ClosingIterator[ActiveCall]):
         cancel_all(workers)
         if workers:
             await asyncio.gather(*workers, return_exceptions=True)
+        if self._trace is not None:  # after its walks, which their workers closed
+            self._end_trace()
+
+    def _end_trace(self) -> None:
+        trace, self._trace = self._trace, None
+        if trace is not None:
+            walks = self._state.walks.values()
+            trace.end(
+                {
+                    "activecalls.pages": sum(walk.pages_read for walk in walks),
+                    "activecalls.requests": sum(walk.requests for walk in walks),
+                    "activecalls.failed_targets": len(self._state.errors),
+                }
+            )
 
     def _start(self) -> None:
         self._started = True
         state = self._state
         state.workers_left = min(self.concurrency, len(self.targets))
+        self._trace = trace = self._telemetry.fan_out(len(self.targets))
         self._workers = [
-            asyncio.ensure_future(_walk_targets(state)) for _ in range(state.workers_left)
+            # Started in its span's context, workers walk (and send) as its children.
+            asyncio.ensure_future(_walk_targets(state))
+            if trace is None
+            else trace.spawn(_walk_targets(state))
+            for _ in range(state.workers_left)
         ]
 
     async def __anext__(self) -> ActiveCall:
@@ -179,7 +205,9 @@ class FanOut(ClosingIterator[ActiveCall]):
             self._start()
         try:
             return await self._next_call()
-        except BaseException:
+        except BaseException as exc:
+            if self._trace is not None:
+                self._trace.failed(exc)
             await self.aclose()
             raise
 

@@ -90,7 +90,11 @@ class ListingMethods(abc.ABC):
         self, fetch: Fetch, label: str, shape: WalkShape, max_items: int | None = None
     ) -> PageWalk:
         return PageWalk(
-            fetch, attrs.evolve(shape, max_items=max_items), memo=self._paging, label=label
+            fetch,
+            attrs.evolve(shape, max_items=max_items),
+            memo=self._paging,
+            label=label,
+            telemetry=self._transport.telemetry,
         )
 
     def iter_active_call_pages(
@@ -194,6 +198,7 @@ class ListingMethods(abc.ABC):
             concurrency=slots if concurrency is None else concurrency,
             on_error=on_error,
             slots=slots,
+            telemetry=self._transport.telemetry,
         )
 
     def watch_active_calls(
@@ -299,6 +304,7 @@ class ListingMethods(abc.ABC):
                 concurrency=slots if concurrency is None else concurrency,
                 on_error="collect",
                 slots=slots,
+                telemetry=self._transport.telemetry,
             )
 
         def open_watch(*, budget_share: float = budget_share) -> SnapshotWatch:

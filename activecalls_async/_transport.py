@@ -35,6 +35,8 @@ from .limits.ratelimit import Limiter
 from .limits.slots import PrioritySlots
 from .limits.stats import ClientStats
 from .retry import RetryPolicy
+from .telemetry import Telemetry, recorder_for
+from .telemetry._base import Recorder, RequestTrace
 
 __all__ = ["Attempt", "Transport"]
 
@@ -46,13 +48,15 @@ _ACCEPT_ACTION = "text/plain, application/json;q=0.9"
 
 
 class Attempt:
-    """One attempt at a request: its number, the credentials it carries, its waits."""
+    """One attempt at a request: its number, the credentials it carries, its waits, and
+    the trace of its call (None: telemetry off)."""
 
-    __slots__ = ("credentials", "number", "secrets", "waited_limiter", "waited_slot")
+    __slots__ = ("credentials", "number", "secrets", "trace", "waited_limiter", "waited_slot")
 
-    def __init__(self, number: int) -> None:
+    def __init__(self, number: int, trace: RequestTrace | None = None) -> None:
         #: 1 for the first attempt, 2 for the first retry...
         self.number = number
+        self.trace = trace
         self.credentials: Mapping[str, str] = {}
         #: The credential values it carries, masked in anything its answer may echo.
         self.secrets: frozenset[str] = frozenset()
@@ -86,7 +90,8 @@ class Transport:
     At DEBUG, one line per attempt (operation, redacted URL, status, milliseconds,
     attempt number, seconds waited for the limiter and for a slot, priority); at INFO,
     each retry and each wait longer than a second for the limiter. Every attempt and
-    retry is counted in ``stats``.
+    retry is counted in ``stats``, and reported to ``telemetry`` (each call a span, the
+    current one while it runs; ``activecalls_async.telemetry``).
     """
 
     def __init__(
@@ -99,11 +104,14 @@ class Transport:
         tls: ssl.SSLContext | Literal[False] | None,
         user_agent: str,
         stats: ClientStats,
+        telemetry: Telemetry | None,
     ) -> None:
         self.auth = auth
         self.limiter = limiter
         self.max_concurrency = max_concurrency
         self.stats = stats
+        #: Where requests, walks and renewals are reported (a silent one when off).
+        self.telemetry: Recorder = recorder_for(telemetry, limiter)
         self._borrowed = session
         self._session: aiohttp.ClientSession | None = session
         #: The session of requests whose repeat could act twice (and of logins): the
@@ -234,22 +242,29 @@ class Transport:
             sent_secrets(request.headers, *request.secrets),
             request.form,
         )
-        return await post_form(self._sessions()[1], out)
+        session = self._sessions()[1]  # raises ClientClosedError once closed: nothing sent
+        with self.telemetry.login(request.operation):
+            return await post_form(session, out)
 
     async def send(self, request: Request) -> Any:
-        """Send ``request`` under its options and return its decoded result.
-
-        The retry loop: attempt, classify the failure, wait the policy's next delay,
-        repeat; the error finally raised carries the number of retries taken.
-        """
+        """Send ``request`` under its options and return its decoded result."""
         if self._loop is not asyncio.get_running_loop():
             await self._enter_loop()
+        trace = self.telemetry.request(request, self._known_secrets)
+        if trace is None:
+            return await self._retrying(request, None)
+        with trace:  # its span is current: the wire task and a renewal inherit it
+            return await self._retrying(request, trace)
+
+    async def _retrying(self, request: Request, trace: RequestTrace | None) -> Any:
+        """The retry loop: attempt, classify the failure, wait the policy's next delay,
+        repeat; the error finally raised carries the number of retries taken."""
         retry = request.options.retry
         delays: Generator[float, BaseException | None, None] | None = None
         number = 1
         while True:
             try:
-                return await self._attempt(request, Attempt(number))
+                return await self._attempt(request, Attempt(number, trace))
             except ActiveCallsError as exc:
                 if retry is None or number >= retry.max_attempts or not _may_retry(exc, request):
                     if isinstance(exc, APIError):
@@ -260,6 +275,8 @@ class Transport:
                     next(delays)  # primed: from now on it is sent each failure
                 wait = delays.send(exc)
                 self.stats.record_retry()
+                if trace is not None:
+                    trace.retrying(number, exc, wait)
                 logger.info(
                     "%s: attempt %d failed (%s); retrying in %.2fs",
                     request.operation,
@@ -358,6 +375,7 @@ class Transport:
         """
         started = asyncio.get_running_loop().time()
         status: int | None = None
+        failure: type[BaseException] | None = None
         try:
             base = self._read_headers if request.method == "GET" else self._action_headers
             headers = {**base, **attempt.credentials}
@@ -375,6 +393,9 @@ class Transport:
             answer = await request_once(session, out)
             status = answer[0]
             return answer
+        except BaseException as exc:
+            failure = type(exc)  # its class only: keeping it would keep its traceback alive
+            raise
         finally:
             took = asyncio.get_running_loop().time() - started
             try:
@@ -382,13 +403,22 @@ class Transport:
                     await self.limiter.release()
             finally:
                 self._slots.release()
-                self._record(request, attempt, status, took)
+                self._record(request, attempt, status, took, failure)
 
-    def _record(self, request: Request, attempt: Attempt, status: int | None, took: float) -> None:
-        """Count the attempt and log it at DEBUG (cheap when neither is wanted)."""
+    def _record(
+        self,
+        request: Request,
+        attempt: Attempt,
+        status: int | None,
+        took: float,
+        failure: type[BaseException] | None,
+    ) -> None:
+        """Count the attempt, report it, and log it at DEBUG (cheap when none is wanted)."""
         priority = request.options.priority
         waited = attempt.waited_limiter + attempt.waited_slot
         self.stats.record_attempt(request.operation, status, priority, waited)
+        if attempt.trace is not None:
+            attempt.trace.attempted(attempt, status, took, failure)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s -> %s in %.0f ms (attempt %d, waited %.3fs for the limiter, "

@@ -29,6 +29,7 @@ from ._paging import (
 from .errors import ValidationError
 from .limits.slack import MAX_WINDOW, PRESSED_WINDOW
 from .models import ActiveCall, Product
+from .telemetry._base import OFF, Recorder, ScopeTrace
 
 __all__ = [
     "ActiveCallPage",
@@ -147,7 +148,8 @@ def _same(sent: PageRequest, wanted: PageRequest) -> bool:
 
 
 class PageWalk(ClosingIterator[ActiveCallPage]):
-    """The pages of one listing, in order (rules: ``activecalls_async.pagination``)."""
+    """The pages of one listing, in order (rules: ``activecalls_async.pagination``);
+    its span, from the first page asked for, is ``telemetry``'s."""
 
     def __init__(
         self,
@@ -156,6 +158,7 @@ class PageWalk(ClosingIterator[ActiveCallPage]):
         *,
         memo: PagingMemo | None = None,
         label: str = "listing",
+        telemetry: Recorder = OFF,
     ) -> None:
         self.label = label
         """How logs name the listing; also the name its size is remembered under."""
@@ -188,6 +191,10 @@ class PageWalk(ClosingIterator[ActiveCallPage]):
         self._since_check = 0
         self._finished = shape.max_items == 0
         self._busy = False
+        self._telemetry = telemetry
+        #: The walk's span, once it has started (None: not yet, or untraced).
+        self._trace: ScopeTrace | None = None
+        self._began = False
 
     def __repr__(self) -> str:
         state = "finished" if self._finished else f"next page {self._cursor.page}"
@@ -196,6 +203,8 @@ class PageWalk(ClosingIterator[ActiveCallPage]):
     def __del__(self) -> None:
         # Dropped without aclose() (a plain ``async for`` left early): cancel at once.
         cancel_all(task for _, task in getattr(self, "_in_flight", ()))
+        if getattr(self, "_trace", None) is not None:
+            self._end_trace()
 
     async def aclose(self) -> None:
         """Cancel and await the requests in flight; the walk yields nothing more."""
@@ -205,6 +214,19 @@ class PageWalk(ClosingIterator[ActiveCallPage]):
         cancel_all(tasks)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        if self._trace is not None:
+            self._end_trace()
+
+    def _end_trace(self) -> None:
+        trace, self._trace = self._trace, None
+        if trace is not None:
+            trace.end(
+                {
+                    "activecalls.pages": self.pages_read,
+                    "activecalls.requests": self.requests,
+                    "activecalls.complete": self.complete,
+                }
+            )
 
     async def __anext__(self) -> ActiveCallPage:
         if self._finished:
@@ -212,6 +234,9 @@ class PageWalk(ClosingIterator[ActiveCallPage]):
         if self._busy:
             raise RuntimeError(f"{self!r} is already being iterated by another task")
         self._busy = True
+        if not self._began:
+            self._began = True
+            self._trace = self._telemetry.walk(self.label)
         try:
             while True:
                 page, last = await self._next_answer()
@@ -223,8 +248,10 @@ class PageWalk(ClosingIterator[ActiveCallPage]):
                     self._schedule()  # before the consumer gets the page: keep requests going
                 if page is not None:
                     return page
-        except BaseException:
+        except BaseException as exc:
             # A failed page, the consumer cancelled, or the end: nothing may outlive the walk.
+            if self._trace is not None:
+                self._trace.failed(exc)
             await self.aclose()
             raise
         finally:
@@ -287,7 +314,9 @@ class PageWalk(ClosingIterator[ActiveCallPage]):
 
     def _send(self, request: PageRequest) -> None:
         self.requests += 1
-        task = asyncio.ensure_future(self._fetch(request.page, request.max_rows))
+        fetch = self._fetch(request.page, request.max_rows)
+        trace = self._trace  # its requests are its span's children
+        task = asyncio.ensure_future(fetch) if trace is None else trace.spawn(fetch)
         task.add_done_callback(retrieve)
         self._in_flight.append((request, task))
 

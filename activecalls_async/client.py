@@ -18,7 +18,7 @@ from . import _validators as check
 from ._account import AccountLookup
 from ._aio import ClosesOnExit
 from ._endpoints import Endpoint, RetryClass, Scope
-from ._environ import client_settings
+from ._environ import client_settings, telemetry_setting
 from ._listings import ListingMethods
 from ._paging import DEFAULT_PAGE_SIZE, PagingMemo
 from ._transport import Transport
@@ -42,6 +42,7 @@ from .options import (
     TimeoutOption,
 )
 from .retry import RetryPolicy
+from .telemetry import Telemetry
 
 if TYPE_CHECKING:  # Unpack is in typing from Python 3.11; only type checkers need it
     from typing_extensions import Unpack
@@ -78,6 +79,7 @@ class ClientOptions(TypedDict, total=False):
     ssl_context: ssl.SSLContext | None
     user_agent: str | None
     account_timezone: str | tzinfo | None
+    telemetry: Telemetry | None
 
 
 class ActiveCallsClient(ListingMethods, ClosesOnExit):
@@ -91,7 +93,8 @@ class ActiveCallsClient(ListingMethods, ClosesOnExit):
     it (``activecalls_async._account`` states how). ``timeout=`` and ``retry=`` are the
     defaults of every call (``activecalls_async.options``). ``account_timezone`` (a
     zoneinfo name or a ``tzinfo``) is the time zone aware ``callback_at`` times are
-    converted to.
+    converted to. ``telemetry`` says where traces and metrics go (``None``: nowhere; see
+    ``activecalls_async.telemetry``).
     """
 
     def __init__(
@@ -111,6 +114,7 @@ class ActiveCallsClient(ListingMethods, ClosesOnExit):
         ssl_context: ssl.SSLContext | Literal[False] | None = None,
         user_agent: str | None = None,
         account_timezone: str | tzinfo | None = None,
+        telemetry: Telemetry | None = Telemetry(),  # noqa: B008 - frozen, safe to share
     ) -> None:
         self.base_url = check.base_url(
             "base_url", base_url, allow_insecure_http=allow_insecure_http
@@ -148,6 +152,7 @@ class ActiveCallsClient(ListingMethods, ClosesOnExit):
             if user_agent is None
             else check.header_text("user_agent", user_agent),
             stats=self._stats,
+            telemetry=telemetry_setting(telemetry),
         )
         #: What the client made for itself and closes with itself (credentials from a
         #: token string or the environment, a fleet's parts).

@@ -26,6 +26,7 @@ SCENARIOS = (
     "fleet",
     "sharedwatch",
     "holdpatrol",
+    "telemetry",
 )
 
 

@@ -18,7 +18,7 @@ import aiohttp
 import attrs
 from yarl import URL
 
-from .._redact import redact, redact_url
+from .._redact import mask, redact, redact_url
 from .._version import __version__
 from ..errors import (
     APIConnectionError,
@@ -101,12 +101,12 @@ class Outgoing:
     data: bytes | Mapping[str, str] | None = None
 
     def context(self) -> dict[str, str]:
-        """Its operation, method and URL (credentials removed), for an error."""
+        """Its operation, method and URL (credentials removed, those sent too), for an error."""
         # Only on failure: redacting a URL costs more than a request's own bookkeeping.
         return {
             "operation": self.operation,
             "method": self.method,
-            "url": redact_url(str(self.url)),
+            "url": mask(redact_url(str(self.url)), self.secrets),
         }
 
 

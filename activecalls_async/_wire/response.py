@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 
 from .._endpoints import ResponseKind
-from .._redact import excerpt, redact_url
+from .._redact import excerpt, mask, redact_url
 from ..errors import (
     ActionRejectedError,
     APIStatusError,
@@ -51,6 +51,12 @@ __all__ = [
 _ACCOUNT_KEYS = ("accountId", "accountName", "mainAccountId")
 
 
+def _safe_url(request: Request, secrets: Iterable[str]) -> str:
+    """The request's URL for an error: any credential in it masked, the ones sent too
+    (a caller may have put one in a path or a query value of any name)."""
+    return mask(request.safe_url, secrets)
+
+
 def _decode_error(
     request: Request, status: int, body: bytes, why: str, secrets: Iterable[str]
 ) -> ResponseDecodeError:
@@ -58,7 +64,7 @@ def _decode_error(
         f"{request.operation} answered a body that is not {request.endpoint.response.value}: {why}",
         operation=request.operation,
         method=request.method,
-        url=request.safe_url,
+        url=_safe_url(request, secrets),
         status=status,
         body_excerpt=excerpt(body, secrets=secrets),
     )
@@ -103,7 +109,7 @@ def decode_response(request: Request, answer: Answer, *, secrets: Iterable[str] 
                 f"{request.operation} was declined by the server{why}",
                 operation=request.operation,
                 method=request.method,
-                url=request.safe_url,
+                url=_safe_url(request, secrets),
                 uii=request.uii,
                 server_message=words,
             )
@@ -250,7 +256,7 @@ def error_from_response(
         headers,
         operation=request.operation,
         method=request.method,
-        url=request.safe_url,
+        url=_safe_url(request, secrets),
         secrets=secrets,
     )
 
