@@ -50,20 +50,21 @@ def _contender(shared: bool, processes: int) -> str:
     return f"{processes} x {SHARED if shared else ALONE}"
 
 
-def _staleness(snapshots: list[dict[str, Any]], start: float, end: float) -> float:
-    """The mean age (simulated s) of the newest snapshot held, sampled every simulated second."""
+def _staleness(snapshots: list[dict[str, Any]], began: float, start: float, end: float) -> float:
+    """The mean age (simulated s) of the newest snapshot held, sampled every simulated second
+    from ``start``; before its first snapshot, a process's view counts as taken at ``began``
+    (the fleet's first snapshot)."""
     received = sorted((s["received"], s["taken_at"]) for s in snapshots)
     ages = []
     step = 1.0 / SCALE
-    at, newest, index = start, None, 0
+    at, newest, index = start, began, 0
     while at < end:
         while index < len(received) and received[index][0] <= at:
-            newest = received[index][1] if newest is None else max(newest, received[index][1])
+            newest = max(newest, received[index][1])
             index += 1
-        if newest is not None:
-            ages.append((at - newest) * SCALE)
+        ages.append((at - newest) * SCALE)
         at += step
-    return statistics.fmean(ages) if ages else float("nan")
+    return statistics.fmean(ages)
 
 
 async def _run(redis_url: str, *, shared: bool, processes: int, minutes: float) -> dict[str, Any]:
@@ -94,9 +95,10 @@ async def _run(redis_url: str, *, shared: bool, processes: int, minutes: float) 
     since, until = first + WARMUP / SCALE, first + duration
     counted = [r for r in lists if since <= r.started < until]
     per_minute = len(counted) / ((until - since) * SCALE / MINUTE)
-    start = min(s["received"] for r in results for s in r["snapshots"]) + WARMUP / SCALE
+    # Wall-clock times (the simulator's journal runs on the monotonic clock).
+    began = min(s["received"] for r in results for s in r["snapshots"])
     end = max(s["received"] for r in results for s in r["snapshots"])
-    stale = [_staleness(r["snapshots"], start, end) for r in results]
+    stale = [_staleness(r["snapshots"], began, began + WARMUP / SCALE, end) for r in results]
     return {
         "per_minute": per_minute,
         "stale": statistics.median(stale),
@@ -181,16 +183,19 @@ def run(config: Config) -> ScenarioResult:
         ),
     ]
     result.notes.append(
-        "Ten listings cost about ten requests a poll; the watch's half of 120 a minute "
-        "allows six such polls a minute, so one watcher polls about every 10 s, not 5 "
-        "(it says so once). Alone, every process wants that much of the one budget: the "
-        "fleet's RedisRateLimit keeps them all within 120 a minute, so each one's view ages "
-        "as the count grows. Shared, one of them polls for all."
+        "Ten listings shorter than a page cost two requests each a poll (page 0, and page "
+        "1 at page 0's size, which proves the end: a short page alone could be a cap); the "
+        "watch's half of 120 a minute allows three such polls a minute, so one watcher "
+        "polls about every 20 s, not 5 (it says so once). Alone, every process wants that "
+        "much of the one budget: the fleet's RedisRateLimit keeps them all within 120 a "
+        "minute, so each one's view ages as the count grows. Shared, one of them polls for "
+        "all."
     )
     result.notes.append(
         "Staleness: the age of the newest snapshot a process holds (now minus its "
-        "taken_at), sampled every simulated second after the first half minute; the mean "
-        "per process, then the median over processes. A poller's own view is as old as "
-        "its last poll; a reader's adds the trip through Redis."
+        "taken_at), sampled every simulated second after the first half minute (before its "
+        "first snapshot, the time since the fleet's first); the mean per process, then the "
+        "median over processes. A poller's own view is as old as its last poll; a reader's "
+        "adds the trip through Redis."
     )
     return result

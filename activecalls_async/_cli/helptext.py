@@ -15,10 +15,12 @@ class HelpFormatter(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         default = action.default
+        if isinstance(default, bool):
+            # Before Python 3.13, BooleanOptionalAction appends its default to the help.
+            return text.replace(" (default: %(default)s)", "")
         if (
             "default" in text
             or default is None
-            or isinstance(default, bool)
             or default == argparse.SUPPRESS
             or action.option_strings == []
             or isinstance(action, (argparse._HelpAction, argparse._VersionAction))
