@@ -29,6 +29,7 @@ __all__ = [
     "Step",
     "decide",
     "predicted",
+    "probe_size",
 ]
 
 #: The ``maxRows`` walks ask for unless told otherwise: large, so that a listing costs few
@@ -129,19 +130,15 @@ class Decision:
 
 
 def _resized(request: PageRequest, rows: int, page_size: int) -> Decision:
-    """Go on at a larger size after a check found more than ``request.size`` rows, without
-    skipping a row: from right after what this page 0 brought, or aligned on the rows
-    already read when those reach further."""
+    """Go on at the larger size a check found (``rows``, at most ``page_size``) without
+    skipping a row: after what this page 0 brought when that reaches past the rows read
+    so far, else from the page of the new size holding the first row not yet read (the
+    rows of it already read come again and are not yielded twice)."""
     limit = min(rows, page_size)
     read = request.resume * request.size
     if limit >= read:
         return Decision(Step.CONTINUE, limit, 1)
-    factor = max(
-        d
-        for d in range(1, request.resume + 1)
-        if request.resume % d == 0 and request.size * d <= limit
-    )
-    return Decision(Step.CONTINUE, request.size * factor, request.resume // factor)
+    return Decision(Step.CONTINUE, limit, read // limit)
 
 
 def decide(
@@ -179,6 +176,10 @@ def decide(
     if rows < request.max_rows:
         # Short at a size this walk has seen the server send: the end.
         return Decision(Step.END)
+    if request.reason is Reason.PROBE and request.max_rows < request.size:
+        # A probe sent ahead, smaller than page 0 turned out, came back full: it proves
+        # nothing about a cap at page 0's size; ask the probe proper.
+        return Decision(Step.PROBE, request.size, 1)
     if request.reason is Reason.PROBE:
         return Decision(Step.CHECK, request.max_rows, 2)
     if answer.suspect:
@@ -253,9 +254,18 @@ def predicted(
         if known.rows >= known.size:
             yield from _following(PageRequest(Reason.NEXT, 1, known.size), known)
         elif known.rows > 0 and known.rows >= declared:
-            yield PageRequest(Reason.PROBE, 1, known.rows)
+            yield PageRequest(Reason.PROBE, 1, probe_size(known.rows))
     elif after.reason is Reason.NEXT:
         yield from _following(PageRequest(Reason.NEXT, after.page + 1, after.max_rows), known)
+
+
+def probe_size(rows: int) -> int:
+    """The size of the probe a walk sends ahead of page 0 when its listing had ``rows``
+    rows (fewer than a page): two thirds of them, so that the probe still proves the end
+    when the listing has shrunk by a third or grown by a third meanwhile (a probe at
+    ``n`` or fewer rows, short, proves a page 0 of ``n`` rows whole; one at more does not,
+    and is asked again at page 0's size)."""
+    return rows - rows // 3
 
 
 def _following(first: PageRequest, known: ListingSize | None) -> Iterator[PageRequest]:

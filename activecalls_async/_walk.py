@@ -378,7 +378,12 @@ class PageWalk(ClosingIterator[ActiveCallPage]):
         if decision.complete:
             self.complete = True
             self.read_at_once = request.reason is Reason.FIRST
-            self._memo.remember(self.label, len(self._seen), self._size)
+            # Ended by a probe or a check, the listing fit in page 0 at ``page_size``: the
+            # probe's size is no page size the walk settled on.
+            paged = request.reason in (Reason.NEXT, Reason.VERIFY)
+            self._memo.remember(
+                self.label, len(self._seen), self._size if paged else self.page_size
+            )
             return True
         if step is Step.PAGE_IGNORED:
             self._report_ignored_page(request.page, answer.rows - answer.fresh, answer.rows)
@@ -392,6 +397,15 @@ class PageWalk(ClosingIterator[ActiveCallPage]):
             )
             self._size = decision.size
             self._cursor = PageRequest(Reason.PROBE, 1, decision.size)
+            ahead = self._in_flight[0][0] if self._in_flight else None
+            if (
+                request.reason is Reason.FIRST
+                and ahead is not None
+                and ahead.reason is Reason.PROBE
+                and ahead.max_rows < decision.size
+            ):
+                # The probe sent ahead at a smaller size serves: short, it proves the end.
+                self._cursor = PageRequest(Reason.PROBE, 1, ahead.max_rows, decision.size)
             return False
         if step is Step.CHECK:
             self._cursor = PageRequest(

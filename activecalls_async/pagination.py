@@ -20,7 +20,8 @@ silently send fewer rows per page (a *cap*) and the walk must still read every p
   just as well, so page 0 is asked again at ``page_size`` (the *check*). Still ``n``
   rows: the cap is proven, the client remembers it, and the walk goes on at ``n`` rows
   from page 2. Fewer: the listing shrank to that, and the walk ends. More: there was no
-  cap; the walk goes on at the larger size the server just sent, from where it stands.
+  cap; the walk goes on at the larger size the server just sent, from the page of that
+  size holding the first row it has not read (rows read already come again, once).
   Faking a proof takes ``n`` calls arriving between two requests and ``n`` ending
   between the next two.
 * A remembered cap only spares later walks the probe and the check (going on at the
@@ -41,8 +42,13 @@ rows each listing had when a walk last read it to its end (the last 1,024 listin
 walked). A walk of a listing it remembers asks at once for the pages it expects: every
 page up to the one that should prove the end (a short last page, or the empty page
 after a full one), or page 0 and the probe for a listing of one page; a steady listing
-is read in one round trip at its minimum cost. A walk of a listing it does not know
-asks page 0 first, and, only from slack, the pages that would follow a full page 0.
+is read in one round trip at its minimum cost. That probe, sent before page 0's size is
+known, asks two thirds of the rows the listing last had: a page 1 of ``m`` rows, ``m``
+no more than page 0 brought, covers every row after them, so short it proves the end
+whether the listing shrank or grew by up to a third meanwhile; otherwise (page 0 brought
+fewer than ``m``, or the probe came back full) the probe proper is asked at page 0's
+size. A walk of a listing it does not know asks page 0 first, and, only from slack, the
+pages that would follow a full page 0.
 An answer that contradicts what was expected sends the walk back to the rules above;
 the requests it sent ahead and no longer needs are dropped.
 
@@ -65,14 +71,16 @@ more than the ``⌊N/C⌋ + 1`` pages the listing needs (the check), later walks
 window.
 
 **Bound.** Let ``N`` be the most calls the listing holds during a walk and ``m`` the
-smallest page size the walk asks for. Every request it uses but the last, the check and
-the periodic re-checks reads rows no other request of the walk read, at least ``m`` of
-them, so a walk uses at most ``⌊N/m⌋ + 2 + ⌊(⌊N/m⌋ + 1)/64⌋`` requests, besides those
-past the end (above). Calls arriving raise ``N`` by at most their number, so a walk ends
+smallest page size the walk asks for. Every request it uses but the last, the checks
+(the first and the periodic ones) and the first page after a check that changed the size
+(it may read again rows already read) reads at least ``m`` rows no other request of the
+walk read, so a walk uses at most ``⌊N/m⌋ + 3 + 2⌊(⌊N/m⌋ + 1)/64⌋`` requests, besides
+those past the end (above). Calls arriving raise ``N`` by at most their number, so a walk ends
 whenever fewer calls arrive between two of its requests than the page size it walks at.
 Calls only arriving cannot fake a cap, so with one call arriving per request a walk ends
 whenever the server sends pages of two rows or more; a size proven by calls that came
-and went is re-checked within 64 pages.
+and went is re-checked within 64 pages, and the walk then goes on at the size the server
+sends.
 
 **Guarantees while calls come and go.** Each ``uii`` is yielded at most once per walk.
 Calls that start during a walk push later rows onto the next page; those rows are read

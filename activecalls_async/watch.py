@@ -53,15 +53,19 @@ redirect; a ``ValidationError``) or a closed client ends the stream: the error i
 raised and iteration stops.
 
 **The budget.** A watch uses at most ``budget_share`` (default 0.5, above 0 and at most
-1) of the client's rate limit. Under a ``RateLimit(requests, per=seconds)`` its polls
-start at most ``budget_share * requests`` requests in any window of ``per`` seconds
-(polls ``(per + margin) / n`` seconds apart, n being how many polls that share holds,
-``margin`` the limiter's own widening of its window; a poll that alone needs more is
-spread to the share on average); under a limiter that tells only its ``rate``, at most
+1) of the client's rate limit. A poll is expected to cost the most any of the last three
+cost. Under a ``RateLimit(requests, per=seconds)`` its polls start at most
+``budget_share * requests`` requests in any window of ``per`` seconds: polls come
+``(per + margin) / n`` seconds apart, n being how many polls of the expected cost that
+share holds (``margin`` is the limiter's own widening of its window), and never before
+the polls that ended within the last ``per + margin`` seconds leave room for one more
+(so slow polls, or costs that vary, cannot crowd a window); a poll that alone needs more
+than the share is spread to it on average. Only a poll costing more than expected can
+overstep, by the difference. Under a limiter that tells only its ``rate``, at most
 ``budget_share * rate`` a second on average; a limiter that tells neither never
-stretches a watch. When a poll costs more than ``interval`` allows, the
-watch polls less often, says so once at WARNING, and ``Snapshot.interval`` shows the
-interval actually achieved. The cost of the last poll sets the pace of the next.
+stretches a watch. When polls cost more than ``interval`` allows, the watch polls less
+often, says so once at WARNING, and ``Snapshot.interval`` shows the interval actually
+achieved.
 
 **Snapshots.** ``calls`` holds every call in flight by uii (a read-only mapping), those
 whose end is still unproven included; ``events`` the events since the previous

@@ -94,8 +94,9 @@ def test_a_check_after_a_suspect_probe_also_tells_an_ignored_page(
         (60, Decision(Step.CONTINUE, 60, 1)),
         (75, Decision(Step.CONTINUE, 75, 1)),
         (100, Decision(Step.CONTINUE, 100, 1)),
-        # ... or, when pages 0 and 1 reached further, at a size aligned on them.
-        (45, Decision(Step.CONTINUE, 30, 2)),
+        # ... or, when pages 0 and 1 reached further, at the larger size from the page
+        # holding the first row not read (offset 45: rows 45 to 59 come again).
+        (45, Decision(Step.CONTINUE, 45, 1)),
     ],
 )
 def test_the_check_after_a_full_probe(rows: int, expected: Decision) -> None:
@@ -107,8 +108,10 @@ def test_the_check_after_a_full_probe(rows: int, expected: Decision) -> None:
     ("size", "resume", "rows", "expected"),
     [
         (5, 64, 5, Decision(Step.CAP_PROVEN, 5, 64)),
-        (5, 64, 12, Decision(Step.CONTINUE, 10, 32)),  # twice the size, same offset 320
-        (5, 64, 100, Decision(Step.CONTINUE, 80, 4)),  # 16 times, still offset 320
+        (5, 64, 12, Decision(Step.CONTINUE, 12, 26)),  # from offset 312: 8 rows again
+        (5, 64, 100, Decision(Step.CONTINUE, 100, 3)),  # from offset 300: 20 rows again
+        (5, 64, 10, Decision(Step.CONTINUE, 10, 32)),  # from offset 320 exactly
+        (1, 65, 2, Decision(Step.CONTINUE, 2, 32)),  # an odd page: offset 64, 1 row again
         (1, 64, 100, Decision(Step.CONTINUE, 100, 1)),  # page 0 alone reaches past row 64
         (5, 128, 3, Decision(Step.END)),
     ],
@@ -120,9 +123,10 @@ def test_the_periodic_check_resizes_without_skipping_a_row(
     decision = decide(request, Answer(rows, 0), page_size=B, declared=0, cap=size)
     assert decision == expected
     if decision.step is Step.CONTINUE:
-        # The next page starts exactly where the rows read so far end, or where page 0 does.
-        assert decision.page * decision.size in (resume * size, min(rows, B))
-        assert decision.size <= min(rows, B)
+        # The largest size the server sent, from no further than the first row not read.
+        assert decision.size == min(rows, B)
+        read = max(resume * size, decision.size)
+        assert read - decision.size < decision.page * decision.size <= read
 
 
 @pytest.mark.parametrize(
@@ -200,8 +204,10 @@ FIRST = PageRequest(Reason.FIRST, 0, B)
         (ListingSize(250, 100), [(1, 100), (2, 100)]),
         # 200 rows: pages 1 and 2, the empty page 2 proving the end.
         (ListingSize(200, 100), [(1, 100), (2, 100)]),
-        # One page of 30: the probe at 30.
-        (ListingSize(30, 100), [(1, 30)]),
+        # One page of 30: the probe at two thirds of it, which proves the end of a page 0
+        # of 20 to 39 rows.
+        (ListingSize(30, 100), [(1, 20)]),
+        (ListingSize(1, 100), [(1, 1)]),
         # An empty listing: page 0 alone.
         (ListingSize(0, 100), []),
         # A capped listing of 70 at 30: pages 1 and 2 at the cap.

@@ -133,7 +133,7 @@ async def test_a_proven_cap_spares_later_walks_the_check_but_not_the_full_page_z
     [
         (2500, 1000, [(0, 1000), (1, 1000), (2, 1000)]),  # the short page 2 ends it
         (2000, 1000, [(0, 1000), (1, 1000), (2, 1000)]),  # the empty page 2 ends it
-        (30, 1000, [(0, 1000), (1, 30)]),  # page 0 and its probe
+        (30, 1000, [(0, 1000), (1, 20)]),  # page 0 and its probe, at two thirds of 30
         (0, 1000, [(0, 1000)]),
     ],
 )
@@ -162,7 +162,30 @@ async def test_a_listing_that_changed_since_is_read_whole_and_remembered_anew() 
     assert listing.requests[3:] == [(1, 400)]  # then the probe page 0 now calls for
     listing.requests.clear()
     await uiis(calls_of(listing, page_size=1000, memo=memo, prefetch=8))
-    assert listing.requests == [(0, 1000), (1, 400)]
+    assert listing.requests == [(0, 1000), (1, 267)]  # at once, two thirds of 400
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (30, [(0, 1000), (1, 20)]),  # as it was: the probe ahead proves the end
+        (22, [(0, 1000), (1, 20)]),  # shrank, not below the probe: it still does
+        (39, [(0, 1000), (1, 20)]),  # grew, short of twice the probe: it still does
+        (19, [(0, 1000), (1, 20), (1, 19)]),  # shrank below it: the probe proper
+        (45, [(0, 1000), (1, 20), (1, 45)]),  # grew past twice it: full, the probe proper
+    ],
+)
+async def test_a_probe_sent_ahead_serves_when_the_listing_changed_by_up_to_a_third(
+    now: int, expected: list[tuple[int, int]]
+) -> None:
+    memo = PagingMemo()
+    listing = FakeListing(make_calls(30), delay=0.01)
+    await uiis(calls_of(listing, page_size=1000, memo=memo, prefetch=8))
+    listing.calls = make_calls(now)
+    listing.requests.clear()
+    got = await uiis(calls_of(listing, page_size=1000, memo=memo, prefetch=8))
+    assert got == [c.uii for c in listing.calls]
+    assert listing.requests == expected
 
 
 async def test_under_pressure_a_known_listing_sends_at_most_one_request_past_its_end() -> None:

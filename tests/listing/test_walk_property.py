@@ -129,7 +129,7 @@ def check_walk(walked: Walked, prefetch: int) -> None:
     smallest = min(walked.asked)
     if arriving < smallest:
         pages = most // (smallest - arriving)
-        bound = pages + 3 + (pages + 1) // CHECK_EVERY
+        bound = pages + 4 + 2 * ((pages + 1) // CHECK_EVERY)
         assert walked.used <= bound, (walked.used, bound, walked.asked)
     assert len(walked.asked) - walked.used <= walked.ahead, (walked.asked, walked.used)
     # Every call present for the whole walk is yielded, unless the row shift applies.

@@ -271,8 +271,9 @@ async def test_a_short_listing_is_proven_whole_by_its_own_probe_every_time(
     assert await collect_uiis(client.iter_active_calls(product, product_id)) == wire_uiis(
         sim, product, product_id
     )
-    # Larger pages sent before prove nothing now; the probe goes with page 0, at once.
-    assert list_requests(sim) == [(0, 1000), (1, size)]
+    # Larger pages sent before prove nothing now; the probe goes with page 0, at once, at
+    # two thirds of the size the listing had.
+    assert list_requests(sim) == [(0, 1000), (1, size - size // 3)]
     assert max_in_flight(sim) == 2
 
 

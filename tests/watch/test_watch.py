@@ -12,6 +12,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from activecalls_async import (
     ActiveCallsClient,
@@ -460,8 +462,18 @@ async def test_a_watch_over_its_share_of_the_limit_polls_less_often(
     assert "ACD 55: a poll costs" in stretched[0].getMessage()
 
 
+def steady_spacing(share: BudgetShare, cost: int, polls: int = 40) -> float:
+    """The spacing of instant polls of ``cost`` requests, once the pace has settled."""
+    starts, recent = [0.0], [(0.0, cost)]
+    for _ in range(polls):
+        start = share.earliest_start(recent, cost, starts[-1])
+        starts.append(start)
+        recent.append((start, cost))
+    return starts[-1] - starts[-2]
+
+
 @pytest.mark.parametrize(
-    ("limiter", "share", "requests", "shortest"),
+    ("limiter", "share", "requests", "spacing"),
     [
         (RateLimit(120, per=60.0, margin=0), 0.5, 7, 7.5),  # 8 polls of 7 a minute: 56
         (RateLimit(120, per=60.0, margin=0), 0.5, 1, 1.0),
@@ -473,10 +485,10 @@ async def test_a_watch_over_its_share_of_the_limit_polls_less_often(
         (None, 0.5, 7, 0.0),
     ],
 )
-def test_the_shortest_interval_within_the_share(
-    limiter: RateLimit | None, share: float, requests: int, shortest: float
+def test_polls_settle_to_the_spacing_the_share_allows(
+    limiter: RateLimit | None, share: float, requests: int, spacing: float
 ) -> None:
-    assert BudgetShare(share, limiter).shortest_interval(requests) == pytest.approx(shortest)
+    assert steady_spacing(BudgetShare(share, limiter), requests) == pytest.approx(spacing)
 
 
 def test_a_limiter_telling_only_its_rate_is_shared_on_average() -> None:
@@ -489,7 +501,51 @@ def test_a_limiter_telling_only_its_rate_is_shared_on_average() -> None:
         async def release(self) -> None:
             pass
 
-    assert BudgetShare(0.5, Paced()).shortest_interval(3) == pytest.approx(1.5)
+    assert BudgetShare(0.5, Paced()).earliest_start([], 3, 10.0) == pytest.approx(11.5)
+
+
+def test_a_poll_waits_for_the_polls_it_would_share_a_window_with() -> None:
+    share = BudgetShare(0.5, RateLimit(20, per=10.0, margin=0))  # 10 in any 10 s
+    # Polls ended at 1 s (4 requests), 3 s (3) and 4 s (2), the last one begun at 4 s. A
+    # poll of 3 waits for the first to leave the window (11 s), past its even spacing
+    # (10/3 s); one of 1 fits: its even spacing (1 s) is all; one of 6 would fit once two
+    # have left (13 s), but evenly spaced it comes 10 s after the last (14 s).
+    recent = [(1.0, 4), (3.0, 3), (4.0, 2)]
+    assert share.earliest_start(recent, 3, 4.0) == pytest.approx(11.0)
+    assert share.earliest_start(recent, 1, 4.0) == pytest.approx(5.0)
+    assert share.earliest_start(recent, 6, 4.0) == pytest.approx(14.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    polls=st.lists(st.tuples(st.integers(0, 12), st.floats(0.0, 4.0)), min_size=1, max_size=40),
+    interval=st.floats(0.1, 10.0),
+)
+def test_no_window_holds_more_than_the_share_when_polls_cost_no_more_than_foreseen(
+    polls: list[tuple[int, float]], interval: float
+) -> None:
+    # The pace takes the next poll to cost the most of the last three; here each poll
+    # costs that or less, its requests starting anywhere from its start to its end.
+    share = BudgetShare(0.5, RateLimit(24, per=10.0, margin=0))
+    allowed, per = share.window or (0, 0.0)
+    recent: list[tuple[float, int]] = []
+    costs: list[int] = []
+    times: list[float] = []
+    begun = 0.0
+    for wanted, duration in polls:
+        foreseen = max(costs[-3:], default=int(allowed))
+        spent = min(wanted, foreseen)
+        start = (
+            max(begun + interval, share.earliest_start(recent, foreseen, begun)) if costs else 0.0
+        )
+        ended = start + duration
+        times += [start] * (spent // 2) + [ended] * (spent - spent // 2)
+        recent.append((ended, spent))
+        costs.append(spent)
+        begun = start
+    times.sort()
+    for first in times:
+        assert sum(1 for t in times if first <= t < first + per) <= allowed
 
 
 async def test_polls_within_the_share_are_not_stretched(
