@@ -85,7 +85,11 @@ async def record(redis_url: str | None, *, quick: bool) -> Run:
     seconds = (2.0 if quick else 5.0) * WINDOW
     key = f"docs-fleet-{uuid.uuid4().hex[:8]}"
     async with Simulator(
-        calls=CALLS, live=False, latency=LATENCY, rate_limit=LIMIT, rate_window=WINDOW
+        calls=CALLS,
+        latency=LATENCY,
+        rate_limit=LIMIT,
+        rate_window=WINDOW,
+        journal_size=None,  # every request, however long the run
     ) as sim:
         async with contextlib.AsyncExitStack() as stack:
             limits: list[Limiter] = []

@@ -12,6 +12,7 @@ asked for its turn and when it got it gives the queue at the limiter.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import statistics
 import time
@@ -86,7 +87,12 @@ async def record(*, quick: bool) -> Run:
     """Run the fan-out and the actions against the simulator; return what happened."""
     warm_up, actions, tail = (1.5, 4, 1.0) if quick else (3.0, 10, 1.5)
     async with Simulator(
-        calls=5_000, seed=7, latency=LATENCY, rate_limit=LIMIT, rate_window=WINDOW
+        calls=5_000,
+        seed=7,
+        latency=LATENCY,
+        rate_limit=LIMIT,
+        rate_window=WINDOW,
+        journal_size=None,  # every request, however long the run
     ) as sim:
         limit = NotingRateLimit(LIMIT, per=WINDOW)
         async with ActiveCallsClient(
@@ -122,9 +128,6 @@ async def record(*, quick: bool) -> Run:
                     await walking
             seen = [r for r in sim.requests if r.operation in API_OPERATIONS]
     origin = min(r.started for r in seen)
-    statuses: dict[int, int] = {}
-    for r in seen:
-        statuses[r.status] = statuses.get(r.status, 0) + 1
     return Run(
         arrivals=sorted((r.started - origin, r.operation) for r in seen),
         turns=[
@@ -135,9 +138,8 @@ async def record(*, quick: bool) -> Run:
                 t.left - origin,
             )
             for t in limit.turns
-            if t.asked >= start
         ],
-        statuses=statuses,
+        statuses=dict(collections.Counter(r.status for r in seen)),
         actions_from=start + warm_up - origin,
         stopped=stopped - origin,
     )
@@ -186,7 +188,9 @@ def draw(run: Run, path: Path) -> Path:
     count_ax.fill_between(times, of_bulk, every, step="post", color=action_colour, alpha=0.8, lw=0)
     count_ax.step(times, every, where="post", color="#333333", lw=1.0)
     count_ax.axhline(LIMIT, color=_style.LIMIT, ls="--", lw=1.2)
-    count_ax.axhline(LIMIT - 1, color=bulk_colour, ls=":", lw=1.4)
+    # WATCH and BULK may not fill the window's last ``reserve`` slots.
+    reserve = RateLimit(LIMIT, per=WINDOW).reserve
+    count_ax.axhline(LIMIT - reserve, color=bulk_colour, ls=":", lw=1.4)
     count_ax.set_ylim(0, LIMIT * 1.42)
     count_ax.set_yticks(range(0, LIMIT + 1, 5))
     count_ax.set_ylabel(f"requests in the last {WINDOW:g} s\n(the server's count)")
@@ -203,7 +207,7 @@ def draw(run: Run, path: Path) -> Path:
                 color=bulk_colour,
                 ls=":",
                 lw=1.4,
-                label="BULK's ceiling (the reserve: 1 slot)",
+                label=f"BULK's ceiling (the reserve: {reserve} slot{'s' * (reserve > 1)})",
             ),
             Patch(facecolor=action_colour, alpha=0.8, label="ACTION: toggle_call_recording"),
         ],
