@@ -76,6 +76,14 @@ test-pythons: $(BIN)/python
 		$$venv/bin/python -m pytest -q -p no:cacheprovider -m "not aioresponses" || exit 1; \
 	done
 
+# The docs' figures, from simulator runs (a real redis-server for the fleet's), and the
+# console's screenshots: docs/images/*.svg, to commit.
+.PHONY: figures
+figures: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[cli,redis,docs]" -r benchmarks/requirements.txt
+	$(BIN)/python docs/figures/console.py
+	$(BIN)/python docs/figures/draw.py
+
 bench: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[cli]" -r benchmarks/requirements.txt
 	$(BIN)/python -m benchmarks

@@ -119,20 +119,23 @@ class OfficialSdk:
         self._sdk.token = {"accessToken": server.token}
         self._path = list_path(server)
 
-    def page(self, product: str, product_id: int, page: int) -> list[dict[str, Any]]:
+    def page(
+        self, product: str, product_id: int, page: int, *, max_rows: int = PAGE_SIZE
+    ) -> list[dict[str, Any]]:
         """One page of rows through the official ``get()``."""
-        params = {"product": product, "productId": product_id, "page": page, "maxRows": PAGE_SIZE}
+        params = {"product": product, "productId": product_id, "page": page, "maxRows": max_rows}
         rows: list[dict[str, Any]] = self._sdk.get(self._path, params).json()
         return rows
 
-    def walk(self, listing: Listing, seen: set[str]) -> None:
-        """Every page of one listing, one after another; add uiis to ``seen``."""
+    def walk(self, listing: Listing, seen: set[str], *, max_rows: int = PAGE_SIZE) -> None:
+        """Every page of one listing, one after another, until a short one; add uiis to
+        ``seen``."""
         product, product_id, _ = listing
         page = 0
         while True:
-            rows = self.page(product, product_id, page)
+            rows = self.page(product, product_id, page, max_rows=max_rows)
             seen.update(row["uii"] for row in rows)
-            if len(rows) < PAGE_SIZE:
+            if len(rows) < max_rows:
                 return
             page += 1
 
