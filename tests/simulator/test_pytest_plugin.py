@@ -113,6 +113,22 @@ async def test_marker_wins(activecalls_simulator):
     assert len(activecalls_simulator.wire_calls()) == 2
 
 
+@pytest.mark.activecalls_client(account_timezone="Europe/Paris")
+async def test_client_marker_adds_to_the_suite_default(activecalls_client):
+    assert str(activecalls_client.account_timezone) == "Europe/Paris"
+    assert activecalls_client.page_size == 5  # the suite's default, kept
+
+
+@pytest.mark.activecalls_client(page_size=3)
+class TestClassClientMarker:
+    @pytest.mark.activecalls_client(page_size=4)
+    async def test_closest_client_marker_wins(self, activecalls_client):
+        assert activecalls_client.page_size == 4
+
+    async def test_class_client_marker(self, activecalls_client):
+        assert activecalls_client.page_size == 3
+
+
 @pytest.mark.activecalls_simulator(calls=2)
 class TestClassMarker:
     @pytest.mark.activecalls_simulator(calls=4)
@@ -124,10 +140,10 @@ class TestClassMarker:
 """
     )
     result = pytester.runpytest()
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=7)
 
 
-def test_marker_is_registered_and_takes_keywords_only(pytester: pytest.Pytester) -> None:
+def test_markers_are_registered_and_take_keywords_only(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(CONFTEST)
     pytester.makeini(INI)
     pytester.makepyfile(
@@ -138,13 +154,29 @@ import pytest
 @pytest.mark.activecalls_simulator(50)
 async def test_positional(activecalls_simulator):
     pass
+
+
+@pytest.mark.asyncio
+@pytest.mark.activecalls_client({"retry": None})
+async def test_positional_client(activecalls_client):
+    pass
 """
     )
     result = pytester.runpytest("--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.activecalls_simulator(**options):*"])
+    result.stdout.fnmatch_lines(
+        [
+            "@pytest.mark.activecalls_simulator(**options):*",
+            "@pytest.mark.activecalls_client(**options):*",
+        ]
+    )
     result = pytester.runpytest()
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*activecalls_simulator takes keyword arguments only*"])
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*activecalls_simulator takes keyword arguments only*",
+            "*activecalls_client takes keyword arguments only*",
+        ]
+    )
 
 
 def test_the_entry_point_loads_the_fixtures_without_a_conftest(pytester: pytest.Pytester) -> None:
@@ -196,6 +228,7 @@ def test_the_guide_s_test_files_pass(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest()
     result.assert_outcomes(passed=2)
     pytester.makeconftest(blocks["conftest.py"])
+    pytester.makepyfile(test_paging=blocks["test_paging.py"])
     pytester.makepyfile(
         test_defaults="""
 import pytest
@@ -207,7 +240,7 @@ async def test_suite_defaults(activecalls_client, activecalls_simulator):
 """
     )
     result = pytester.runpytest()
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
 
 
 @pytest.mark.parametrize(
