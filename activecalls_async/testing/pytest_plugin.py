@@ -3,9 +3,10 @@
 They load by themselves in any suite where ``activecalls-async`` is installed (a ``pytest11``
 entry point; ``-p no:activecalls_async.testing.pytest_plugin`` turns them off); naming the
 module in ``pytest_plugins`` as well does no harm. Ask for ``activecalls_client`` (and
-``activecalls_simulator`` to inspect or drive the account). Both are function-scoped: every
-test gets a fresh, seeded account. The fixtures are async, so the suite needs pytest-asyncio
-(any mode).
+``activecalls_simulator`` to inspect or drive the account); a test that needs more clients
+of the same account, or one with other credentials, calls ``activecalls_client_factory``.
+All are function-scoped: every test gets a fresh, seeded account, and every client made for
+it is closed after it. The fixtures are async, so the suite needs pytest-asyncio (any mode).
 
 Configure the simulator and the client per test with markers, or for a whole directory by
 overriding the ``activecalls_simulator_options`` and ``activecalls_client_options`` fixtures;
@@ -28,7 +29,9 @@ from ._simulator import Simulator
 
 __all__ = [
     "DEFAULT_SIMULATOR_OPTIONS",
+    "ClientFactory",
     "activecalls_client",
+    "activecalls_client_factory",
     "activecalls_client_options",
     "activecalls_simulator",
     "activecalls_simulator_options",
@@ -36,6 +39,10 @@ __all__ = [
 
 #: What ``activecalls_simulator`` starts by default: a small, seeded, still account.
 DEFAULT_SIMULATOR_OPTIONS: dict[str, Any] = {"calls": 200, "seed": 0, "live": False}
+
+#: ``activecalls_client_factory``'s type: keyword arguments for ``ActiveCallsClient`` in,
+#: a client of the test's simulator out.
+ClientFactory = Callable[..., ActiveCallsClient]
 
 MARKER = "activecalls_simulator"
 CLIENT_MARKER = "activecalls_client"
@@ -111,17 +118,38 @@ async def activecalls_simulator(
 
 
 @_async_fixture
-async def activecalls_client(
+async def activecalls_client_factory(
     request: pytest.FixtureRequest,
     activecalls_simulator: Simulator,
     activecalls_client_options: dict[str, Any],
+) -> AsyncIterator[ClientFactory]:
+    """Makes clients of ``activecalls_simulator`` as ``activecalls_client`` is made, the
+    call's keywords (``auth``, ``account_id`` and ``base_url`` too) winning; each is closed
+    after the test."""
+    defaults = {
+        "account_id": activecalls_simulator.account_id,
+        "auth": activecalls_simulator.token,
+        "base_url": activecalls_simulator.base_url,
+        **_options(request, activecalls_client_options, CLIENT_MARKER),
+    }
+    made: list[ActiveCallsClient] = []
+
+    def make(**options: Any) -> ActiveCallsClient:
+        client = ActiveCallsClient(**{**defaults, **options})
+        made.append(client)
+        return client
+
+    try:
+        yield make
+    finally:
+        for client in reversed(made):
+            await client.aclose()
+
+
+@_async_fixture
+async def activecalls_client(
+    activecalls_client_factory: ClientFactory,
 ) -> AsyncIterator[ActiveCallsClient]:
     """An ``ActiveCallsClient`` bound to ``activecalls_simulator``, closed after the test."""
-    options = _options(request, activecalls_client_options, CLIENT_MARKER)
-    async with ActiveCallsClient(
-        account_id=activecalls_simulator.account_id,
-        auth=activecalls_simulator.token,
-        base_url=activecalls_simulator.base_url,
-        **options,
-    ) as client:
+    async with activecalls_client_factory() as client:
         yield client

@@ -76,6 +76,49 @@ def test_fixtures_marker_and_teardown(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=4)
 
 
+FACTORY_TESTS = """
+import pytest
+
+from activecalls_async import ApiToken, RingCentralAuth
+
+pytestmark = pytest.mark.asyncio
+made = []
+
+
+@pytest.mark.activecalls_client(page_size=6)
+async def test_clients_like_the_fixtures_with_the_call_winning(
+    activecalls_client, activecalls_client_factory, activecalls_simulator
+):
+    sim = activecalls_simulator
+    second = activecalls_client_factory()
+    legacy = activecalls_client_factory(auth=ApiToken(sim.api_token), page_size=7)
+    located = activecalls_client_factory(account_id=None)
+    made.extend([activecalls_client, second, legacy, located])
+    assert (second.page_size, legacy.page_size) == (6, 7)  # marker, then call
+    assert await legacy.list_active_calls("ACCOUNT", 12440001, max_rows=2)
+    assert await located.resolve_account_id() == sim.account_id
+    jwt = RingCentralAuth.from_jwt(
+        client_id=sim.rc_client_id,
+        client_secret=sim.rc_client_secret,
+        jwt=sim.rc_jwt,
+        rc_server=sim.root_url,
+        auth_url=sim.root_url,
+    )
+    async with activecalls_client_factory(auth=jwt) as client:
+        assert await client.list_active_calls("ACCOUNT", 12440001, max_rows=1)
+    assert [r.operation for r in sim.requests if r.operation.startswith("auth")] == [
+        "auth.jwt",
+        "auth.exchange",
+    ]
+    await jwt.aclose()
+
+
+async def test_every_client_made_was_closed():
+    assert len(made) == 4
+    assert all(client.closed for client in made)
+"""
+
+
 def test_options_fixture_sets_a_suite_default_and_the_marker_wins(
     pytester: pytest.Pytester,
 ) -> None:
@@ -139,8 +182,10 @@ class TestClassMarker:
         assert len(activecalls_simulator.wire_calls()) == 2
 """
     )
+    # activecalls_client_factory makes more clients of the same simulator, like the fixture's.
+    pytester.makepyfile(test_factory=FACTORY_TESTS)
     result = pytester.runpytest()
-    result.assert_outcomes(passed=7)
+    result.assert_outcomes(passed=9)
 
 
 def test_markers_are_registered_and_take_keywords_only(pytester: pytest.Pytester) -> None:
