@@ -252,6 +252,12 @@ async def wait_until(condition: Callable[[], bool], *, timeout: float = 5.0) -> 
         await asyncio.sleep(0.002)
 
 
+async def wait_for_arrival(sim: Simulator, operation: str, count: int = 1) -> None:
+    """Wait until ``count`` requests of ``operation`` have reached the simulator (answered or
+    still being served): a request is in flight, not merely scheduled."""
+    await wait_until(lambda: sum(r.operation == operation for r in sim.requests) >= count)
+
+
 # -- the pure wire, called as the transport calls it ----------------------------------
 
 #: The options a request carries when a test builds one by hand.
