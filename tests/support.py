@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from activecalls_async import ActiveCall, ActiveCallsClient, APIStatusError, Priority, RetryPolicy
@@ -250,6 +251,26 @@ async def wait_until(condition: Callable[[], bool], *, timeout: float = 5.0) -> 
         if loop.time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.002)
+
+
+class LoopClock:
+    """Moves the running event loop's clock ahead on demand, so that code timing itself on
+    the loop (``loop.time()``) sees a long wait that took no time. Timers already set fall
+    due as the clock passes them, as they would after a real wait."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        loop = asyncio.get_running_loop()
+        self._real = loop.time
+        self.ahead = 0.0
+        monkeypatch.setattr(loop, "time", self.now)
+
+    def now(self) -> float:
+        """The loop's time: the real one plus every jump."""
+        return self._real() + self.ahead
+
+    def jump(self, seconds: float) -> None:
+        """Move the clock ``seconds`` ahead at once."""
+        self.ahead += seconds
 
 
 async def wait_for_arrival(sim: Simulator, operation: str, count: int = 1) -> None:
