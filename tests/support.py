@@ -233,6 +233,11 @@ def list_requests(sim: Simulator) -> list[tuple[int, int]]:
     ]
 
 
+def serving(sim: Simulator, operation: str = "list") -> int:
+    """How many requests of ``operation`` the simulator is serving now (arrived, unanswered)."""
+    return sum(1 for r in sim.requests if r.operation == operation and r.status == 0)
+
+
 def max_in_flight(sim: Simulator, operation: str = "list") -> int:
     """The most requests of ``operation`` the simulator was serving at once."""
     spans = [(r.started, r.finished) for r in sim.requests if r.operation == operation]
