@@ -25,6 +25,7 @@ from activecalls_async import (
     ValidationError,
 )
 from activecalls_async.testing import Faults, Simulator
+from tests.support import wait_for_arrival
 
 FAST_RETRIES = RetryPolicy(max_attempts=3, initial_delay=0.001, max_delay=0.002)
 
@@ -148,7 +149,7 @@ async def test_a_caller_cancelled_during_the_lookup_leaves_it_to_the_others(
     async with unlocated(sim) as client:
         first = asyncio.create_task(client.list_active_calls("ACCOUNT", max_rows=1))
         second = asyncio.create_task(client.list_active_calls("ACCOUNT", max_rows=1))
-        await asyncio.sleep(0.05)
+        await wait_for_arrival(sim, "accounts")
         first.cancel()
         assert len(await second) == 1
         with pytest.raises(asyncio.CancelledError):
@@ -161,7 +162,7 @@ async def test_closing_during_the_lookup_leaves_no_task(activecalls_simulator: S
     sim.faults = Faults(latency=5.0, operations={"accounts"})
     client = unlocated(sim)
     waiting = asyncio.create_task(client.list_active_calls("ACCOUNT"))
-    await asyncio.sleep(0.05)
+    await wait_for_arrival(sim, "accounts")
     await client.aclose()
     with pytest.raises(ClientClosedError):
         await waiting
