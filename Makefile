@@ -71,7 +71,7 @@ decode-other-python: $(BIN)/python
 		[ -x $$venv/bin/python ] || $$py -m venv $$venv || exit 1; \
 		$$venv/bin/python -m pip install --quiet -e . pytest pytest-asyncio hypothesis || exit 1; \
 		echo "decode-other-python: the decoder tests on $$($$venv/bin/python --version)"; \
-		$$venv/bin/python -m pytest tests/core/test_decode.py tests/core/test_fast_decode.py \
+		$$venv/bin/python -m pytest tests/wire/test_decode.py tests/wire/test_fast_decode.py \
 			-q -p no:cacheprovider || exit 1; \
 	done
 
