@@ -10,7 +10,7 @@ from aiohttp import web
 
 from activecalls_async import ActiveCallsClient, Priority
 from activecalls_async.limits.slots import PrioritySlots
-from tests.support import ACCOUNT, FAST, serve
+from tests.support import ACCOUNT, FAST, serve, wait_until
 
 
 class CountingServer:
@@ -46,7 +46,7 @@ class CountingServer:
 async def test_walks_dropping_prefetched_pages_never_exceed_the_limit_at_the_server(
     fan_outs: int,
 ) -> None:
-    server = CountingServer({"ACD": 45, "ACCOUNT": 1000}, latency=0.1)
+    server = CountingServer({"ACD": 45, "ACCOUNT": 1000}, latency=0.05)
     async with (
         serve(server.handle) as root,
         ActiveCallsClient(
@@ -66,10 +66,7 @@ async def test_walks_dropping_prefetched_pages_never_exceed_the_limit_at_the_ser
 
         assert await asyncio.gather(*(fan_out() for _ in range(fan_outs))) == [1045] * fan_outs
         # Requests abandoned past the end of a listing are still being answered.
-        for _ in range(40):
-            if not server.serving:
-                break
-            await asyncio.sleep(0.05)
+        await wait_until(lambda: not server.serving)
     assert server.seen > 105 * fan_outs  # it did walk every page
     assert server.most <= 10
 
