@@ -8,7 +8,8 @@ BIN    := $(VENV)/bin
 VENV_AIOHTTP313 ?= .venv-aiohttp313
 AIORESPONSES_TESTS = $(shell grep -rlE '^(from aioresponses import|import aioresponses)' tests)
 # The suite runs in this many pytest-xdist workers: most of its time is spent waiting
-# (on servers, timeouts, subprocesses), so two workers on two cores halve it.
+# (on servers, timeouts, subprocesses), so two workers on two cores halve it; a worker
+# that runs out of tests takes some of the other's (worksteal).
 WORKERS ?= 2
 
 .PHONY: demo test lint typecheck docs pytest pytest-aioresponses decode-other-python bench clean
@@ -49,7 +50,7 @@ docs: $(BIN)/python
 # (pyproject.toml: parallel, patch subprocess); `combine` adds them up.
 pytest:
 	$(BIN)/python -m coverage erase
-	$(BIN)/python -m coverage run -m pytest -m "not aioresponses" -n $(WORKERS)
+	$(BIN)/python -m coverage run -m pytest -m "not aioresponses" -n $(WORKERS) --dist worksteal
 	$(BIN)/python -m coverage combine --quiet
 	$(BIN)/python -m coverage report
 

@@ -1,8 +1,9 @@
-"""Helpers the tests share: fast retries, scripted servers, in-memory listings, task checks.
+"""Helpers the tests share: fast retries, scripted servers, in-memory listings, task checks,
+waits for a condition and a loop clock that jumps.
 
 Fixtures come from the SDK's own pytest plugin (``activecalls_simulator``,
-``activecalls_client`` and their ``*_options`` overrides); these are plain functions
-and classes.
+``activecalls_client``, ``activecalls_client_factory``, their ``*_options`` overrides and
+markers); these are plain functions and classes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from activecalls_async import ActiveCall, ActiveCallsClient, APIStatusError, Priority, RetryPolicy
+from activecalls_async import ActiveCall, APIStatusError, Priority, RetryPolicy
 from activecalls_async import _validators as check
 from activecalls_async._endpoints import Endpoint
 from activecalls_async._wire.request import RawCall, Request, build_raw_request, build_request
@@ -212,16 +213,6 @@ async def assert_no_tasks_left(*, within: int = 100, on_the_wire: float = 2.0) -
 
 def _on_the_wire(task: asyncio.Task[object]) -> bool:
     return getattr(task.get_coro(), "__qualname__", "") == "Transport._on_the_wire"
-
-
-def client_for(sim: Simulator, **options: object) -> ActiveCallsClient:
-    """A client of the simulator's account (options override the defaults)."""
-    return ActiveCallsClient(
-        account_id=sim.account_id,
-        auth=sim.token,
-        base_url=sim.base_url,
-        **options,  # type: ignore[arg-type]
-    )
 
 
 def list_requests(sim: Simulator) -> list[tuple[int, int]]:

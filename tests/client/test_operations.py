@@ -108,11 +108,11 @@ async def test_external_id_filter(
     assert {c.external_id for c in page} == {external}
 
 
-async def test_legacy_prefix_without_voice(activecalls_simulator: Simulator) -> None:
+async def test_legacy_prefix_without_voice(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
     sim = activecalls_simulator
-    async with ActiveCallsClient(
-        account_id=sim.account_id, auth=sim.token, base_url=sim.legacy_base_url
-    ) as client:
+    async with activecalls_client_factory(base_url=sim.legacy_base_url) as client:
         page = await client.list_active_calls("ACCOUNT", sim.account_id, max_rows=5)
     assert len(page) == 5
     assert last_request(sim).path.startswith("/api/v1/admin/accounts/")
