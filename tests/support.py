@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+import selectors
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import pytest
@@ -36,6 +37,7 @@ ACCOUNT = "12440001"
 FAST = RetryPolicy(max_attempts=8, initial_delay=0.001, max_delay=0.01)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
 
 
 @contextlib.asynccontextmanager
@@ -249,6 +251,15 @@ async def wait_until(condition: Callable[[], bool], *, timeout: float = 5.0) -> 
         await asyncio.sleep(0.002)
 
 
+async def wait_for_arrival(sim: Simulator, operation: str, count: int = 1) -> None:
+    """Wait until ``count`` requests of ``operation`` have reached the simulator (answered or
+    still being served): a request is in flight, not merely scheduled."""
+    await wait_until(lambda: sum(r.operation == operation for r in sim.requests) >= count)
+
+
+# -- virtual time ------------------------------------------------------------------------
+
+
 class LoopClock:
     """Moves the running event loop's clock ahead on demand, so that code timing itself on
     the loop (``loop.time()``) sees a long wait that took no time. Timers already set fall
@@ -269,10 +280,49 @@ class LoopClock:
         self.ahead += seconds
 
 
-async def wait_for_arrival(sim: Simulator, operation: str, count: int = 1) -> None:
-    """Wait until ``count`` requests of ``operation`` have reached the simulator (answered or
-    still being served): a request is in flight, not merely scheduled."""
-    await wait_until(lambda: sum(r.operation == operation for r in sim.requests) >= count)
+class JumpingSelector:
+    """Wraps a selector so that waiting for a timer moves the loop's clock instead."""
+
+    def __init__(self, selector: selectors.BaseSelector, loop: VirtualTimeLoop) -> None:
+        self._selector = selector
+        self._loop = loop
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        events = self._selector.select(0)
+        if events or timeout == 0:
+            return events
+        if timeout is None:
+            raise RuntimeError("deadlock: every task waits and no timer is set")
+        self._loop.now += timeout
+        return []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._selector, name)
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock jumps to the next timer: minutes of waiting take no time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        super().__init__(JumpingSelector(selectors.DefaultSelector(), self))  # type: ignore[arg-type]
+
+    def time(self) -> float:
+        return self.now
+
+
+def virtual(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``main()`` to completion on a ``VirtualTimeLoop`` (for code with no real I/O)."""
+    loop = VirtualTimeLoop()
+    try:
+        return loop.run_until_complete(main())
+    finally:
+        loop.close()
+
+
+def now() -> float:
+    """The running loop's time: the clock to give what a virtual-time test drives."""
+    return asyncio.get_running_loop().time()
 
 
 # -- the pure wire, called as the transport calls it ----------------------------------

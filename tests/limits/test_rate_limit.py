@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import selectors
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -21,8 +20,7 @@ from activecalls_async import ActiveCallsClient, Limiter, RateLimit, ValidationE
 from activecalls_async.priority import Priority
 from activecalls_async.testing import Simulator
 from activecalls_async.testing.pytest_plugin import ClientFactory
-
-T = TypeVar("T")
+from tests.support import now, virtual
 
 
 async def grants(limit: RateLimit, tasks: int, each: int) -> list[float]:
@@ -320,49 +318,6 @@ async def test_a_busy_cpu_never_overflows_the_servers_window() -> None:
 
 
 # --- Priorities, headroom, pacing, aging: on a virtual clock ---------------------------
-
-
-class JumpingSelector:
-    """Wraps a selector so that waiting for a timer moves the loop's clock instead."""
-
-    def __init__(self, selector: selectors.BaseSelector, loop: VirtualTimeLoop) -> None:
-        self._selector = selector
-        self._loop = loop
-
-    def select(self, timeout: float | None = None) -> list[Any]:
-        events = self._selector.select(0)
-        if events or timeout == 0:
-            return events
-        if timeout is None:
-            raise RuntimeError("deadlock: every task waits and no timer is set")
-        self._loop.now += timeout
-        return []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._selector, name)
-
-
-class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """An event loop whose clock jumps to the next timer: minutes of waiting take no time."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        super().__init__(JumpingSelector(selectors.DefaultSelector(), self))  # type: ignore[arg-type]
-
-    def time(self) -> float:
-        return self.now
-
-
-def virtual(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    loop = VirtualTimeLoop()
-    try:
-        return loop.run_until_complete(main())
-    finally:
-        loop.close()
-
-
-def now() -> float:
-    return asyncio.get_running_loop().time()
 
 
 class Run:

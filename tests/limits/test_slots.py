@@ -10,7 +10,7 @@ from aiohttp import web
 
 from activecalls_async import ActiveCallsClient, Priority
 from activecalls_async.limits.slots import PrioritySlots
-from tests.support import ACCOUNT, FAST, serve, wait_until
+from tests.support import ACCOUNT, FAST, now, serve, virtual, wait_until
 
 
 class CountingServer:
@@ -71,25 +71,30 @@ async def test_walks_dropping_prefetched_pages_never_exceed_the_limit_at_the_ser
     assert server.most <= 10
 
 
-async def test_an_action_overtakes_queued_bulk_at_the_slots() -> None:
-    slots = PrioritySlots(1)
+def test_an_action_overtakes_queued_bulk_at_the_slots() -> None:
     order: list[str] = []
 
-    async def take(name: str, priority: Priority) -> None:
-        await slots.acquire(priority)
-        order.append(name)
-        await asyncio.sleep(0.01)
-        slots.release()
+    async def main() -> int:
+        slots = PrioritySlots(1, clock=now)
 
-    await slots.acquire(Priority.BULK)  # the one slot is busy
-    bulk = [asyncio.create_task(take(f"bulk{i}", Priority.BULK)) for i in range(3)]
-    await asyncio.sleep(0)
-    read = asyncio.create_task(take("read", Priority.READ))
-    action = asyncio.create_task(take("action", Priority.ACTION))
-    await asyncio.sleep(0)
-    assert slots.waiting == 5
-    slots.release()
-    await asyncio.gather(*bulk, read, action)
+        async def take(name: str, priority: Priority) -> None:
+            await slots.acquire(priority)
+            order.append(name)
+            await asyncio.sleep(0.01)  # the request's time on the wire (virtual)
+            slots.release()
+
+        await slots.acquire(Priority.BULK)  # the one slot is busy
+        bulk = [asyncio.create_task(take(f"bulk{i}", Priority.BULK)) for i in range(3)]
+        await asyncio.sleep(0)
+        read = asyncio.create_task(take("read", Priority.READ))
+        action = asyncio.create_task(take("action", Priority.ACTION))
+        await asyncio.sleep(0)
+        waiting = slots.waiting
+        slots.release()
+        await asyncio.gather(*bulk, read, action)
+        return waiting
+
+    assert virtual(main) == 5
     assert order == ["action", "read", "bulk0", "bulk1", "bulk2"]  # FIFO within BULK
 
 
