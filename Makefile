@@ -31,7 +31,7 @@ demo: $(BIN)/python
 test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade -e ".[test]" aiohttp
 	$(MAKE) lint typecheck docs pytest
-	$(MAKE) -j2 --output-sync=target pytest-aioresponses decode-other-python
+	$(MAKE) -j3 --output-sync=target pytest-aioresponses decode-other-python
 
 lint:
 	$(BIN)/python -m ruff check .
@@ -66,7 +66,7 @@ pytest-aioresponses: $(VENV_AIOHTTP313)/bin/python
 OTHER_PYTHONS ?= 3.10 3.13
 decode-other-python: $(addprefix decode-on-python,$(OTHER_PYTHONS))
 
-# One interpreter's run (`make -j2` runs them side by side).
+# One interpreter's run (`make test` runs them side by side).
 decode-on-python%: $(BIN)/python
 	@main=$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
 	want=$*; \
