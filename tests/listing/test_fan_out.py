@@ -235,14 +235,14 @@ async def test_bad_arguments_are_refused_before_any_request(
     assert activecalls_simulator.requests == []
 
 
-@pytest.mark.activecalls_simulator(rate_limit=20, rate_window=0.5)
+@pytest.mark.activecalls_simulator(rate_limit=20, rate_window=0.25)
 async def test_a_fan_out_far_beyond_the_rate_limit_gets_no_429(
     activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
 ) -> None:
-    # The same limit on both sides, scaled down to 20 per half second: ~50 requests.
+    # The same limit on both sides, scaled down to 20 per quarter second: ~50 requests.
     sim = activecalls_simulator
     targets = sim.targets()
-    async with activecalls_client_factory(rate_limit=RateLimit(20, per=0.5), retry=None) as client:
+    async with activecalls_client_factory(rate_limit=RateLimit(20, per=0.25), retry=None) as client:
         got = [c.uii async for c in client.iter_active_calls_many(targets, page_size=40)]
     assert len(sim.requests) > 40
     assert [r.status for r in sim.requests if r.status != 200] == []
@@ -250,7 +250,7 @@ async def test_a_fan_out_far_beyond_the_rate_limit_gets_no_429(
     assert len(got) == len(set(got))
 
 
-@pytest.mark.activecalls_simulator(rate_limit=20, rate_window=0.5)
+@pytest.mark.activecalls_simulator(rate_limit=20, rate_window=0.25)
 @pytest.mark.activecalls_client(retry=None)
 async def test_without_the_limiter_the_same_fan_out_is_throttled(
     activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
