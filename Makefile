@@ -2,8 +2,15 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# aioresponses cannot mock aiohttp 3.14+: its tests run in this second environment.
+# aioresponses cannot mock aiohttp 3.14+: its tests run in this second environment, which
+# holds only what they import (the modules that import aioresponses, as tests/conftest.py
+# marks them).
 VENV_AIOHTTP313 ?= .venv-aiohttp313
+AIORESPONSES_TESTS = $(shell grep -rlE '^(from aioresponses import|import aioresponses)' tests)
+# The suite runs in this many pytest-xdist workers: most of its time is spent waiting
+# (on servers, timeouts, subprocesses), so two workers on two cores halve it; a worker
+# that runs out of tests takes some of the other's (worksteal).
+WORKERS ?= 2
 
 .PHONY: demo test lint typecheck docs pytest pytest-aioresponses test-pythons bench clean
 
@@ -13,19 +20,18 @@ $(BIN)/python:
 
 $(VENV_AIOHTTP313)/bin/python:
 	$(PYTHON) -m venv $(VENV_AIOHTTP313)
-	$(VENV_AIOHTTP313)/bin/python -m pip install --quiet --upgrade pip
 
 # No credentials needed: the demo runs against the embedded simulator.
 demo: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[cli]"
 	$(BIN)/activecalls demo
 
-# The whole suite on the newest aiohttp (the one `pip install` gives users), and the
+# The whole suite on the newest aiohttp (the one `pip install` gives users), then the
 # aioresponses wire-format tests on the 3.13 line. CI also runs `make test-pythons`.
 test: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
-	$(BIN)/python -m pip install --quiet --upgrade aiohttp
-	$(MAKE) lint typecheck docs pytest pytest-aioresponses
+	$(BIN)/python -m pip install --quiet --upgrade -e ".[test]" aiohttp
+	$(MAKE) lint typecheck docs pytest
+	$(MAKE) pytest-aioresponses
 
 lint:
 	$(BIN)/python -m ruff check .
@@ -40,14 +46,19 @@ docs: $(BIN)/python
 		$(BIN)/python -m pip install --quiet -e ".[docs]"
 	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet --site-dir site
 
+# Each worker (and each Python subprocess a test starts) writes its own coverage data
+# (pyproject.toml: parallel, patch subprocess); `combine` adds them up.
 pytest:
 	$(BIN)/python -m coverage erase
-	$(BIN)/python -m coverage run -m pytest -m "not aioresponses"
+	$(BIN)/python -m coverage run -m pytest -m "not aioresponses" -n $(WORKERS) --dist worksteal
+	$(BIN)/python -m coverage combine --quiet
 	$(BIN)/python -m coverage report
 
 pytest-aioresponses: $(VENV_AIOHTTP313)/bin/python
-	$(VENV_AIOHTTP313)/bin/python -m pip install --quiet -e ".[test]" "aiohttp>=3.13,<3.14"
-	$(VENV_AIOHTTP313)/bin/python -m pytest -m aioresponses -q -p no:cacheprovider
+	$(VENV_AIOHTTP313)/bin/python -m pip install --quiet -e . "aiohttp>=3.13,<3.14" \
+		"pytest>=8" "pytest-asyncio>=0.24" "aioresponses>=0.7.6"
+	$(VENV_AIOHTTP313)/bin/python -m pytest -m aioresponses -q -p no:cacheprovider \
+		$(AIORESPONSES_TESTS)
 
 # The whole suite again on every other Python the package supports (PYTHONS): the oldest
 # and the newest this machine's package sources offer. A missing interpreter is skipped
@@ -73,7 +84,8 @@ test-pythons: $(BIN)/python
 		$$venv/bin/python -m pip install --quiet -e ".[test]" || exit 1; \
 		$$venv/bin/python -m pip install --quiet --upgrade aiohttp || exit 1; \
 		echo "test-pythons: the whole suite on $$($$venv/bin/python --version)"; \
-		$$venv/bin/python -m pytest -q -p no:cacheprovider -m "not aioresponses" || exit 1; \
+		$$venv/bin/python -m pytest -q -p no:cacheprovider -m "not aioresponses" \
+			-n $(WORKERS) --dist worksteal || exit 1; \
 	done
 
 # The docs' figures, from simulator runs (a real redis-server for the fleet's), and the
@@ -89,5 +101,5 @@ bench: $(BIN)/python
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(VENV_AIOHTTP313) .venv-py3.* .coverage .pytest_cache .mypy_cache \
+	rm -rf $(VENV) $(VENV_AIOHTTP313) .venv-py3.* .coverage .coverage.* .pytest_cache .mypy_cache \
 		.ruff_cache dist build site

@@ -11,6 +11,17 @@ import pytest
 pytest_plugins = ["activecalls_async.testing.pytest_plugin"]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """No hypothesis deadline: it times each example on the wall clock, which under coverage,
+    in parallel workers on a shared machine, measures the machine (performance is measured
+    in benchmarks/). The aioresponses environment has no hypothesis and needs none."""
+    if config.pluginmanager.hasplugin("hypothesispytest"):
+        from hypothesis import settings
+
+        settings.register_profile("activecalls", deadline=None)
+        settings.load_profile("activecalls")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the tests of modules that mock aiohttp with aioresponses: ``make test`` runs
     them on the aiohttp 3.13 line (aioresponses cannot mock 3.14+), the rest on the newest.

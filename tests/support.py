@@ -1,22 +1,25 @@
-"""Helpers the tests share: fast retries, scripted servers, in-memory listings, task checks.
+"""Helpers the tests share: fast retries, scripted servers, in-memory listings, task checks,
+waits for a condition and a loop clock that jumps.
 
 Fixtures come from the SDK's own pytest plugin (``activecalls_simulator``,
-``activecalls_client`` and their ``*_options`` overrides); these are plain functions
-and classes.
+``activecalls_client``, ``activecalls_client_factory``, their ``*_options`` overrides and
+markers); these are plain functions and classes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+import selectors
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
+import pytest
 from aiohttp import web
 
-from activecalls_async import ActiveCall, ActiveCallsClient, APIStatusError, Priority, RetryPolicy
+from activecalls_async import ActiveCall, APIStatusError, Priority, RetryPolicy
 from activecalls_async import _validators as check
 from activecalls_async._endpoints import Endpoint
 from activecalls_async._wire.request import RawCall, Request, build_raw_request, build_request
@@ -34,6 +37,7 @@ ACCOUNT = "12440001"
 FAST = RetryPolicy(max_attempts=8, initial_delay=0.001, max_delay=0.01)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
 
 
 @contextlib.asynccontextmanager
@@ -213,16 +217,6 @@ def _on_the_wire(task: asyncio.Task[object]) -> bool:
     return getattr(task.get_coro(), "__qualname__", "") == "Transport._on_the_wire"
 
 
-def client_for(sim: Simulator, **options: object) -> ActiveCallsClient:
-    """A client of the simulator's account (options override the defaults)."""
-    return ActiveCallsClient(
-        account_id=sim.account_id,
-        auth=sim.token,
-        base_url=sim.base_url,
-        **options,  # type: ignore[arg-type]
-    )
-
-
 def list_requests(sim: Simulator) -> list[tuple[int, int]]:
     """The (page, maxRows) of every list request the simulator received, in order."""
     return [
@@ -230,6 +224,11 @@ def list_requests(sim: Simulator) -> list[tuple[int, int]]:
         for r in sim.requests
         if r.operation == "list"
     ]
+
+
+def serving(sim: Simulator, operation: str = "list") -> int:
+    """How many requests of ``operation`` the simulator is serving now (arrived, unanswered)."""
+    return sum(1 for r in sim.requests if r.operation == operation and r.status == 0)
 
 
 def max_in_flight(sim: Simulator, operation: str = "list") -> int:
@@ -250,6 +249,80 @@ async def wait_until(condition: Callable[[], bool], *, timeout: float = 5.0) -> 
         if loop.time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.002)
+
+
+async def wait_for_arrival(sim: Simulator, operation: str, count: int = 1) -> None:
+    """Wait until ``count`` requests of ``operation`` have reached the simulator (answered or
+    still being served): a request is in flight, not merely scheduled."""
+    await wait_until(lambda: sum(r.operation == operation for r in sim.requests) >= count)
+
+
+# -- virtual time ------------------------------------------------------------------------
+
+
+class LoopClock:
+    """Moves the running event loop's clock ahead on demand, so that code timing itself on
+    the loop (``loop.time()``) sees a long wait that took no time. Timers already set fall
+    due as the clock passes them, as they would after a real wait."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        loop = asyncio.get_running_loop()
+        self._real = loop.time
+        self.ahead = 0.0
+        monkeypatch.setattr(loop, "time", self.now)
+
+    def now(self) -> float:
+        """The loop's time: the real one plus every jump."""
+        return self._real() + self.ahead
+
+    def jump(self, seconds: float) -> None:
+        """Move the clock ``seconds`` ahead at once."""
+        self.ahead += seconds
+
+
+class JumpingSelector:
+    """Wraps a selector so that waiting for a timer moves the loop's clock instead."""
+
+    def __init__(self, selector: selectors.BaseSelector, loop: VirtualTimeLoop) -> None:
+        self._selector = selector
+        self._loop = loop
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        events = self._selector.select(0)
+        if events or timeout == 0:
+            return events
+        if timeout is None:
+            raise RuntimeError("deadlock: every task waits and no timer is set")
+        self._loop.now += timeout
+        return []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._selector, name)
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock jumps to the next timer: minutes of waiting take no time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        super().__init__(JumpingSelector(selectors.DefaultSelector(), self))  # type: ignore[arg-type]
+
+    def time(self) -> float:
+        return self.now
+
+
+def virtual(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``main()`` to completion on a ``VirtualTimeLoop`` (for code with no real I/O)."""
+    loop = VirtualTimeLoop()
+    try:
+        return loop.run_until_complete(main())
+    finally:
+        loop.close()
+
+
+def now() -> float:
+    """The running loop's time: the clock to give what a virtual-time test drives."""
+    return asyncio.get_running_loop().time()
 
 
 # -- the pure wire, called as the transport calls it ----------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -26,7 +26,8 @@ from activecalls_async import (
 from activecalls_async.auth import LoginRequest, LoginSender, TokenSource
 from activecalls_async.priority import Priority
 from activecalls_async.testing import Faults, Simulator
-from tests.support import FAST, client_tasks
+from activecalls_async.testing.pytest_plugin import ClientFactory
+from tests.support import FAST, client_tasks, wait_for_arrival, wait_until
 
 
 class FakeClock:
@@ -52,12 +53,6 @@ class CountingLimiter:
         pass
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator(calls=30, seed=3, rate_limit=None) as simulator:
-        yield simulator
-
-
 def jwt_auth(sim: Simulator, **options: Any) -> RingCentralAuth:
     return RingCentralAuth.from_jwt(
         client_id=sim.rc_client_id,
@@ -69,11 +64,12 @@ def jwt_auth(sim: Simulator, **options: Any) -> RingCentralAuth:
     )
 
 
-def client_for(sim: Simulator, auth: Any, **options: Any) -> ActiveCallsClient:
-    settings: dict[str, Any] = {"retry": FAST, "rate_limit": None, **options}
-    return ActiveCallsClient(
-        account_id=sim.account_id, auth=auth, base_url=sim.base_url, **settings
-    )
+def waiting_for_login(client: ActiveCallsClient) -> int:
+    """How many requests of the client wait for its credentials' login in flight."""
+    auth = client._transport.auth
+    assert isinstance(auth, RingCentralAuth)
+    renewal = auth._renewal
+    return 0 if renewal is None or renewal.task.done() else renewal.waiters
 
 
 def trail(sim: Simulator) -> list[tuple[str, int]]:
@@ -111,8 +107,11 @@ async def grant_rc_token(sim: Simulator) -> str:
     return token
 
 
-async def test_from_jwt_grants_then_exchanges_then_calls(sim: Simulator) -> None:
-    async with client_for(sim, jwt_auth(sim)) as client:
+async def test_from_jwt_grants_then_exchanges_then_calls(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
+    async with make_client(auth=jwt_auth(sim)) as client:
         await list_some(client, sim)
         await list_some(client, sim)
     assert trail(sim) == [("auth.jwt", 200), ("auth.exchange", 200), ("list", 200), ("list", 200)]
@@ -123,14 +122,20 @@ async def test_from_jwt_grants_then_exchanges_then_calls(sim: Simulator) -> None
     assert "rcTokenType=Bearer" in exchange.body
 
 
-async def test_a_ringcentral_token_string_is_exchanged(sim: Simulator) -> None:
+async def test_a_ringcentral_token_string_is_exchanged(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     rc_token = await grant_rc_token(sim)
-    async with client_for(sim, RingCentralAuth(rc_token, auth_url=sim.root_url)) as client:
+    async with make_client(auth=RingCentralAuth(rc_token, auth_url=sim.root_url)) as client:
         await list_some(client, sim)
     assert trail(sim) == [("auth.exchange", 200), ("list", 200)]
 
 
-async def test_an_async_callable_is_asked_for_each_exchange(sim: Simulator) -> None:
+async def test_an_async_callable_is_asked_for_each_exchange(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     rc_token = await grant_rc_token(sim)
     asked = 0
 
@@ -142,7 +147,7 @@ async def test_an_async_callable_is_asked_for_each_exchange(sim: Simulator) -> N
     # Every refresh is refused, so every renewal is a fresh exchange.
     sim.faults = Faults(error_rate=1.0, error_status=401, operations={"auth.refresh"})
     auth = RingCentralAuth(current_rc_token, auth_url=sim.root_url)
-    async with client_for(sim, auth) as client:
+    async with make_client(auth=auth) as client:
         await list_some(client, sim)
         sim.expire_token(last_bearer(sim))
         await list_some(client, sim)
@@ -150,9 +155,12 @@ async def test_an_async_callable_is_asked_for_each_exchange(sim: Simulator) -> N
     assert [op for op, _ in trail(sim)].count("auth.exchange") == 2
 
 
-async def test_the_token_is_renewed_before_it_expires(sim: Simulator) -> None:
+async def test_the_token_is_renewed_before_it_expires(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     clock = FakeClock()
-    async with client_for(sim, jwt_auth(sim, clock=clock)) as client:
+    async with make_client(auth=jwt_auth(sim, clock=clock)) as client:
         await list_some(client, sim)
         clock.now += 239.0  # lifetime 300 s, renewed 60 s early
         await list_some(client, sim)
@@ -165,8 +173,11 @@ async def test_the_token_is_renewed_before_it_expires(sim: Simulator) -> None:
     assert all(status != 401 for _, status in trail(sim))
 
 
-async def test_a_401_expired_renews_the_token_and_repeats(sim: Simulator) -> None:
-    async with client_for(sim, jwt_auth(sim)) as client:
+async def test_a_401_expired_renews_the_token_and_repeats(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
+    async with make_client(auth=jwt_auth(sim)) as client:
         await list_some(client, sim)
         sim.expire_token(last_bearer(sim))
         await list_some(client, sim)
@@ -174,9 +185,12 @@ async def test_a_401_expired_renews_the_token_and_repeats(sim: Simulator) -> Non
 
 
 @pytest.mark.parametrize("how", ["expired-on-server", "due-by-clock"])
-async def test_renewal_is_single_flight(sim: Simulator, how: str) -> None:
+async def test_renewal_is_single_flight(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory, how: str
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     clock = FakeClock()
-    async with client_for(sim, jwt_auth(sim, clock=clock), max_concurrency=30) as client:
+    async with make_client(auth=jwt_auth(sim, clock=clock), max_concurrency=30) as client:
         await list_some(client, sim)
         if how == "expired-on-server":
             sim.expire_token(last_bearer(sim))
@@ -191,9 +205,12 @@ async def test_renewal_is_single_flight(sim: Simulator, how: str) -> None:
     assert trail(sim)[-1] == ("list", 200)
 
 
-async def test_a_refused_refresh_token_falls_back_to_a_fresh_exchange(sim: Simulator) -> None:
+async def test_a_refused_refresh_token_falls_back_to_a_fresh_exchange(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     sim.faults = Faults(error_rate=1.0, error_status=401, operations={"auth.refresh"})
-    async with client_for(sim, jwt_auth(sim)) as client:
+    async with make_client(auth=jwt_auth(sim)) as client:
         await list_some(client, sim)
         sim.expire_token(last_bearer(sim))
         await list_some(client, sim)
@@ -207,8 +224,11 @@ async def test_a_refused_refresh_token_falls_back_to_a_fresh_exchange(sim: Simul
     assert [op for op, _ in trail(sim)].count("auth.jwt") == 1
 
 
-async def test_a_spent_refresh_token_falls_back_to_a_fresh_exchange(sim: Simulator) -> None:
-    async with client_for(sim, jwt_auth(sim)) as client:
+async def test_a_spent_refresh_token_falls_back_to_a_fresh_exchange(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
+    async with make_client(auth=jwt_auth(sim)) as client:
         await list_some(client, sim)
         exchange = next(r for r in sim.requests if r.operation == "auth.exchange")
         assert exchange.status == 200
@@ -232,10 +252,13 @@ async def test_a_spent_refresh_token_falls_back_to_a_fresh_exchange(sim: Simulat
     ]
 
 
-async def test_exchanges_and_only_exchanges_wait_for_the_exchange_limit(sim: Simulator) -> None:
+async def test_exchanges_and_only_exchanges_wait_for_the_exchange_limit(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     limiter = CountingLimiter()
     clock = FakeClock()
-    async with client_for(sim, jwt_auth(sim, exchange_limit=limiter, clock=clock)) as client:
+    async with make_client(auth=jwt_auth(sim, exchange_limit=limiter, clock=clock)) as client:
         await list_some(client, sim)
         clock.now += 250.0
         await list_some(client, sim)  # a refresh: not an exchange
@@ -255,24 +278,30 @@ def test_the_default_exchange_limit_is_the_documented_five_per_minute() -> None:
     assert RingCentralAuth("rc-token").exchange_limit is not auth.exchange_limit
 
 
-async def test_the_exchange_limit_spaces_out_exchanges(sim: Simulator) -> None:
+async def test_the_exchange_limit_spaces_out_exchanges(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     sim.faults = Faults(error_rate=1.0, error_status=401, operations={"auth.refresh"})
-    limit = RateLimit(2, per=0.4, margin=0.0)
-    async with client_for(sim, jwt_auth(sim, exchange_limit=limit)) as client:
+    limit = RateLimit(2, per=0.2, margin=0.0)
+    async with make_client(auth=jwt_auth(sim, exchange_limit=limit)) as client:
         for _ in range(3):
             await list_some(client, sim)
             sim.expire_token(last_bearer(sim))
     starts = [r.started for r in sim.requests if r.operation == "auth.exchange"]
     assert len(starts) == 3
-    assert starts[2] - starts[0] >= 0.38
+    assert starts[2] - starts[0] >= 0.18
 
 
 async def test_a_login_service_outage_is_ridden_out_while_the_token_lasts(
-    sim: Simulator, caplog: pytest.LogCaptureFixture
+    activecalls_simulator: Simulator,
+    activecalls_client_factory: ClientFactory,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     caplog.set_level(logging.WARNING, logger="activecalls_async")
     clock = FakeClock()
-    async with client_for(sim, jwt_auth(sim, clock=clock)) as client:
+    async with make_client(auth=jwt_auth(sim, clock=clock)) as client:
         await list_some(client, sim)
         sim.faults = Faults(error_rate=1.0, error_status=503, operations={"auth.refresh"})
         clock.now += 250.0
@@ -295,8 +324,11 @@ async def test_a_login_service_outage_is_ridden_out_while_the_token_lasts(
     assert trail(sim)[-2:] == [("auth.refresh", 200), ("list", 200)]
 
 
-async def test_an_expired_token_is_not_ridden_out_when_renewal_fails(sim: Simulator) -> None:
-    async with client_for(sim, jwt_auth(sim)) as client:
+async def test_an_expired_token_is_not_ridden_out_when_renewal_fails(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
+    async with make_client(auth=jwt_auth(sim)) as client:
         await list_some(client, sim)
         sim.faults = Faults(error_rate=1.0, error_status=503, operations={"auth.refresh"})
         sim.expire_token(last_bearer(sim))
@@ -312,9 +344,12 @@ async def test_an_expired_token_is_not_ridden_out_when_renewal_fails(sim: Simula
     assert trail(sim)[-2:] == [("auth.refresh", 200), ("list", 200)]
 
 
-async def test_refused_credentials_are_not_ridden_out(sim: Simulator) -> None:
+async def test_refused_credentials_are_not_ridden_out(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     clock = FakeClock()
-    async with client_for(sim, jwt_auth(sim, clock=clock)) as client:
+    async with make_client(auth=jwt_auth(sim, clock=clock)) as client:
         await list_some(client, sim)
         # The login is revoked: renewal fails for good, though the token has time left.
         sim.faults = Faults(
@@ -326,9 +361,12 @@ async def test_refused_credentials_are_not_ridden_out(sim: Simulator) -> None:
     assert trail(sim)[-1] == ("auth.exchange", 401)
 
 
-async def test_a_refused_exchange_raises_authentication_error(sim: Simulator) -> None:
+async def test_a_refused_exchange_raises_authentication_error(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     sim.faults = Faults(error_rate=1.0, error_status=401, operations={"auth.exchange"})
-    async with client_for(sim, jwt_auth(sim)) as client:
+    async with make_client(auth=jwt_auth(sim)) as client:
         with pytest.raises(AuthenticationError) as caught:
             await list_some(client, sim)
     # The RingCentral token is granted anew once, in case it was the stale part.
@@ -341,7 +379,10 @@ async def test_a_refused_exchange_raises_authentication_error(sim: Simulator) ->
     assert caught.value.operation == "auth.exchange"
 
 
-async def test_wrong_client_credentials_raise_authentication_error(sim: Simulator) -> None:
+async def test_wrong_client_credentials_raise_authentication_error(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     auth = RingCentralAuth.from_jwt(
         client_id=sim.rc_client_id,
         client_secret="not-the-secret",
@@ -349,7 +390,7 @@ async def test_wrong_client_credentials_raise_authentication_error(sim: Simulato
         rc_server=sim.root_url,
         auth_url=sim.root_url,
     )
-    async with client_for(sim, auth) as client:
+    async with make_client(auth=auth) as client:
         with pytest.raises(AuthenticationError) as caught:
             await list_some(client, sim)
     assert caught.value.status == 401
@@ -361,21 +402,25 @@ async def test_wrong_client_credentials_raise_authentication_error(sim: Simulato
         rc_server=sim.root_url,
         auth_url=sim.root_url,
     )
-    async with client_for(sim, bad_jwt) as client:
+    async with make_client(auth=bad_jwt) as client:
         with pytest.raises(AuthenticationError) as caught:
             await list_some(client, sim)
     assert caught.value.status == 400  # OAuth's invalid_grant, still an auth failure
     assert caught.value.error_code == "invalid_grant"
 
 
-async def test_a_caller_cancelled_during_renewal_leaves_it_to_the_others(sim: Simulator) -> None:
-    async with client_for(sim, jwt_auth(sim)) as client:
+async def test_a_caller_cancelled_during_renewal_leaves_it_to_the_others(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
+    async with make_client(auth=jwt_auth(sim)) as client:
         await list_some(client, sim)
         sim.faults = Faults(latency=0.3, operations={"auth.refresh"})
         sim.expire_token(last_bearer(sim))
         first = asyncio.create_task(list_some(client, sim))
         second = asyncio.create_task(list_some(client, sim))
-        await asyncio.sleep(0.1)
+        await wait_until(lambda: waiting_for_login(client) == 2)
+        await wait_for_arrival(sim, "auth.refresh")
         first.cancel()
         with pytest.raises(asyncio.CancelledError):
             await first
@@ -385,13 +430,16 @@ async def test_a_caller_cancelled_during_renewal_leaves_it_to_the_others(sim: Si
     assert trail(sim)[-1] == ("list", 200)
 
 
-async def test_closing_the_client_stops_a_renewal_in_flight(sim: Simulator) -> None:
-    client = client_for(sim, jwt_auth(sim))
+async def test_closing_the_client_stops_a_renewal_in_flight(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
+    client = make_client(auth=jwt_auth(sim))
     await list_some(client, sim)
     sim.faults = Faults(latency=5.0, operations={"auth.refresh"})
     sim.expire_token(last_bearer(sim))
     waiting = asyncio.create_task(list_some(client, sim))
-    await asyncio.sleep(0.1)
+    await wait_for_arrival(sim, "auth.refresh")
     started = asyncio.get_running_loop().time()
     await client.aclose()
     assert asyncio.get_running_loop().time() - started < 1.0
@@ -401,13 +449,16 @@ async def test_closing_the_client_stops_a_renewal_in_flight(sim: Simulator) -> N
     assert client_tasks() == []
 
 
-async def test_closing_one_client_leaves_a_shared_auth_to_the_other(sim: Simulator) -> None:
+async def test_closing_one_client_leaves_a_shared_auth_to_the_other(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     auth = jwt_auth(sim)
     sim.faults = Faults(latency=0.3, operations={"auth.exchange"})
-    first, second = client_for(sim, auth), client_for(sim, auth)
+    first, second = make_client(auth=auth), make_client(auth=auth)
     async with second:
         waiting = asyncio.create_task(list_some(second, sim))
-        await asyncio.sleep(0.1)  # the second client's login is in flight
+        await wait_for_arrival(sim, "auth.exchange")  # the second client's login is in flight
         await first.aclose()
         await waiting  # not cancelled: the first client does not own the credentials
         await list_some(second, sim)
@@ -415,15 +466,18 @@ async def test_closing_one_client_leaves_a_shared_auth_to_the_other(sim: Simulat
     assert client_tasks() == []
 
 
-async def test_a_renewal_over_a_closed_clients_session_is_taken_over(sim: Simulator) -> None:
+async def test_a_renewal_over_a_closed_clients_session_is_taken_over(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     auth = jwt_auth(sim)
     sim.faults = Faults(latency=0.3, operations={"auth.exchange"})
-    first, second = client_for(sim, auth), client_for(sim, auth)
+    first, second = make_client(auth=auth), make_client(auth=auth)
     async with second:
         mine = asyncio.create_task(list_some(first, sim))  # starts the login, over its session
-        await asyncio.sleep(0.05)
+        await wait_for_arrival(sim, "auth.exchange")
         theirs = asyncio.create_task(list_some(second, sim))  # joins that login
-        await asyncio.sleep(0.05)
+        await wait_until(lambda: waiting_for_login(second) == 2)
         await first.aclose()
         with pytest.raises(ClientClosedError):
             await mine
@@ -434,13 +488,16 @@ async def test_a_renewal_over_a_closed_clients_session_is_taken_over(sim: Simula
 
 
 async def test_closing_the_auth_fails_its_waiters_with_client_closed_error(
-    sim: Simulator,
+    activecalls_simulator: Simulator,
+    activecalls_client_factory: ClientFactory,
 ) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     auth = jwt_auth(sim)
     sim.faults = Faults(latency=5.0, operations={"auth.jwt"})
-    async with client_for(sim, auth) as client:
+    async with make_client(auth=auth) as client:
         waiting = [asyncio.create_task(list_some(client, sim)) for _ in range(3)]
-        await asyncio.sleep(0.1)
+        await wait_until(lambda: waiting_for_login(client) == 3)
+        await wait_for_arrival(sim, "auth.jwt")
         await auth.aclose()
         for task in waiting:
             with pytest.raises(ClientClosedError, match="credentials were closed"):
@@ -448,7 +505,10 @@ async def test_closing_the_auth_fails_its_waiters_with_client_closed_error(
     assert client_tasks() == []
 
 
-async def test_a_client_made_from_the_environment_closes_its_login(sim: Simulator) -> None:
+async def test_a_client_made_from_the_environment_closes_its_login(
+    activecalls_simulator: Simulator,
+) -> None:
+    sim = activecalls_simulator
     sim.faults = Faults(latency=5.0, operations={"auth.jwt"})
     env = {
         "ACTIVECALLS_ACCOUNT_ID": sim.account_id,
@@ -461,19 +521,22 @@ async def test_a_client_made_from_the_environment_closes_its_login(sim: Simulato
     }
     client = ActiveCallsClient.from_env(env, rate_limit=None)
     waiting = asyncio.create_task(list_some(client, sim))
-    await asyncio.sleep(0.1)
+    await wait_for_arrival(sim, "auth.jwt")
     await client.aclose()
     with pytest.raises(ClientClosedError):
         await waiting
     assert client_tasks() == []
 
 
-async def test_a_renewal_nobody_waits_for_any_more_stops(sim: Simulator) -> None:
+async def test_a_renewal_nobody_waits_for_any_more_stops(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     auth = jwt_auth(sim)  # never closed: it must not leave work behind
     sim.faults = Faults(latency=5.0, operations={"auth.jwt"})
-    async with client_for(sim, auth) as client:
+    async with make_client(auth=auth) as client:
         lone = asyncio.create_task(list_some(client, sim))
-        await asyncio.sleep(0.1)
+        await wait_for_arrival(sim, "auth.jwt")
         lone.cancel()
         with pytest.raises(asyncio.CancelledError):
             await lone
@@ -486,16 +549,20 @@ async def test_a_renewal_nobody_waits_for_any_more_stops(sim: Simulator) -> None
 
 
 @pytest.mark.parametrize("auth", ["bearer", "api-token"])
-async def test_fixed_tokens(sim: Simulator, auth: str) -> None:
+async def test_fixed_tokens(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory, auth: str
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     credentials = BearerToken(sim.token) if auth == "bearer" else ApiToken(sim.api_token)
-    async with client_for(sim, credentials) as client:
+    async with make_client(auth=credentials) as client:
         await list_some(client, sim)
     header = "Authorization" if auth == "bearer" else "X-Auth-Token"
     assert header in sim.requests[-1].headers
     assert trail(sim) == [("list", 200)]
 
 
-async def test_from_env_logs_in_with_a_jwt(sim: Simulator) -> None:
+async def test_from_env_logs_in_with_a_jwt(activecalls_simulator: Simulator) -> None:
+    sim = activecalls_simulator
     env = {
         "ACTIVECALLS_ACCOUNT_ID": sim.account_id,
         "ACTIVECALLS_BASE_URL": sim.base_url,
@@ -510,7 +577,8 @@ async def test_from_env_logs_in_with_a_jwt(sim: Simulator) -> None:
     assert [op for op, _ in trail(sim)] == ["auth.jwt", "auth.exchange", "list"]
 
 
-async def test_from_env_exchanges_a_ringcentral_token(sim: Simulator) -> None:
+async def test_from_env_exchanges_a_ringcentral_token(activecalls_simulator: Simulator) -> None:
+    sim = activecalls_simulator
     env = {
         "ACTIVECALLS_ACCOUNT_ID": sim.account_id,
         "ACTIVECALLS_BASE_URL": sim.base_url,
@@ -560,18 +628,25 @@ def test_bad_jwt_options_are_refused(options: dict[str, Any], parameter: str) ->
     assert caught.value.parameter == parameter
 
 
-async def test_a_callable_returning_junk_is_refused(sim: Simulator) -> None:
+async def test_a_callable_returning_junk_is_refused(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
+
     async def broken() -> str:
         return ""
 
-    async with client_for(sim, RingCentralAuth(broken, auth_url=sim.root_url)) as client:
+    async with make_client(auth=RingCentralAuth(broken, auth_url=sim.root_url)) as client:
         with pytest.raises(ValidationError) as caught:
             await list_some(client, sim)
     assert caught.value.parameter == "rc_access_token"
     assert sim.requests == []
 
 
-async def test_a_custom_auth_logs_in_through_the_sender_it_is_given(sim: Simulator) -> None:
+async def test_a_custom_auth_logs_in_through_the_sender_it_is_given(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     rc_token = await grant_rc_token(sim)
     exchange_url = f"{sim.root_url}/api/auth/login/rc/accesstoken"
 
@@ -591,13 +666,13 @@ async def test_a_custom_auth_logs_in_through_the_sender_it_is_given(sim: Simulat
             return {"Authorization": f"Bearer {answer['accessToken']}"}
 
     custom = ExchangeOnce(rc_token)
-    async with client_for(sim, custom) as client:
+    async with make_client(auth=custom) as client:
         await list_some(client, sim)
     assert custom.logins == 1
     assert trail(sim) == [("auth.exchange", 200), ("list", 200)]
 
     refused = ExchangeOnce("not-a-ringcentral-token")
-    async with client_for(sim, refused) as client:
+    async with make_client(auth=refused) as client:
         with pytest.raises(AuthenticationError) as caught:
             await list_some(client, sim)
     assert caught.value.operation == "auth.exchange"
@@ -605,8 +680,10 @@ async def test_a_custom_auth_logs_in_through_the_sender_it_is_given(sim: Simulat
 
 
 async def test_a_token_source_object_says_how_to_get_the_ringcentral_token(
-    sim: Simulator,
+    activecalls_simulator: Simulator,
+    activecalls_client_factory: ClientFactory,
 ) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     rc_token = await grant_rc_token(sim)
 
     class Rotating(TokenSource):
@@ -627,7 +704,7 @@ async def test_a_token_source_object_says_how_to_get_the_ringcentral_token(
     source = Rotating()
     auth = RingCentralAuth(source, auth_url=sim.root_url)
     assert repr(auth).startswith("RingCentralAuth(rotating,")
-    async with client_for(sim, auth) as client:
+    async with make_client(auth=auth) as client:
         await list_some(client, sim)
     assert source.refusals == 1
     assert trail(sim) == [("auth.exchange", 401), ("auth.exchange", 200), ("list", 200)]

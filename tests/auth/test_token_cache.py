@@ -13,8 +13,8 @@ import pytest
 from activecalls_async import ActiveCallsClient, RingCentralAuth, ValidationError
 from activecalls_async.auth import AgentDetails
 from activecalls_async.testing import Simulator
+from activecalls_async.testing.pytest_plugin import ClientFactory
 from activecalls_async.token_cache import StoredLogin, TokenCache
-from tests.support import FAST
 
 
 class MemoryCache:
@@ -54,12 +54,6 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator(calls=5, seed=4, rate_limit=None) as simulator:
-        yield simulator
-
-
 def jwt_auth(sim: Simulator, cache: TokenCache | None, **options: Any) -> RingCentralAuth:
     return RingCentralAuth.from_jwt(
         client_id=sim.rc_client_id,
@@ -69,12 +63,6 @@ def jwt_auth(sim: Simulator, cache: TokenCache | None, **options: Any) -> RingCe
         auth_url=sim.root_url,
         cache=cache,
         **options,
-    )
-
-
-def client_for(sim: Simulator, auth: RingCentralAuth) -> ActiveCallsClient:
-    return ActiveCallsClient(
-        account_id=sim.account_id, auth=auth, base_url=sim.base_url, retry=FAST, rate_limit=None
     )
 
 
@@ -90,10 +78,13 @@ def bearer(auth: RingCentralAuth) -> str:
     return auth._headers["Authorization"]
 
 
-async def test_users_starting_at_once_log_in_once(sim: Simulator) -> None:
+async def test_users_starting_at_once_log_in_once(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     cache = MemoryCache()
     auths = [jwt_auth(sim, cache) for _ in range(8)]
-    clients = [client_for(sim, auth) for auth in auths]
+    clients = [make_client(auth=auth) for auth in auths]
     try:
         await asyncio.gather(*(list_some(client, sim) for client in clients))
     finally:
@@ -106,7 +97,10 @@ async def test_users_starting_at_once_log_in_once(sim: Simulator) -> None:
     assert 0 <= time.time() - cache.login.obtained_at < 5  # wall clock, taken before asking
 
 
-async def test_a_fresh_login_in_the_cache_is_used_without_asking(sim: Simulator) -> None:
+async def test_a_fresh_login_in_the_cache_is_used_without_asking(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     answer = {
         "accessToken": sim.token,
         "refreshToken": "cached-refresh-token",
@@ -115,7 +109,7 @@ async def test_a_fresh_login_in_the_cache_is_used_without_asking(sim: Simulator)
     }
     cache = MemoryCache(StoredLogin(answer, time.time() - 100))
     auth = jwt_auth(sim, cache)
-    async with client_for(sim, auth) as client:
+    async with make_client(auth=auth) as client:
         await list_some(client, sim)
     assert [r.operation for r in sim.requests] == ["list"]
     assert cache.renewals == 0  # used as found: nobody needed the lock
@@ -125,11 +119,14 @@ async def test_a_fresh_login_in_the_cache_is_used_without_asking(sim: Simulator)
     )
 
 
-async def test_a_due_login_is_renewed_once_for_every_user(sim: Simulator) -> None:
+async def test_a_due_login_is_renewed_once_for_every_user(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     cache = MemoryCache()
     clock = FakeClock()
     auths = [jwt_auth(sim, cache, clock=clock) for _ in range(4)]
-    clients = [client_for(sim, auth) for auth in auths]
+    clients = [make_client(auth=auth) for auth in auths]
     try:
         await asyncio.gather(*(list_some(client, sim) for client in clients))
         first = bearer(auths[0])
@@ -148,10 +145,13 @@ async def test_a_due_login_is_renewed_once_for_every_user(sim: Simulator) -> Non
     assert f"refresh_token={refresh_token}" in refresh.body  # the cache's, the latest one
 
 
-async def test_an_expired_token_is_renewed_once_for_every_user(sim: Simulator) -> None:
+async def test_an_expired_token_is_renewed_once_for_every_user(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     cache = MemoryCache()
     auths = [jwt_auth(sim, cache) for _ in range(5)]
-    clients = [client_for(sim, auth) for auth in auths]
+    clients = [make_client(auth=auth) for auth in auths]
     try:
         await asyncio.gather(*(list_some(client, sim) for client in clients))
         expired = bearer(auths[0]).removeprefix("Bearer ")
@@ -167,12 +167,15 @@ async def test_an_expired_token_is_renewed_once_for_every_user(sim: Simulator) -
     assert expired not in bearer(auths[0])
 
 
-async def test_a_user_that_renewed_alone_still_shares_the_renewal(sim: Simulator) -> None:
+async def test_a_user_that_renewed_alone_still_shares_the_renewal(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     # The second user meets the expired token only after the first has renewed it: it
     # finds a different token in the cache and uses it, with no login request.
     cache = MemoryCache()
     first, second = jwt_auth(sim, cache), jwt_auth(sim, cache)
-    async with client_for(sim, first) as one, client_for(sim, second) as two:
+    async with make_client(auth=first) as one, make_client(auth=second) as two:
         await list_some(one, sim)
         await list_some(two, sim)
         sim.expire_token(bearer(first).removeprefix("Bearer "))
@@ -183,10 +186,13 @@ async def test_a_user_that_renewed_alone_still_shares_the_renewal(sim: Simulator
     assert bearer(first) == bearer(second)
 
 
-async def test_without_a_cache_each_object_logs_in_on_its_own(sim: Simulator) -> None:
+async def test_without_a_cache_each_object_logs_in_on_its_own(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     auths = [jwt_auth(sim, None) for _ in range(2)]
     for auth in auths:
-        async with client_for(sim, auth) as client:
+        async with make_client(auth=auth) as client:
             await list_some(client, sim)
     assert count(sim, "auth.exchange") == 2
     agent = auths[0].agent_details[0]

@@ -26,6 +26,8 @@ from activecalls_async import (
 )
 from activecalls_async._wire.response import RawResponse
 from activecalls_async.testing import Faults, Simulator
+from activecalls_async.testing.pytest_plugin import ClientFactory
+from tests.support import wait_for_arrival
 
 FAST_RETRIES = RetryPolicy(max_attempts=3, initial_delay=0.001, max_delay=0.002)
 
@@ -149,7 +151,7 @@ async def test_a_caller_cancelled_during_the_lookup_leaves_it_to_the_others(
     async with unlocated(sim) as client:
         first = asyncio.create_task(client.list_active_calls("ACCOUNT", max_rows=1))
         second = asyncio.create_task(client.list_active_calls("ACCOUNT", max_rows=1))
-        await asyncio.sleep(0.05)
+        await wait_for_arrival(sim, "accounts")
         first.cancel()
         assert len(await second) == 1
         with pytest.raises(asyncio.CancelledError):
@@ -162,7 +164,7 @@ async def test_closing_during_the_lookup_leaves_no_task(activecalls_simulator: S
     sim.faults = Faults(latency=5.0, operations={"accounts"})
     client = unlocated(sim)
     waiting = asyncio.create_task(client.list_active_calls("ACCOUNT"))
-    await asyncio.sleep(0.05)
+    await wait_for_arrival(sim, "accounts")
     await client.aclose()
     with pytest.raises(ClientClosedError):
         await waiting
@@ -289,34 +291,29 @@ def answered(sim: Simulator) -> list[str]:
     return [str(c["uii"]) for c in sim.wire_calls() if c["agentFirstName"]]
 
 
+@pytest.mark.activecalls_client(account_timezone="America/New_York")
 async def test_an_aware_callback_time_is_sent_in_the_account_time_zone(
-    activecalls_simulator: Simulator,
+    activecalls_client: ActiveCallsClient, activecalls_simulator: Simulator
 ) -> None:
-    sim = activecalls_simulator
+    sim, client = activecalls_simulator, activecalls_client
     uii = answered(sim)[0]
     when = datetime(2026, 12, 1, 20, 30, tzinfo=timezone.utc)
-    async with ActiveCallsClient(
-        account_id=sim.account_id,
-        auth=sim.token,
-        base_url=sim.base_url,
-        account_timezone="America/New_York",
-    ) as client:
-        assert client.account_timezone == ZoneInfo("America/New_York")
-        await client.disposition_call(uii, disposition="SALE", callback_at=when)
+    assert client.account_timezone == ZoneInfo("America/New_York")
+    await client.disposition_call(uii, disposition="SALE", callback_at=when)
     assert dts(sim, uii) == "20261201153000"
     assert sim.state.dispositions[uii].callback is True
 
 
 async def test_without_a_time_zone_the_wall_clock_is_sent_with_one_warning(
-    activecalls_simulator: Simulator, caplog: pytest.LogCaptureFixture
+    activecalls_simulator: Simulator,
+    activecalls_client_factory: ClientFactory,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     sim = activecalls_simulator
     first, second, third = answered(sim)[:3]
     aware = datetime(2026, 12, 1, 15, 30, tzinfo=timezone(timedelta(hours=2)))
     with caplog.at_level(logging.WARNING, logger="activecalls_async"):
-        async with ActiveCallsClient(
-            account_id=sim.account_id, auth=sim.token, base_url=sim.base_url
-        ) as client:
+        async with activecalls_client_factory() as client:
             await client.disposition_call(first, disposition="SALE", callback_at=aware)
             await client.disposition_call(second, disposition="SALE", callback_at=aware)
             naive = datetime(2026, 12, 2, 9, 0)

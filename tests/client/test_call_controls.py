@@ -18,6 +18,8 @@ from activecalls_async import (
     ServerError,
 )
 from activecalls_async.testing import Faults, Simulator
+from activecalls_async.testing.pytest_plugin import ClientFactory
+from tests.support import wait_for_arrival
 
 SUPERVISOR = "+15554150123"
 FAST_RETRIES = RetryPolicy(max_attempts=3, initial_delay=0.001, max_delay=0.002)
@@ -162,39 +164,40 @@ CONTROLS = [
 
 
 @pytest.mark.parametrize(("operation", "action", "idempotent"), CONTROLS)
+@pytest.mark.activecalls_client(retry=FAST_RETRIES)
 async def test_a_5xx_is_repeated_only_when_a_repeat_is_harmless(
-    activecalls_simulator: Simulator, operation: str, action: Action, idempotent: bool
+    activecalls_client: ActiveCallsClient,
+    activecalls_simulator: Simulator,
+    operation: str,
+    action: Action,
+    idempotent: bool,
 ) -> None:
     sim = activecalls_simulator
     uii = answered(sim)
     sim.faults = Faults(error_rate=1.0, error_status=503, operations={operation})
-    async with ActiveCallsClient(
-        account_id=sim.account_id, auth=sim.token, base_url=sim.base_url, retry=FAST_RETRIES
-    ) as client:
-        with pytest.raises(ServerError) as info:
-            await action(client, uii)
+    with pytest.raises(ServerError) as info:
+        await action(activecalls_client, uii)
     expected = FAST_RETRIES.max_attempts if idempotent else 1
     assert sent(sim, operation) == expected
     assert info.value.retries == expected - 1
 
 
 @pytest.mark.parametrize(("operation", "action", "idempotent"), CONTROLS)
+@pytest.mark.activecalls_client(retry=FAST_RETRIES, timeout=0.2)
 async def test_a_timeout_after_sending_is_repeated_only_when_harmless(
-    activecalls_simulator: Simulator, operation: str, action: Action, idempotent: bool
+    activecalls_client: ActiveCallsClient,
+    activecalls_simulator: Simulator,
+    operation: str,
+    action: Action,
+    idempotent: bool,
 ) -> None:
     sim = activecalls_simulator
     uii = answered(sim)
-    # The answer comes long after the timeout; the request itself is sent at once.
+    # The answer comes long after the timeout (a real one: aiohttp's, on the loop's clock);
+    # the request itself is sent at once.
     sim.faults = Faults(latency=3.0, operations={operation})
-    async with ActiveCallsClient(
-        account_id=sim.account_id,
-        auth=sim.token,
-        base_url=sim.base_url,
-        retry=FAST_RETRIES,
-        timeout=0.4,
-    ) as client:
-        with pytest.raises(APITimeoutError) as info:
-            await action(client, uii)
+    with pytest.raises(APITimeoutError) as info:
+        await action(activecalls_client, uii)
     assert info.value.request_sent
     assert sent(sim, operation) == (FAST_RETRIES.max_attempts if idempotent else 1)
 
@@ -224,7 +227,9 @@ CREATED = [
 
 @pytest.mark.parametrize("body", ["", "true"])
 @pytest.mark.parametrize(("operation", "action", "idempotent"), CREATED)
+@pytest.mark.activecalls_client(retry=FAST_RETRIES)
 async def test_201_created_is_done_with_one_request(
+    activecalls_client: ActiveCallsClient,
     activecalls_simulator: Simulator,
     operation: str,
     action: Action,
@@ -234,27 +239,19 @@ async def test_201_created_is_done_with_one_request(
     sim = activecalls_simulator
     sim.answer_actions(201, body=body)
     uii = answered(sim)
-    async with ActiveCallsClient(
-        account_id=sim.account_id, auth=sim.token, base_url=sim.base_url, retry=FAST_RETRIES
-    ) as client:
-        await action(client, uii)
+    await action(activecalls_client, uii)
     assert [r.status for r in sim.requests if r.operation == operation] == [201]
     assert sim.effect_count(operation) == 1
 
 
 async def test_cancelling_a_sent_control_leaves_no_task_behind(
-    activecalls_simulator: Simulator,
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
 ) -> None:
     sim = activecalls_simulator
     sim.faults = Faults(latency=5.0, operations={"requeueCall"})
-    async with ActiveCallsClient(
-        account_id=sim.account_id, auth=sim.token, base_url=sim.base_url, retry=FAST_RETRIES
-    ) as client:
+    async with activecalls_client_factory(retry=FAST_RETRIES) as client:
         task = asyncio.create_task(client.requeue_call(answered(sim), gate_id=55))
-        for _ in range(500):  # until the request has arrived (it waits out the latency)
-            if sent(sim, "requeueCall"):
-                break
-            await asyncio.sleep(0.01)
+        await wait_for_arrival(sim, "requeueCall")  # it waits out the latency there
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

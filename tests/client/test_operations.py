@@ -21,6 +21,7 @@ from activecalls_async import (
     SessionType,
 )
 from activecalls_async.testing import Simulator
+from activecalls_async.testing.pytest_plugin import ClientFactory
 
 SUPERVISOR = "+15554150123"
 
@@ -107,11 +108,11 @@ async def test_external_id_filter(
     assert {c.external_id for c in page} == {external}
 
 
-async def test_legacy_prefix_without_voice(activecalls_simulator: Simulator) -> None:
+async def test_legacy_prefix_without_voice(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
     sim = activecalls_simulator
-    async with ActiveCallsClient(
-        account_id=sim.account_id, auth=sim.token, base_url=sim.legacy_base_url
-    ) as client:
+    async with activecalls_client_factory(base_url=sim.legacy_base_url) as client:
         page = await client.list_active_calls("ACCOUNT", sim.account_id, max_rows=5)
     assert len(page) == 5
     assert last_request(sim).path.startswith("/api/v1/admin/accounts/")
@@ -244,24 +245,24 @@ async def test_400_carries_the_spec_error_body(activecalls_client: ActiveCallsCl
     assert [f.attribute for f in error.field_errors] == ["maxq"]
 
 
-async def test_401_unknown_token(activecalls_simulator: Simulator) -> None:
+async def test_401_unknown_token(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
     sim = activecalls_simulator
-    async with ActiveCallsClient(
-        account_id=sim.account_id, auth="not-a-token", base_url=sim.base_url
-    ) as client:
+    async with activecalls_client_factory(auth="not-a-token") as client:
         with pytest.raises(AuthenticationError) as info:
             await client.list_active_calls("ACCOUNT", sim.account_id)
     assert not info.value.token_expired
     assert "not-a-token" not in str(info.value)
 
 
-async def test_401_expired_token_without_a_way_to_renew(activecalls_simulator: Simulator) -> None:
+async def test_401_expired_token_without_a_way_to_renew(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
     sim = activecalls_simulator
     token = sim.issue_token()
     sim.expire_token(token)
-    async with ActiveCallsClient(
-        account_id=sim.account_id, auth=token, base_url=sim.base_url
-    ) as client:
+    async with activecalls_client_factory(auth=token) as client:
         with pytest.raises(AuthenticationError) as info:
             await client.hangup_call(any_call(sim)["uii"])
     assert info.value.token_expired
@@ -269,57 +270,46 @@ async def test_401_expired_token_without_a_way_to_renew(activecalls_simulator: S
     assert token not in str(info.value)
 
 
-async def test_legacy_api_token(activecalls_simulator: Simulator) -> None:
+async def test_legacy_api_token(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
     sim = activecalls_simulator
-    async with ActiveCallsClient(
-        account_id=sim.account_id, auth=ApiToken(sim.api_token), base_url=sim.base_url
-    ) as client:
+    async with activecalls_client_factory(auth=ApiToken(sim.api_token)) as client:
         assert len(await client.list_active_calls("ACCOUNT", sim.account_id, max_rows=3)) == 3
 
 
-async def test_403_another_account(activecalls_simulator: Simulator) -> None:
-    sim = activecalls_simulator
-    async with ActiveCallsClient(
-        account_id="99999999", auth=sim.token, base_url=sim.base_url
-    ) as client:
+async def test_403_another_account(activecalls_client_factory: ClientFactory) -> None:
+    async with activecalls_client_factory(account_id="99999999") as client:
         with pytest.raises(PermissionDeniedError) as info:
             await client.list_active_calls("ACCOUNT", 99999999)
     assert info.value.error_code
     assert info.value.message
 
 
-async def test_429_over_the_server_limit_without_retries() -> None:
-    async with (
-        Simulator(calls=10, rate_limit=3, rate_window=60.0) as sim,
-        ActiveCallsClient(
-            account_id=sim.account_id,
-            auth=sim.token,
-            base_url=sim.base_url,
-            retry=None,
-            rate_limit=None,
-        ) as client,
-    ):
-        for _ in range(3):
-            await client.list_active_calls("ACCOUNT", sim.account_id)
-        with pytest.raises(RateLimitError) as info:
-            await client.list_active_calls("ACCOUNT", sim.account_id)
+@pytest.mark.activecalls_simulator(calls=10, rate_limit=3, rate_window=60.0)
+@pytest.mark.activecalls_client(rate_limit=None)
+async def test_429_over_the_server_limit_without_retries(
+    activecalls_client: ActiveCallsClient, activecalls_simulator: Simulator
+) -> None:
+    sim, client = activecalls_simulator, activecalls_client
+    for _ in range(3):
+        await client.list_active_calls("ACCOUNT", sim.account_id)
+    with pytest.raises(RateLimitError) as info:
+        await client.list_active_calls("ACCOUNT", sim.account_id)
     assert info.value.retry_after is not None
     assert info.value.retry_after > 0
 
 
-async def test_client_rate_limit_avoids_429_and_retry_policy_is_per_call() -> None:
-    async with (
-        Simulator(calls=10, rate_limit=3, rate_window=0.5) as sim,
-        ActiveCallsClient(
-            account_id=sim.account_id,
-            auth=sim.token,
-            base_url=sim.base_url,
-            rate_limit=None,
-            retry=RetryPolicy(max_attempts=5, initial_delay=0.01),
-        ) as client,
-    ):
-        for _ in range(6):
-            await client.list_active_calls("ACCOUNT", sim.account_id)
+@pytest.mark.activecalls_simulator(calls=10, rate_limit=3, rate_window=0.5)
+@pytest.mark.activecalls_client(
+    rate_limit=None, retry=RetryPolicy(max_attempts=5, initial_delay=0.01)
+)
+async def test_client_rate_limit_avoids_429_and_retry_policy_is_per_call(
+    activecalls_client: ActiveCallsClient, activecalls_simulator: Simulator
+) -> None:
+    sim = activecalls_simulator
+    for _ in range(6):
+        await activecalls_client.list_active_calls("ACCOUNT", sim.account_id)
     statuses = [r.status for r in sim.requests]
     assert statuses.count(200) == 6
     assert 429 in statuses  # the server limited, the client waited and retried

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,36 +12,38 @@ from aiohttp import web
 from activecalls_async import ActiveCallsClient, Priority, ValidationError
 from activecalls_async._endpoints import ENDPOINTS
 from activecalls_async.testing import Faults, Simulator
-from tests.support import ACCOUNT, FAST, serve
+from activecalls_async.testing.pytest_plugin import ClientFactory
+from tests.support import ACCOUNT, FAST, LoopClock, serve, wait_until
 
 
 class RecordingLimiter:
-    """A Limiter that lets everything through and records each priority it was asked for."""
+    """A Limiter that lets everything through and records each priority it was asked for;
+    given a clock, it holds each request ``delay`` seconds of that clock."""
 
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self, delay: float = 0.0, clock: LoopClock | None = None) -> None:
         self.delay = delay
+        self.clock = clock
         self.asked: list[Priority] = []
         self.released = 0
 
     async def acquire(self, priority: Priority = Priority.READ) -> None:
         self.asked.append(priority)
-        await asyncio.sleep(self.delay)
+        if self.clock is not None:
+            self.clock.jump(self.delay)
+        await asyncio.sleep(0)
 
     async def release(self) -> None:
         self.released += 1
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator(calls=60, seed=9, rate_limit=None) as simulator:
-        yield simulator
+def activecalls_simulator_options() -> dict[str, Any]:
+    return {"calls": 60, "seed": 9, "rate_limit": None}
 
 
-def client_for(sim: Simulator, **options: Any) -> ActiveCallsClient:
-    settings: dict[str, Any] = {"retry": FAST, "rate_limit": None, **options}
-    return ActiveCallsClient(
-        account_id=sim.account_id, auth=sim.token, base_url=sim.base_url, **settings
-    )
+@pytest.fixture
+def activecalls_client_options() -> dict[str, Any]:
+    return {"retry": FAST, "rate_limit": None}
 
 
 def test_call_control_acts_and_everything_else_reads_by_default() -> None:
@@ -51,9 +52,12 @@ def test_call_control_acts_and_everything_else_reads_by_default() -> None:
         assert endpoint.priority is expected, endpoint.operation
 
 
-async def test_each_kind_of_request_asks_with_its_priority(sim: Simulator) -> None:
+async def test_each_kind_of_request_asks_with_its_priority(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     limiter = RecordingLimiter()
-    async with client_for(sim, rate_limit=limiter, page_size=50) as client:
+    async with make_client(rate_limit=limiter, page_size=50) as client:
         calls = await client.list_active_calls("ACCOUNT", sim.account_id)
         assert limiter.asked[-1] is Priority.READ
         await client.toggle_call_recording(calls[0].uii, record=False)
@@ -73,12 +77,14 @@ async def test_each_kind_of_request_asks_with_its_priority(sim: Simulator) -> No
 
 
 @pytest.mark.parametrize("priority", [3, "ACTION", None])
-async def test_a_priority_must_be_a_priority(sim: Simulator, priority: Any) -> None:
-    async with client_for(sim) as client:
-        with pytest.raises(ValidationError) as caught:
-            await client.list_active_calls("ACCOUNT", sim.account_id, priority=priority)
-        with pytest.raises(ValidationError):
-            client.iter_active_calls("ACCOUNT", sim.account_id, priority=priority)
+async def test_a_priority_must_be_a_priority(
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient, priority: Any
+) -> None:
+    sim, client = activecalls_simulator, activecalls_client
+    with pytest.raises(ValidationError) as caught:
+        await client.list_active_calls("ACCOUNT", sim.account_id, priority=priority)
+    with pytest.raises(ValidationError):
+        client.iter_active_calls("ACCOUNT", sim.account_id, priority=priority)
     assert caught.value.parameter == "priority"
     assert sim.requests == []
 
@@ -86,7 +92,10 @@ async def test_a_priority_must_be_a_priority(sim: Simulator, priority: Any) -> N
 async def test_an_action_overtakes_queued_bulk_reads_and_bulk_still_gets_through() -> None:
     served: list[str] = []
 
+    arrived: list[str] = []
+
     async def handle(request: web.Request) -> web.StreamResponse:
+        arrived.append(request.path)
         await asyncio.sleep(0.05)
         served.append(request.path.rsplit("/", 1)[-1])
         if request.method == "POST":
@@ -107,16 +116,19 @@ async def test_an_action_overtakes_queued_bulk_reads_and_bulk_still_gets_through
             asyncio.create_task(client.list_active_calls("ACD", 55, priority=Priority.BULK))
             for _ in range(5)
         ]
-        await asyncio.sleep(0.01)  # the first is on the wire, four wait for the slot
+        await wait_until(lambda: len(arrived) == 1)  # the first is served, four wait for the slot
         await client.hangup_call("1234-abc")
         assert served[:2] == ["list", "hangupCall"]
         await asyncio.gather(*bulk)
     assert served == ["list", "hangupCall", "list", "list", "list", "list"]
 
 
-async def test_stats_count_what_the_server_saw(sim: Simulator) -> None:
+async def test_stats_count_what_the_server_saw(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     sim.faults = Faults(error_rate=0.3, error_status=503, operations={"list"}, seed=4)
-    async with client_for(sim, page_size=7) as client:
+    async with make_client(page_size=7) as client:
         calls = [c async for c in client.iter_active_calls("ACCOUNT", sim.account_id)]
         sim.faults = Faults()
         await client.hangup_call(calls[0].uii)
@@ -138,19 +150,27 @@ async def test_stats_count_what_the_server_saw(sim: Simulator) -> None:
     assert stats.waited[Priority.BULK] >= 0.0
 
 
-async def test_429s_are_counted_as_rate_limited(sim: Simulator) -> None:
+@pytest.mark.activecalls_client(retry=None)
+async def test_429s_are_counted_as_rate_limited(
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
+) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     sim.faults = Faults(error_rate=1.0, error_status=429, operations={"list"})
-    async with client_for(sim, retry=None) as client:
-        with pytest.raises(Exception):  # noqa: B017, PT011 - RateLimitError
-            await client.list_active_calls("ACCOUNT", sim.account_id)
-        assert (client.stats.requests, client.stats.rate_limited) == (1, 1)
+    with pytest.raises(Exception):  # noqa: B017, PT011 - RateLimitError
+        await client.list_active_calls("ACCOUNT", sim.account_id)
+    assert (client.stats.requests, client.stats.rate_limited) == (1, 1)
 
 
 async def test_a_long_wait_for_the_limiter_is_logged_at_info(
-    sim: Simulator, caplog: pytest.LogCaptureFixture
+    activecalls_simulator: Simulator,
+    activecalls_client_factory: ClientFactory,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     caplog.set_level(logging.INFO, logger="activecalls_async")
-    async with client_for(sim, rate_limit=RecordingLimiter(delay=1.05)) as client:
+    limiter = RecordingLimiter(delay=1.05, clock=LoopClock(monkeypatch))
+    async with make_client(rate_limit=limiter) as client:
         await client.list_active_calls("ACCOUNT", sim.account_id, priority=Priority.WATCH)
         assert client.stats.waited[Priority.WATCH] >= 1.0
     (line,) = [r.getMessage() for r in caplog.records]
@@ -159,10 +179,13 @@ async def test_a_long_wait_for_the_limiter_is_logged_at_info(
 
 
 async def test_each_attempt_is_one_debug_line_without_secrets(
-    sim: Simulator, caplog: pytest.LogCaptureFixture
+    activecalls_simulator: Simulator,
+    activecalls_client_factory: ClientFactory,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     caplog.set_level(logging.DEBUG, logger="activecalls_async")
-    async with client_for(sim) as client:
+    async with make_client() as client:
         await client.list_active_calls("ACCOUNT", sim.account_id, max_rows=5)
     (line,) = [r.getMessage() for r in caplog.records]
     assert line.startswith(f"list {sim.base_url}/api/v1/admin/accounts/")
@@ -189,10 +212,12 @@ class BulkHeldBack:
 
 
 async def test_bulk_waiting_for_the_limiter_holds_no_slot_an_action_needs(
-    sim: Simulator,
+    activecalls_simulator: Simulator,
+    activecalls_client_factory: ClientFactory,
 ) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     limiter = BulkHeldBack()
-    async with client_for(sim, rate_limit=limiter, max_concurrency=2) as client:
+    async with make_client(rate_limit=limiter, max_concurrency=2) as client:
         calls = await client.list_active_calls("ACCOUNT", sim.account_id)
         bulk = [
             asyncio.create_task(
@@ -200,8 +225,7 @@ async def test_bulk_waiting_for_the_limiter_holds_no_slot_an_action_needs(
             )
             for _ in range(6)
         ]
-        await asyncio.sleep(0.05)
-        assert limiter.waiting == 6
+        await wait_until(lambda: limiter.waiting == 6)
         # Let through by the limiter, the action finds a free slot at once.
         await asyncio.wait_for(client.toggle_call_recording(calls[0].uii, record=False), 1.0)
         limiter.open.set()

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import selectors
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -20,66 +19,65 @@ from hypothesis import strategies as st
 from activecalls_async import ActiveCallsClient, Limiter, RateLimit, ValidationError
 from activecalls_async.priority import Priority
 from activecalls_async.testing import Simulator
-from tests.support import client_for
-
-T = TypeVar("T")
-
-
-class Recorder:
-    """A clock that remembers its readings: the last one is the latest grant's time."""
-
-    def __init__(self) -> None:
-        self.readings: list[float] = []
-
-    def __call__(self) -> float:
-        now = time.monotonic()
-        self.readings.append(now)
-        return now
+from activecalls_async.testing.pytest_plugin import ClientFactory
+from tests.support import now, virtual
 
 
-async def grants(limit: RateLimit, clock: Recorder, tasks: int, each: int) -> list[float]:
+async def grants(limit: RateLimit, tasks: int, each: int) -> list[float]:
+    """When each of ``tasks`` tasks, asking ``each`` times, was let through (loop time)."""
     stamps: list[float] = []
 
     async def worker() -> None:
         for _ in range(each):
             await limit.acquire()
-            stamps.append(clock.readings[-1])
+            stamps.append(now())
             await limit.release()
 
     await asyncio.gather(*(worker() for _ in range(tasks)))
     return sorted(stamps)
 
 
-async def test_never_more_than_the_limit_inside_any_window() -> None:
-    clock = Recorder()
-    limit = RateLimit(5, per=0.2, margin=0.0, clock=clock)
-    stamps = await grants(limit, clock, tasks=3, each=7)
+def test_never_more_than_the_limit_inside_any_window() -> None:
+    async def main() -> list[float]:
+        return await grants(RateLimit(5, per=0.2, margin=0.0, clock=now), tasks=3, each=7)
+
+    stamps = virtual(main)
     assert len(stamps) == 21
-    # Any window of 0.2 s holds at most 5 starts: the 6th after any start is 0.2 s later.
-    assert all(later - earlier >= 0.2 for earlier, later in zip(stamps, stamps[5:], strict=False))
+    # Any window of 0.2 s holds at most 5 starts: the 6th after any start is 0.2 s later
+    # (less the virtual clock's rounding).
+    assert all(
+        later - earlier >= 0.2 - 1e-9 for earlier, later in zip(stamps, stamps[5:], strict=False)
+    )
     # And the limiter is not slower than it must be: the burst goes at once.
     assert stamps[4] - stamps[0] < 0.05
     assert stamps[-1] - stamps[0] < 4 * 0.2 + 0.15
 
 
-async def test_the_margin_widens_the_window() -> None:
-    clock = Recorder()
-    limit = RateLimit(2, per=0.1, margin=0.05, clock=clock)
-    stamps = await grants(limit, clock, tasks=2, each=3)
-    assert all(later - earlier >= 0.15 for earlier, later in zip(stamps, stamps[2:], strict=False))
+def test_the_margin_widens_the_window() -> None:
+    async def main() -> list[float]:
+        return await grants(RateLimit(2, per=0.1, margin=0.05, clock=now), tasks=2, each=3)
+
+    stamps = virtual(main)
+    assert all(
+        later - earlier >= 0.15 - 1e-9 for earlier, later in zip(stamps, stamps[2:], strict=False)
+    )
 
 
-async def test_waiters_are_served_first_come_first_served() -> None:
-    limit = RateLimit(1, per=0.03, margin=0.0)
+def test_waiters_are_served_first_come_first_served() -> None:
     order: list[str] = []
 
-    async def greedy(name: str) -> None:
-        for _ in range(3):
-            await limit.acquire()
-            order.append(name)
-            await limit.release()
+    async def main() -> None:
+        limit = RateLimit(1, per=0.03, margin=0.0, clock=now)
 
-    await asyncio.gather(greedy("a"), greedy("b"), greedy("c"))
+        async def greedy(name: str) -> None:
+            for _ in range(3):
+                await limit.acquire()
+                order.append(name)
+                await limit.release()
+
+        await asyncio.gather(greedy("a"), greedy("b"), greedy("c"))
+
+    virtual(main)
     # "a" takes the free slot and queues again at once; "b" and "c" arrived while it
     # waited, so they go before its third turn: nobody runs ahead of an earlier arrival.
     assert order == ["a", "a", "b", "c", "a", "b", "c", "b", "c"]
@@ -100,28 +98,33 @@ async def test_a_cancelled_waiter_takes_no_slot() -> None:
         await asyncio.wait_for(limit.acquire(), 0.02)
 
 
-async def test_one_limit_shared_by_two_clients_holds_for_both() -> None:
-    async with Simulator(calls=50, seed=5, rate_limit=8, rate_window=0.5) as sim:
-        shared = RateLimit(8, per=0.5)
-        async with (
-            client_for(sim, rate_limit=shared, retry=None) as one,
-            client_for(sim, rate_limit=shared, retry=None) as two,
-        ):
-            await asyncio.gather(
-                *(
-                    client.list_active_calls("ACCOUNT", sim.account_id, max_rows=1)
-                    for client in (one, two)
-                    for _ in range(10)
-                )
+@pytest.mark.activecalls_simulator(calls=50, seed=5, rate_limit=8, rate_window=0.25)
+async def test_one_limit_shared_by_two_clients_holds_for_both(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    # Real time: the simulator counts its window on the wall clock.
+    sim = activecalls_simulator
+    shared = RateLimit(8, per=0.25)
+    async with (
+        activecalls_client_factory(rate_limit=shared, retry=None) as one,
+        activecalls_client_factory(rate_limit=shared, retry=None) as two,
+    ):
+        await asyncio.gather(
+            *(
+                client.list_active_calls("ACCOUNT", sim.account_id, max_rows=1)
+                for client in (one, two)
+                for _ in range(10)
             )
-        assert [r.status for r in sim.requests] == [200] * 20
-        starts = sorted(r.started for r in sim.requests)
-        assert all(
-            later - earlier >= 0.5 for earlier, later in zip(starts, starts[8:], strict=False)
         )
+    assert [r.status for r in sim.requests] == [200] * 20
+    starts = sorted(r.started for r in sim.requests)
+    assert all(later - earlier >= 0.25 for earlier, later in zip(starts, starts[8:], strict=False))
 
 
-async def test_any_limiter_can_replace_it_without_touching_the_transport() -> None:
+@pytest.mark.activecalls_simulator(calls=30, seed=5, rate_limit=None)
+async def test_any_limiter_can_replace_it_without_touching_the_transport(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
     class CountingLimiter:
         def __init__(self) -> None:
             self.acquired = 0
@@ -134,10 +137,8 @@ async def test_any_limiter_can_replace_it_without_touching_the_transport() -> No
 
     limiter = CountingLimiter()
     assert isinstance(limiter, Limiter)
-    async with (
-        Simulator(calls=30, seed=5, rate_limit=None) as sim,
-        client_for(sim, rate_limit=limiter) as client,
-    ):
+    sim = activecalls_simulator
+    async with activecalls_client_factory(rate_limit=limiter) as client:
         calls = [c async for c in client.iter_active_calls("ACCOUNT", sim.account_id, page_size=10)]
     assert len(calls) == 30
     # Pages 0 to 3, and at most one past the end: a limiter that does not say what it
@@ -277,13 +278,14 @@ async def fire(base_url: str, limit: RateLimit, requests: int) -> None:
 
 @pytest.mark.slow
 async def test_slow_new_connections_never_overflow_the_servers_window() -> None:
-    server = StrictServer(10, per=1.0)
+    # Real time: the server counts its window on the wall clock, as RingCX does.
+    server = StrictServer(10, per=0.5)
     async with (
         strict_server(server) as port,
-        slow_to_connect(port, delays=(0.1, 0.3, 0.3, 0.1, 0.0)) as base_url,
+        slow_to_connect(port, delays=(0.05, 0.15, 0.15, 0.05, 0.0)) as base_url,
     ):
-        await fire(base_url, RateLimit(10, per=1.0), 35)
-    assert len(server.statuses) == 35
+        await fire(base_url, RateLimit(10, per=0.5), 25)  # two and a half windows
+    assert len(server.statuses) == 25
     assert server.statuses.count(429) == 0
 
 
@@ -294,7 +296,7 @@ def burn(stop: threading.Event) -> None:
 
 @pytest.mark.slow
 async def test_a_busy_cpu_never_overflows_the_servers_window() -> None:
-    server = StrictServer(10, per=1.0)
+    server = StrictServer(10, per=0.5)
     stop = threading.Event()
     burners = [threading.Thread(target=burn, args=(stop,)) for _ in range(2)]
     interval = sys.getswitchinterval()
@@ -305,60 +307,17 @@ async def test_a_busy_cpu_never_overflows_the_servers_window() -> None:
         burner.start()
     try:
         async with strict_server(server) as port:
-            await fire(f"http://127.0.0.1:{port}", RateLimit(10, per=1.0), 35)
+            await fire(f"http://127.0.0.1:{port}", RateLimit(10, per=0.5), 25)
     finally:
         stop.set()
         for burner in burners:
             burner.join()
         sys.setswitchinterval(interval)
-    assert len(server.statuses) == 35
+    assert len(server.statuses) == 25
     assert server.statuses.count(429) == 0
 
 
 # --- Priorities, headroom, pacing, aging: on a virtual clock ---------------------------
-
-
-class JumpingSelector:
-    """Wraps a selector so that waiting for a timer moves the loop's clock instead."""
-
-    def __init__(self, selector: selectors.BaseSelector, loop: VirtualTimeLoop) -> None:
-        self._selector = selector
-        self._loop = loop
-
-    def select(self, timeout: float | None = None) -> list[Any]:
-        events = self._selector.select(0)
-        if events or timeout == 0:
-            return events
-        if timeout is None:
-            raise RuntimeError("deadlock: every task waits and no timer is set")
-        self._loop.now += timeout
-        return []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._selector, name)
-
-
-class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """An event loop whose clock jumps to the next timer: minutes of waiting take no time."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        super().__init__(JumpingSelector(selectors.DefaultSelector(), self))  # type: ignore[arg-type]
-
-    def time(self) -> float:
-        return self.now
-
-
-def virtual(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    loop = VirtualTimeLoop()
-    try:
-        return loop.run_until_complete(main())
-    finally:
-        loop.close()
-
-
-def now() -> float:
-    return asyncio.get_running_loop().time()
 
 
 class Run:

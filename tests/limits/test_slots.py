@@ -10,7 +10,7 @@ from aiohttp import web
 
 from activecalls_async import ActiveCallsClient, Priority
 from activecalls_async.limits.slots import PrioritySlots
-from tests.support import ACCOUNT, FAST, serve
+from tests.support import ACCOUNT, FAST, now, serve, virtual, wait_until
 
 
 class CountingServer:
@@ -46,7 +46,7 @@ class CountingServer:
 async def test_walks_dropping_prefetched_pages_never_exceed_the_limit_at_the_server(
     fan_outs: int,
 ) -> None:
-    server = CountingServer({"ACD": 45, "ACCOUNT": 1000}, latency=0.1)
+    server = CountingServer({"ACD": 45, "ACCOUNT": 1000}, latency=0.05)
     async with (
         serve(server.handle) as root,
         ActiveCallsClient(
@@ -66,33 +66,35 @@ async def test_walks_dropping_prefetched_pages_never_exceed_the_limit_at_the_ser
 
         assert await asyncio.gather(*(fan_out() for _ in range(fan_outs))) == [1045] * fan_outs
         # Requests abandoned past the end of a listing are still being answered.
-        for _ in range(40):
-            if not server.serving:
-                break
-            await asyncio.sleep(0.05)
+        await wait_until(lambda: not server.serving)
     assert server.seen > 105 * fan_outs  # it did walk every page
     assert server.most <= 10
 
 
-async def test_an_action_overtakes_queued_bulk_at_the_slots() -> None:
-    slots = PrioritySlots(1)
+def test_an_action_overtakes_queued_bulk_at_the_slots() -> None:
     order: list[str] = []
 
-    async def take(name: str, priority: Priority) -> None:
-        await slots.acquire(priority)
-        order.append(name)
-        await asyncio.sleep(0.01)
-        slots.release()
+    async def main() -> int:
+        slots = PrioritySlots(1, clock=now)
 
-    await slots.acquire(Priority.BULK)  # the one slot is busy
-    bulk = [asyncio.create_task(take(f"bulk{i}", Priority.BULK)) for i in range(3)]
-    await asyncio.sleep(0)
-    read = asyncio.create_task(take("read", Priority.READ))
-    action = asyncio.create_task(take("action", Priority.ACTION))
-    await asyncio.sleep(0)
-    assert slots.waiting == 5
-    slots.release()
-    await asyncio.gather(*bulk, read, action)
+        async def take(name: str, priority: Priority) -> None:
+            await slots.acquire(priority)
+            order.append(name)
+            await asyncio.sleep(0.01)  # the request's time on the wire (virtual)
+            slots.release()
+
+        await slots.acquire(Priority.BULK)  # the one slot is busy
+        bulk = [asyncio.create_task(take(f"bulk{i}", Priority.BULK)) for i in range(3)]
+        await asyncio.sleep(0)
+        read = asyncio.create_task(take("read", Priority.READ))
+        action = asyncio.create_task(take("action", Priority.ACTION))
+        await asyncio.sleep(0)
+        waiting = slots.waiting
+        slots.release()
+        await asyncio.gather(*bulk, read, action)
+        return waiting
+
+    assert virtual(main) == 5
     assert order == ["action", "read", "bulk0", "bulk1", "bulk2"]  # FIFO within BULK
 
 

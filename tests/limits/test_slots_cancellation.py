@@ -38,6 +38,8 @@ async def test_wait_for_timeouts_at_every_moment_never_leak_a_slot() -> None:
     async def use() -> None:
         await slots.acquire(Priority.READ)
         try:
+            # Real time on purpose: the timeouts below land at every moment of the
+            # acquire, hold and release, as the loop's jitter scatters them.
             await asyncio.sleep(0.001)
         finally:
             slots.release()

@@ -94,7 +94,7 @@ def test_the_longest_wait_for_the_limiter_in_progress_is_visible() -> None:
     stats = ClientStats()
     assert stats.waiting_for_limiter is None
     first = stats.limiter_wait_started()
-    time.sleep(0.02)
+    time.sleep(0.02)  # a real wait: ClientStats times waits on the monotonic clock, not a given one
     second = stats.limiter_wait_started()
     waited = stats.waiting_for_limiter
     assert waited is not None

@@ -1,4 +1,5 @@
-"""A walk over 200,000 calls holds a few pages of calls, whatever the total (tracemalloc)."""
+"""A walk over 50,000 calls (a hundred pages) holds a few pages of calls, whatever the total
+(tracemalloc)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from collections.abc import Callable, Sequence
 from activecalls_async import ActiveCall
 from activecalls_async.pagination import CallWalk, PageWalk, WalkShape
 
-TOTAL = 200_000
-PAGE_SIZE = 1000
+TOTAL = 50_000
+PAGE_SIZE = 500
 
 
 def fresh_call(number: int) -> ActiveCall:

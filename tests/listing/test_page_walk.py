@@ -339,7 +339,7 @@ async def test_breaking_out_of_a_plain_loop_cancels_the_requests_in_flight(
 ) -> None:
     listing = FakeListing(make_calls(1000), delay=lambda page: 0 if page == 0 else 5.0)
     async for _call in calls_of(listing, page_size=100, prefetch=prefetch):
-        await asyncio.sleep(0.01)  # the next pages are now really in flight
+        await wait_until(lambda: listing.in_flight == prefetch)  # the next pages are in flight
         break
     await assert_no_tasks_left()
     assert listing.in_flight == 0
@@ -352,7 +352,7 @@ async def test_an_error_in_the_consumer_cancels_the_requests_in_flight(prefetch:
 
     async def consume() -> None:
         async for _call in calls_of(listing, page_size=100, prefetch=prefetch):
-            await asyncio.sleep(0.01)
+            await wait_until(lambda: listing.in_flight == prefetch)
             raise KeyError("consumer bug")
 
     with pytest.raises(KeyError):
@@ -386,7 +386,7 @@ async def test_async_with_closes_deterministically() -> None:
     walk = calls_of(listing, page_size=100, prefetch=3)
     async with walk:
         async for _call in walk:
-            await asyncio.sleep(0.01)
+            await wait_until(lambda: listing.in_flight == 3)
             break
     assert listing.in_flight == 0
     assert listing.cancelled == 3
@@ -415,7 +415,7 @@ async def test_a_walk_refuses_a_second_concurrent_consumer() -> None:
     walk = calls_of(listing, page_size=100)
     async with walk:
         first = asyncio.ensure_future(walk.__anext__())
-        await asyncio.sleep(0.01)
+        await wait_until(lambda: listing.in_flight == 1)
         with pytest.raises(RuntimeError, match="already being iterated"):
             await walk.__anext__()
         await first

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 
 from activecalls_async import ActiveCallPage, ActiveCallsClient, CallWalk, ValidationError
 from activecalls_async.testing import Faults, Simulator
+from activecalls_async.testing.pytest_plugin import ClientFactory
 from tests.support import (
     assert_no_tasks_left,
-    client_for,
     list_requests,
     max_in_flight,
+    serving,
     wait_until,
 )
 
@@ -23,15 +24,8 @@ ACCOUNT = "12440001"
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator(calls=300, seed=7, rate_limit=None) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-async def client(sim: Simulator) -> AsyncIterator[ActiveCallsClient]:
-    async with client_for(sim) as active_calls:
-        yield active_calls
+def activecalls_simulator_options() -> dict[str, Any]:
+    return {"calls": 300, "seed": 7, "rate_limit": None}
 
 
 async def collect_uiis(walk: CallWalk) -> list[str]:
@@ -52,11 +46,12 @@ def wire_uiis(sim: Simulator, product: str = "ACCOUNT", product_id: int | None =
     ],
 )
 async def test_every_call_once_in_listing_order(
-    sim: Simulator,
-    client: ActiveCallsClient,
+    activecalls_simulator: Simulator,
+    activecalls_client: ActiveCallsClient,
     page_size: int,
     expected: list[tuple[int, int]] | None,
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     walk = client.iter_active_calls("ACCOUNT", ACCOUNT, page_size=page_size, prefetch=1)
     got = [c.uii async for c in walk]
     assert got == wire_uiis(sim)
@@ -65,7 +60,10 @@ async def test_every_call_once_in_listing_order(
         assert list_requests(sim) == expected
 
 
-async def test_a_product_listing(sim: Simulator, client: ActiveCallsClient) -> None:
+async def test_a_product_listing(
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
+) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     product, product_id = sim.targets()[1]
     got = [c.uii async for c in client.iter_active_calls(product, product_id, page_size=10)]
     assert got == wire_uiis(sim, product, product_id)
@@ -73,7 +71,10 @@ async def test_a_product_listing(sim: Simulator, client: ActiveCallsClient) -> N
 
 
 @pytest.mark.parametrize("prefetch", [1, 4])
-async def test_the_silent_cap(sim: Simulator, client: ActiveCallsClient, prefetch: int) -> None:
+async def test_the_silent_cap(
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient, prefetch: int
+) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     sim.faults = Faults(max_rows_cap=40)
     walk = client.iter_active_calls("ACCOUNT", ACCOUNT, page_size=100, prefetch=prefetch)
     got = [c.uii async for c in walk]
@@ -85,8 +86,11 @@ async def test_the_silent_cap(sim: Simulator, client: ActiveCallsClient, prefetc
 
 
 async def test_the_ignored_page(
-    sim: Simulator, client: ActiveCallsClient, caplog: pytest.LogCaptureFixture
+    activecalls_simulator: Simulator,
+    activecalls_client: ActiveCallsClient,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     sim.faults = Faults(ignore_page=True)
     walk = client.iter_active_calls("ACCOUNT", ACCOUNT, page_size=100, prefetch=1)
     got = await asyncio.wait_for(collect_uiis(walk), 5)  # a spinning walk would never end
@@ -99,8 +103,9 @@ async def test_the_ignored_page(
 
 @pytest.mark.parametrize("prefetch", [1, 3])
 async def test_arrivals_mid_walk_shift_rows_without_doubling(
-    sim: Simulator, client: ActiveCallsClient, prefetch: int
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient, prefetch: int
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     before = set(wire_uiis(sim))
     early = datetime(2020, 1, 1, tzinfo=timezone.utc)
     product, product_id = "ACD", None
@@ -117,7 +122,10 @@ async def test_arrivals_mid_walk_shift_rows_without_doubling(
     assert before <= set(seen)
 
 
-async def test_ends_mid_walk_never_double_a_call(sim: Simulator, client: ActiveCallsClient) -> None:
+async def test_ends_mid_walk_never_double_a_call(
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
+) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     seen: list[str] = []
     async for page in client.iter_active_call_pages("ACCOUNT", ACCOUNT, page_size=50):
         seen.extend(call.uii for call in page.calls)
@@ -135,28 +143,33 @@ CLOSE_MODES = ["break", "error", "cancel"]
 @pytest.mark.parametrize("prefetch", [1, 3])
 @pytest.mark.parametrize("mode", CLOSE_MODES)
 async def test_leaving_early_closes_everything_and_the_client_stays_usable(
-    sim: Simulator, client: ActiveCallsClient, mode: str, prefetch: int
+    activecalls_simulator: Simulator,
+    activecalls_client: ActiveCallsClient,
+    mode: str,
+    prefetch: int,
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     sim.faults = Faults(latency=0.05)
     got: list[str] = []
+    parked = asyncio.Event()
 
     async def consume() -> None:
         async for call in client.iter_active_calls(
             "ACCOUNT", ACCOUNT, page_size=20, prefetch=prefetch
         ):
             got.append(call.uii)
-            if len(got) == 25:  # page 1's call: later pages are in flight now
-                await asyncio.sleep(0.01)
+            if len(got) == 25:  # page 1's call: later pages are on the wire
+                await wait_until(lambda: serving(sim) > 0)
                 if mode == "break":
                     break
                 if mode == "error":
                     raise LookupError("consumer failed")
-                await asyncio.sleep(10)  # cancelled from outside
+                parked.set()
+                await asyncio.Event().wait()  # until cancelled from outside
 
     task = asyncio.create_task(consume())
     if mode == "cancel":
-        await wait_until(lambda: len(got) >= 25)
-        await asyncio.sleep(0.02)
+        await parked.wait()
         task.cancel()
     if mode == "error":
         with pytest.raises(LookupError):
@@ -174,8 +187,9 @@ async def test_leaving_early_closes_everything_and_the_client_stays_usable(
 
 
 async def test_bad_arguments_are_refused_when_the_walk_is_made(
-    sim: Simulator, client: ActiveCallsClient
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     with pytest.raises(ValidationError, match="product"):
         client.iter_active_calls("NOT_A_PRODUCT", 1)
     with pytest.raises(ValidationError, match="product"):
@@ -191,75 +205,88 @@ async def test_bad_arguments_are_refused_when_the_walk_is_made(
     assert sim.requests == []
 
 
-async def test_external_id_listing(sim: Simulator, client: ActiveCallsClient) -> None:
+async def test_external_id_listing(
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
+) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     external_id = sim.wire_calls()[0]["externalId"]
     expected = [row["uii"] for row in sim.wire_calls() if row["externalId"] == external_id]
     got = [c.uii async for c in client.iter_active_calls(external_id=external_id)]
     assert got == expected
 
 
-async def test_a_call_arriving_during_the_probe_does_not_shrink_later_walks() -> None:
+@pytest.mark.activecalls_simulator(calls=0, seed=1)
+async def test_a_call_arriving_during_the_probe_does_not_shrink_later_walks(
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
+) -> None:
     # Issue reproducer, end to end: ACD 55 holds one call; one more arrives as page 1 is
     # asked. Then ACCOUNT (300 calls) must still be walked at page_size=100.
-    async with Simulator(calls=0, seed=1, rate_limit=None) as sim:
-        sim.add_call(product="ACD", product_id=55)
-        for _ in range(299):
-            sim.add_call(product="ACD", product_id=56)
-        async with client_for(sim) as client:
-            async with client.iter_active_call_pages("ACD", 55, page_size=100) as pages:
-                async for _page in pages:
-                    if len(list_requests(sim)) == 1:
-                        # The probe is scheduled, not yet sent: the call beats it there.
-                        sim.add_call(product="ACD", product_id=55)
-            sim.requests.clear()
-            walk = client.iter_active_calls("ACCOUNT", ACCOUNT, page_size=100, prefetch=1)
-            got = [c.uii async for c in walk]
-        assert len(got) == 301
-        assert list_requests(sim) == [(0, 100), (1, 100), (2, 100), (3, 100)]
+    sim, client = activecalls_simulator, activecalls_client
+    sim.add_call(product="ACD", product_id=55)
+    for _ in range(299):
+        sim.add_call(product="ACD", product_id=56)
+    async with client.iter_active_call_pages("ACD", 55, page_size=100) as pages:
+        async for _page in pages:
+            if len(list_requests(sim)) == 1:
+                # The probe is scheduled, not yet sent: the call beats it there.
+                sim.add_call(product="ACD", product_id=55)
+    sim.requests.clear()
+    walk = client.iter_active_calls("ACCOUNT", ACCOUNT, page_size=100, prefetch=1)
+    got = [c.uii async for c in walk]
+    assert len(got) == 301
+    assert list_requests(sim) == [(0, 100), (1, 100), (2, 100), (3, 100)]
 
 
-async def test_a_3000_call_account_in_four_requests_then_in_one_round_trip() -> None:
-    async with Simulator(calls=3000, seed=5, rate_limit=None) as sim, client_for(sim) as client:
-        # One page at a time: the minimum, four requests (the last, empty, proves the end).
-        got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT, prefetch=1)]
-        assert got == wire_uiis(sim)
-        assert list_requests(sim) == [(0, 1000), (1, 1000), (2, 1000), (3, 1000)]
-        # Walked again by default, the client asks the four pages it expects at once.
-        sim.requests.clear()
-        sim.faults = Faults(latency=0.05)
-        got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT)]
-        assert got == wire_uiis(sim)
-        assert list_requests(sim) == [(0, 1000), (1, 1000), (2, 1000), (3, 1000)]
-        assert max_in_flight(sim) == 4
+@pytest.mark.activecalls_simulator(calls=3000, seed=5)
+async def test_a_3000_call_account_in_four_requests_then_in_one_round_trip(
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
+) -> None:
+    sim, client = activecalls_simulator, activecalls_client
+    # One page at a time: the minimum, four requests (the last, empty, proves the end).
+    got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT, prefetch=1)]
+    assert got == wire_uiis(sim)
+    assert list_requests(sim) == [(0, 1000), (1, 1000), (2, 1000), (3, 1000)]
+    # Walked again by default, the client asks the four pages it expects at once.
+    sim.requests.clear()
+    sim.faults = Faults(latency=0.05)
+    got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT)]
+    assert got == wire_uiis(sim)
+    assert list_requests(sim) == [(0, 1000), (1, 1000), (2, 1000), (3, 1000)]
+    assert max_in_flight(sim) == 4
 
 
-async def test_a_first_walk_prefetches_from_slack_within_its_prefetch() -> None:
-    async with Simulator(calls=3000, seed=5, rate_limit=None) as sim, client_for(sim) as client:
-        got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT, prefetch=3)]
-        assert got == wire_uiis(sim)
-        pages = [page for page, _ in list_requests(sim)]
-        assert pages[:4] == [0, 1, 2, 3]
-        assert max(pages) <= 3 + 2  # at most prefetch - 1 past the end
+@pytest.mark.activecalls_simulator(calls=3000, seed=5)
+async def test_a_first_walk_prefetches_from_slack_within_its_prefetch(
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
+) -> None:
+    sim, client = activecalls_simulator, activecalls_client
+    got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT, prefetch=3)]
+    assert got == wire_uiis(sim)
+    pages = [page for page, _ in list_requests(sim)]
+    assert pages[:4] == [0, 1, 2, 3]
+    assert max(pages) <= 3 + 2  # at most prefetch - 1 past the end
 
 
-async def test_a_3000_call_account_capped_at_500_costs_the_minimum_plus_one_then_the_minimum() -> (
-    None
-):
-    async with Simulator(calls=3000, seed=5, rate_limit=None) as sim, client_for(sim) as client:
-        sim.faults = Faults(max_rows_cap=500)
-        # Six full pages of 500 and the empty one proving the end: 7 at the least.
-        got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT, prefetch=1)]
-        assert got == wire_uiis(sim)
-        assert len(list_requests(sim)) == 8  # the first walk checks the cap once
-        sim.requests.clear()
-        got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT)]
-        assert got == wire_uiis(sim)
-        assert list_requests(sim) == [(0, 1000)] + [(page, 500) for page in range(1, 7)]
+@pytest.mark.activecalls_simulator(calls=3000, seed=5)
+async def test_a_3000_call_account_capped_at_500_costs_the_minimum_plus_one_then_the_minimum(
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
+) -> None:
+    sim, client = activecalls_simulator, activecalls_client
+    sim.faults = Faults(max_rows_cap=500)
+    # Six full pages of 500 and the empty one proving the end: 7 at the least.
+    got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT, prefetch=1)]
+    assert got == wire_uiis(sim)
+    assert len(list_requests(sim)) == 8  # the first walk checks the cap once
+    sim.requests.clear()
+    got = [c.uii async for c in client.iter_active_calls("ACCOUNT", ACCOUNT)]
+    assert got == wire_uiis(sim)
+    assert list_requests(sim) == [(0, 1000)] + [(page, 500) for page in range(1, 7)]
 
 
 async def test_a_short_listing_is_proven_whole_by_its_own_probe_every_time(
-    sim: Simulator, client: ActiveCallsClient
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     product, product_id = "ACD", 55
     size = len(sim.calls(product, product_id))
     assert 0 < size < 300
@@ -277,16 +304,19 @@ async def test_a_short_listing_is_proven_whole_by_its_own_probe_every_time(
     assert max_in_flight(sim) == 2
 
 
+@pytest.mark.activecalls_client(server_max_rows=2000)
 async def test_server_max_rows_makes_a_short_listing_one_request_from_the_start(
-    sim: Simulator,
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
 ) -> None:
-    async with client_for(sim, server_max_rows=2000) as client:
-        assert client.page_size == 2000
-        assert await collect_uiis(client.iter_active_calls("ACCOUNT", ACCOUNT)) == wire_uiis(sim)
+    sim, client = activecalls_simulator, activecalls_client
+    assert client.page_size == 2000
+    assert await collect_uiis(client.iter_active_calls("ACCOUNT", ACCOUNT)) == wire_uiis(sim)
     assert list_requests(sim) == [(0, 2000)]
 
 
 @pytest.mark.parametrize("value", [0, -5, True, "1000"])
-async def test_a_bad_server_max_rows_is_refused(sim: Simulator, value: object) -> None:
+async def test_a_bad_server_max_rows_is_refused(
+    activecalls_client_factory: ClientFactory, value: object
+) -> None:
     with pytest.raises(ValidationError, match="server_max_rows"):
-        client_for(sim, server_max_rows=value)
+        activecalls_client_factory(server_max_rows=value)

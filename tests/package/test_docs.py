@@ -4,6 +4,10 @@ A block is a complete module (a block that includes a file, ``--8<-- "path"``, i
 file). One that starts the embedded simulator and calls ``asyncio.run`` runs as written,
 with warnings as errors; every block passes ``mypy --strict``, so an example cannot drift
 from the API it shows.
+
+The examples spend most of their time waiting (on polls, on the simulator's clock), so the
+selected ones are started side by side, each in its own process and folder, and each test
+waits for its own. The type check shares the project's mypy cache with ``make typecheck``.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,27 +49,67 @@ def test_the_docs_have_runnable_examples() -> None:
     assert len(RUNNABLE) >= 5
 
 
+@pytest.fixture(scope="module")
+def example_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, tuple[subprocess.Popen[bytes], Path]]]:
+    """Every example this session runs, started at once: its process and its stderr file."""
+    selected = {
+        item.callspec.params["name"]
+        for item in request.session.items
+        if isinstance(item, pytest.Function) and item.originalname == "test_example_runs"
+    }
+    runs: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
+    for name, source in RUNNABLE:
+        if name not in selected:
+            continue
+        folder = tmp_path_factory.mktemp(name)
+        script = folder / f"{name}.py"
+        script.write_text(source, encoding="utf-8")
+        stderr = folder / "stderr.txt"
+        with stderr.open("wb") as err:
+            process = subprocess.Popen(
+                [sys.executable, "-W", "error", str(script)],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                cwd=folder,
+            )
+        runs[name] = (process, stderr)
+    yield runs
+    for process, _ in runs.values():
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
 @pytest.mark.parametrize(("name", "source"), RUNNABLE, ids=[n for n, _ in RUNNABLE])
-def test_example_runs(name: str, source: str, tmp_path: Path) -> None:
-    script = tmp_path / f"{name}.py"
-    script.write_text(source, encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-W", "error", str(script)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr
+def test_example_runs(
+    name: str, source: str, example_runs: dict[str, tuple[subprocess.Popen[bytes], Path]]
+) -> None:
+    process, stderr_file = example_runs[name]
+    returncode = process.wait(timeout=120)
+    stderr = stderr_file.read_text(encoding="utf-8", errors="replace")
+    assert returncode == 0, stderr
+    assert "Traceback" not in stderr
 
 
 def test_every_example_passes_strict_type_checks(tmp_path: Path) -> None:
     for name, source in BLOCKS:
         (tmp_path / f"{name}.py").write_text(source, encoding="utf-8")
+    # The project's own configuration and cache: after `make typecheck` the package and
+    # its dependencies are checked already, and only the examples are left to do.
     done = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            "--cache-dir",
+            str(ROOT / ".mypy_cache"),
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -76,6 +76,49 @@ def test_fixtures_marker_and_teardown(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=4)
 
 
+FACTORY_TESTS = """
+import pytest
+
+from activecalls_async import ApiToken, RingCentralAuth
+
+pytestmark = pytest.mark.asyncio
+made = []
+
+
+@pytest.mark.activecalls_client(page_size=6)
+async def test_clients_like_the_fixtures_with_the_call_winning(
+    activecalls_client, activecalls_client_factory, activecalls_simulator
+):
+    sim = activecalls_simulator
+    second = activecalls_client_factory()
+    legacy = activecalls_client_factory(auth=ApiToken(sim.api_token), page_size=7)
+    located = activecalls_client_factory(account_id=None)
+    made.extend([activecalls_client, second, legacy, located])
+    assert (second.page_size, legacy.page_size) == (6, 7)  # marker, then call
+    assert await legacy.list_active_calls("ACCOUNT", 12440001, max_rows=2)
+    assert await located.resolve_account_id() == sim.account_id
+    jwt = RingCentralAuth.from_jwt(
+        client_id=sim.rc_client_id,
+        client_secret=sim.rc_client_secret,
+        jwt=sim.rc_jwt,
+        rc_server=sim.root_url,
+        auth_url=sim.root_url,
+    )
+    async with activecalls_client_factory(auth=jwt) as client:
+        assert await client.list_active_calls("ACCOUNT", 12440001, max_rows=1)
+    assert [r.operation for r in sim.requests if r.operation.startswith("auth")] == [
+        "auth.jwt",
+        "auth.exchange",
+    ]
+    await jwt.aclose()
+
+
+async def test_every_client_made_was_closed():
+    assert len(made) == 4
+    assert all(client.closed for client in made)
+"""
+
+
 def test_options_fixture_sets_a_suite_default_and_the_marker_wins(
     pytester: pytest.Pytester,
 ) -> None:
@@ -113,6 +156,22 @@ async def test_marker_wins(activecalls_simulator):
     assert len(activecalls_simulator.wire_calls()) == 2
 
 
+@pytest.mark.activecalls_client(account_timezone="Europe/Paris")
+async def test_client_marker_adds_to_the_suite_default(activecalls_client):
+    assert str(activecalls_client.account_timezone) == "Europe/Paris"
+    assert activecalls_client.page_size == 5  # the suite's default, kept
+
+
+@pytest.mark.activecalls_client(page_size=3)
+class TestClassClientMarker:
+    @pytest.mark.activecalls_client(page_size=4)
+    async def test_closest_client_marker_wins(self, activecalls_client):
+        assert activecalls_client.page_size == 4
+
+    async def test_class_client_marker(self, activecalls_client):
+        assert activecalls_client.page_size == 3
+
+
 @pytest.mark.activecalls_simulator(calls=2)
 class TestClassMarker:
     @pytest.mark.activecalls_simulator(calls=4)
@@ -123,11 +182,13 @@ class TestClassMarker:
         assert len(activecalls_simulator.wire_calls()) == 2
 """
     )
+    # activecalls_client_factory makes more clients of the same simulator, like the fixture's.
+    pytester.makepyfile(test_factory=FACTORY_TESTS)
     result = pytester.runpytest()
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=9)
 
 
-def test_marker_is_registered_and_takes_keywords_only(pytester: pytest.Pytester) -> None:
+def test_markers_are_registered_and_take_keywords_only(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(CONFTEST)
     pytester.makeini(INI)
     pytester.makepyfile(
@@ -138,13 +199,29 @@ import pytest
 @pytest.mark.activecalls_simulator(50)
 async def test_positional(activecalls_simulator):
     pass
+
+
+@pytest.mark.asyncio
+@pytest.mark.activecalls_client({"retry": None})
+async def test_positional_client(activecalls_client):
+    pass
 """
     )
     result = pytester.runpytest("--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.activecalls_simulator(**options):*"])
+    result.stdout.fnmatch_lines(
+        [
+            "@pytest.mark.activecalls_simulator(**options):*",
+            "@pytest.mark.activecalls_client(**options):*",
+        ]
+    )
     result = pytester.runpytest()
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*activecalls_simulator takes keyword arguments only*"])
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*activecalls_simulator takes keyword arguments only*",
+            "*activecalls_client takes keyword arguments only*",
+        ]
+    )
 
 
 def test_the_entry_point_loads_the_fixtures_without_a_conftest(pytester: pytest.Pytester) -> None:
@@ -196,6 +273,7 @@ def test_the_guide_s_test_files_pass(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest()
     result.assert_outcomes(passed=2)
     pytester.makeconftest(blocks["conftest.py"])
+    pytester.makepyfile(test_paging=blocks["test_paging.py"])
     pytester.makepyfile(
         test_defaults="""
 import pytest
@@ -207,7 +285,7 @@ async def test_suite_defaults(activecalls_client, activecalls_simulator):
 """
     )
     result = pytester.runpytest()
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
 
 
 @pytest.mark.parametrize(

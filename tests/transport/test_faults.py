@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from activecalls_async import ActiveCallsClient, ActiveCallsError, RetryPolicy
+from activecalls_async import ActiveCallsError, RetryPolicy
 from activecalls_async.testing import Faults, RecordedRequest, Simulator
+from activecalls_async.testing.pytest_plugin import ClientFactory
 from tests.support import client_tasks
 
 # 40% of attempts fail; 20 attempts leave a 1e-8 chance that one request fails them all.
@@ -37,42 +38,44 @@ AT_MOST_ONCE = {
 }
 
 
-def client_for(sim: Simulator) -> ActiveCallsClient:
-    return ActiveCallsClient(
-        account_id=sim.account_id,
-        auth=sim.token,
-        base_url=sim.base_url,
-        retry=PATIENT,
-        rate_limit=None,
-        max_concurrency=8,
-    )
+@pytest.fixture
+def activecalls_simulator_options(seed: int) -> dict[str, Any]:
+    """An account seeded by the test's ``seed``, as its faults are."""
+    return {"calls": 500, "seed": seed, "rate_limit": None}
+
+
+@pytest.fixture
+def activecalls_client_options() -> dict[str, Any]:
+    return {"retry": PATIENT, "rate_limit": None, "max_concurrency": 8}
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
-async def test_a_walk_of_every_product_returns_every_call_exactly_once(seed: int) -> None:
-    async with Simulator(calls=500, seed=seed, rate_limit=None) as sim:
-        expected = {
-            target: {call["uii"] for call in sim.wire_calls(*target)} for target in sim.targets()
-        }
-        sim.faults = Faults(**STORM, operations={"list"}, seed=seed)
-        async with client_for(sim) as client:
+async def test_a_walk_of_every_product_returns_every_call_exactly_once(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory, seed: int
+) -> None:
+    sim = activecalls_simulator
+    expected = {
+        target: {call["uii"] for call in sim.wire_calls(*target)} for target in sim.targets()
+    }
+    sim.faults = Faults(**STORM, operations={"list"}, seed=seed)
+    async with activecalls_client_factory() as client:
 
-            async def walk_all() -> list[str]:
-                return [
-                    call.uii
-                    async for call in client.iter_active_calls_many(sim.targets(), page_size=40)
-                ]
+        async def walk_all() -> list[str]:
+            return [
+                call.uii
+                async for call in client.iter_active_calls_many(sim.targets(), page_size=40)
+            ]
 
-            async def walk_each() -> dict[tuple[str, int], list[str]]:
-                walks = {}
-                for target in sim.targets():
-                    walk = client.iter_active_calls(*target, page_size=40)
-                    walks[target] = [call.uii async for call in walk]
-                return walks
+        async def walk_each() -> dict[tuple[str, int], list[str]]:
+            walks = {}
+            for target in sim.targets():
+                walk = client.iter_active_calls(*target, page_size=40)
+                walks[target] = [call.uii async for call in walk]
+            return walks
 
-            everything = await asyncio.wait_for(walk_all(), 20.0)
-            each = await asyncio.wait_for(walk_each(), 20.0)
-        assert client_tasks() == []
+        everything = await asyncio.wait_for(walk_all(), 20.0)
+        each = await asyncio.wait_for(walk_each(), 20.0)
+    assert client_tasks() == []
     assert len(everything) == len(set(everything))
     assert set(everything) == set().union(*expected.values())
     for target, uiis in each.items():
@@ -91,78 +94,78 @@ def key_of(request: RecordedRequest) -> tuple[str, str | None]:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-async def test_actions_take_effect_once_or_raise_never_twice(seed: int) -> None:
-    async with Simulator(calls=800, seed=seed, rate_limit=None) as sim:
-        answered = [call["uii"] for call in sim.wire_calls() if call["agentFirstName"] is not None]
-        assert len(answered) >= 4 * N
-        agents = [agent.username for agent in sim.state.available_agents()][:N]
-        assert len(agents) >= N // 2
-        sim.faults = Faults(
-            **STORM,
-            drop_after_effect_rate=0.05,
-            operations=AT_MOST_ONCE | {"toggleCallRecording"},
-            seed=seed,
-        )
-        outcomes: dict[tuple[str, str], BaseException | None] = {}
+@pytest.mark.activecalls_simulator(calls=800)
+async def test_actions_take_effect_once_or_raise_never_twice(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory, seed: int
+) -> None:
+    sim = activecalls_simulator
+    answered = [call["uii"] for call in sim.wire_calls() if call["agentFirstName"] is not None]
+    assert len(answered) >= 4 * N
+    agents = [agent.username for agent in sim.state.available_agents()][:N]
+    assert len(agents) >= N // 2
+    sim.faults = Faults(
+        **STORM,
+        drop_after_effect_rate=0.05,
+        operations=AT_MOST_ONCE | {"toggleCallRecording"},
+        seed=seed,
+    )
+    outcomes: dict[tuple[str, str], BaseException | None] = {}
 
-        async def attempt(key: tuple[str, str], action: Awaitable[None]) -> None:
-            try:
-                await action
-            except ActiveCallsError as exc:
-                outcomes[key] = exc
-            else:
-                outcomes[key] = None
+    async def attempt(key: tuple[str, str], action: Awaitable[None]) -> None:
+        try:
+            await action
+        except ActiveCallsError as exc:
+            outcomes[key] = exc
+        else:
+            outcomes[key] = None
 
-        async with client_for(sim) as client:
-            supervisors = {uii: f"+1555415{i:04d}" for i, uii in enumerate(answered[:N])}
-            jobs: list[Awaitable[None]] = [
-                attempt(
-                    ("addSessionToCall", uii),
-                    client.add_session_to_call(uii, destination=phone, session_type="MONITOR"),
-                )
-                for uii, phone in supervisors.items()
-            ]
-            jobs += [
-                attempt(("dispositionCall", uii), client.disposition_call(uii, disposition="SALE"))
-                for uii in answered[N : 2 * N]
-            ]
-            jobs += [
-                attempt(("hangupCall", uii), client.hangup_call(uii))
-                for uii in answered[2 * N : 3 * N]
-            ]
-            jobs += [
-                attempt(
-                    ("toggleCallRecording", uii), client.toggle_call_recording(uii, record=False)
-                )
-                for uii in answered[3 * N : 4 * N]
-            ]
-            jobs += [
-                attempt(
-                    ("createManualAgentCall", f"650555{i:04d}"),
-                    client.create_manual_agent_call(
-                        username=username,
-                        destination=f"650555{i:04d}",
-                        ring_duration=5,
-                        caller_id="8005550100",
-                    ),
-                )
-                for i, username in enumerate(agents)
-            ]
-            await asyncio.wait_for(asyncio.gather(*jobs), 20.0)
-            added = [uii for uii in supervisors if outcomes[("addSessionToCall", uii)] is None]
-            await asyncio.wait_for(
-                asyncio.gather(
-                    *(
-                        attempt(
-                            ("hangupSession", uii),
-                            client.hangup_session(uii, phone=supervisors[uii]),
-                        )
-                        for uii in added
-                    )
-                ),
-                20.0,
+    async with activecalls_client_factory() as client:
+        supervisors = {uii: f"+1555415{i:04d}" for i, uii in enumerate(answered[:N])}
+        jobs: list[Awaitable[None]] = [
+            attempt(
+                ("addSessionToCall", uii),
+                client.add_session_to_call(uii, destination=phone, session_type="MONITOR"),
             )
-        assert client_tasks() == []
+            for uii, phone in supervisors.items()
+        ]
+        jobs += [
+            attempt(("dispositionCall", uii), client.disposition_call(uii, disposition="SALE"))
+            for uii in answered[N : 2 * N]
+        ]
+        jobs += [
+            attempt(("hangupCall", uii), client.hangup_call(uii)) for uii in answered[2 * N : 3 * N]
+        ]
+        jobs += [
+            attempt(("toggleCallRecording", uii), client.toggle_call_recording(uii, record=False))
+            for uii in answered[3 * N : 4 * N]
+        ]
+        jobs += [
+            attempt(
+                ("createManualAgentCall", f"650555{i:04d}"),
+                client.create_manual_agent_call(
+                    username=username,
+                    destination=f"650555{i:04d}",
+                    ring_duration=5,
+                    caller_id="8005550100",
+                ),
+            )
+            for i, username in enumerate(agents)
+        ]
+        await asyncio.wait_for(asyncio.gather(*jobs), 20.0)
+        added = [uii for uii in supervisors if outcomes[("addSessionToCall", uii)] is None]
+        await asyncio.wait_for(
+            asyncio.gather(
+                *(
+                    attempt(
+                        ("hangupSession", uii),
+                        client.hangup_session(uii, phone=supervisors[uii]),
+                    )
+                    for uii in added
+                )
+            ),
+            20.0,
+        )
+    assert client_tasks() == []
 
     effects: Counter[tuple[str, str | None]] = Counter()
     for effect in sim.effects:

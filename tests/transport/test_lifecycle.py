@@ -8,7 +8,7 @@ import gc
 import logging
 import threading
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -21,16 +21,15 @@ from activecalls_async import (
     RingCentralAuth,
 )
 from activecalls_async.testing import Simulator
+from activecalls_async.testing.pytest_plugin import ClientFactory
 from tests.support import FAST
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator(calls=5, seed=8, rate_limit=None) as simulator:
-        yield simulator
-
-
-async def test_a_session_raising_for_status_still_gets_the_sdk_errors(sim: Simulator) -> None:
+@pytest.mark.activecalls_simulator(calls=5, seed=8, rate_limit=None)
+async def test_a_session_raising_for_status_still_gets_the_sdk_errors(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim = activecalls_simulator
     auth = RingCentralAuth.from_jwt(
         client_id=sim.rc_client_id,
         client_secret=sim.rc_client_secret,
@@ -40,13 +39,8 @@ async def test_a_session_raising_for_status_still_gets_the_sdk_errors(sim: Simul
     )
     async with (
         aiohttp.ClientSession(raise_for_status=True) as session,
-        ActiveCallsClient(
-            account_id=sim.account_id,
-            auth=auth,
-            base_url=sim.base_url,
-            session=session,
-            retry=FAST,
-            rate_limit=None,
+        activecalls_client_factory(
+            auth=auth, session=session, retry=FAST, rate_limit=None
         ) as client,
     ):
         calls = await client.list_active_calls("ACCOUNT", sim.account_id)

@@ -36,15 +36,16 @@ from activecalls_async import (
 from activecalls_async._redact import mask, redact, redact_url
 from activecalls_async.cli import main
 from activecalls_async.testing import Faults, Simulator
+from activecalls_async.testing.pytest_plugin import ClientFactory
 from tests.support import ACCOUNT, FAST, serve
 
 CERT = Path(__file__).with_name("localhost-test-only.pem")
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator(calls=40, seed=11, rate_limit=None, token_lifetime=0.3) as simulator:
-        yield simulator
+def activecalls_simulator_options() -> dict[str, Any]:
+    """Tokens that expire by the wall clock within a test."""
+    return {"calls": 40, "seed": 11, "rate_limit": None, "token_lifetime": 0.3}
 
 
 def secrets_seen(sim: Simulator) -> set[str]:
@@ -81,8 +82,11 @@ def record_texts(records: list[logging.LogRecord]) -> Iterator[str]:
 
 
 async def test_no_secret_leaks_during_a_stormy_session(
-    sim: Simulator, caplog: pytest.LogCaptureFixture
+    activecalls_simulator: Simulator,
+    activecalls_client_factory: ClientFactory,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    sim = activecalls_simulator
     caplog.set_level(logging.DEBUG)  # every logger, every level
     # Faults on the login endpoints too: their garbled bodies may carry half a token.
     operations = {"list", "hangupCall", "auth.jwt", "auth.exchange", "auth.refresh"}
@@ -105,10 +109,7 @@ async def test_no_secret_leaks_during_a_stormy_session(
         refresh_margin=0.1,
     )
     policy = RetryPolicy(max_attempts=3, initial_delay=0.001, max_delay=0.005)
-    async with ActiveCallsClient(
-        account_id=sim.account_id, auth=auth, base_url=sim.base_url, retry=policy,
-        rate_limit=None,
-    ) as client:  # fmt: skip
+    async with activecalls_client_factory(auth=auth, retry=policy, rate_limit=None) as client:
         uiis = [call["uii"] for call in sim.wire_calls()][:10]
         for round_ in range(30):
             try:
@@ -118,7 +119,9 @@ async def test_no_secret_leaks_during_a_stormy_session(
             except ActiveCallsError as exc:
                 errors.append(exc)
             if round_ % 10 == 9:
-                await asyncio.sleep(0.35)  # the token expires; renewals and 401s follow
+                # The token expires, on the simulator's wall clock too (it takes no other
+                # for its tokens): renewals and 401s follow.
+                await asyncio.sleep(0.35)
         errors.append(APIConnectionError("context", request_sent=False))
         texts = [repr(client), repr(auth)]
     operations_seen = {r.operation for r in sim.requests}
@@ -149,7 +152,10 @@ def test_reprs_show_no_secret() -> None:
         assert "SECRET" not in str(thing)
 
 
-async def test_refused_credentials_are_reported_without_them(sim: Simulator) -> None:
+async def test_refused_credentials_are_reported_without_them(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim = activecalls_simulator
     auth = RingCentralAuth.from_jwt(
         client_id=sim.rc_client_id,
         client_secret="wrong-SECRET-value",
@@ -157,9 +163,7 @@ async def test_refused_credentials_are_reported_without_them(sim: Simulator) -> 
         rc_server=sim.root_url,
         auth_url=sim.root_url,
     )
-    async with ActiveCallsClient(
-        account_id=sim.account_id, auth=auth, base_url=sim.base_url, retry=FAST
-    ) as client:
+    async with activecalls_client_factory(auth=auth, retry=FAST) as client:
         with pytest.raises(ActiveCallsError) as caught:
             await client.list_active_calls("ACCOUNT", sim.account_id)
     for text in texts_of(caught.value):
@@ -168,8 +172,11 @@ async def test_refused_credentials_are_reported_without_them(sim: Simulator) -> 
 
 
 async def test_cli_output_carries_no_rc_secret(
-    sim: Simulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    activecalls_simulator: Simulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    sim = activecalls_simulator
     monkeypatch.setenv("ACTIVECALLS_BASE_URL", sim.base_url)
     monkeypatch.setenv("ACTIVECALLS_ACCOUNT_ID", sim.account_id)
     monkeypatch.setenv("ACTIVECALLS_RC_CLIENT_ID", sim.rc_client_id)

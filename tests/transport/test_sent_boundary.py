@@ -20,7 +20,7 @@ from activecalls_async import (
     RetryPolicy,
     RingCentralAuth,
 )
-from tests.support import ACCOUNT, FAST, serve, silent_tcp
+from tests.support import ACCOUNT, FAST, serve, silent_tcp, wait_until
 
 THREE = RetryPolicy(max_attempts=3, initial_delay=0.001, max_delay=0.002)
 
@@ -102,7 +102,7 @@ async def test_an_action_timing_out_after_it_was_sent_is_not_repeated() -> None:
         async with client:
             with pytest.raises(APITimeoutError) as caught:
                 await dial(client)
-            await asyncio.sleep(0.05)
+            await wait_until(lambda: bool(received and received[0]))  # the server read it
     assert caught.value.request_sent
     assert caught.value.retries == 0
     assert len(received) == 1

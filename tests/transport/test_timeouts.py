@@ -1,4 +1,8 @@
-"""Per-attempt timeouts, and cancellation that stops a request at once and harms nothing."""
+"""Per-attempt timeouts, and cancellation that stops a request at once and harms nothing.
+
+The timeouts are aiohttp's, timed by the event loop against servers that really are slow:
+these waits are real, and kept to tenths of a second.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from activecalls_async import (
     RateLimit,
     RetryPolicy,
 )
-from tests.support import ACCOUNT, client_tasks, serve
+from tests.support import ACCOUNT, client_tasks, serve, wait_until
 
 
 class Slow:
@@ -64,7 +68,7 @@ async def test_the_clients_timeout_bounds_an_attempt() -> None:
 
 
 async def test_a_per_call_timeout_overrides_the_clients() -> None:
-    async with serve(Slow(0.5).handle) as root:
+    async with serve(Slow(0.3).handle) as root:
         async with client_for(root, timeout=30.0) as client:
             started = time.monotonic()
             with pytest.raises(APITimeoutError):
@@ -89,9 +93,10 @@ async def test_the_timeout_applies_to_each_attempt_not_to_all_of_them() -> None:
 
 
 async def test_cancelling_the_caller_returns_at_once_and_the_slot_waits_for_the_answer() -> None:
-    async with serve(Slow(0.6).handle) as root, client_for(root, max_concurrency=1) as client:
+    server = Slow(0.6)
+    async with serve(server.handle) as root, client_for(root, max_concurrency=1) as client:
         task = asyncio.create_task(slow_list(client))
-        await asyncio.sleep(0.1)
+        await wait_until(lambda: server.seen == 1)  # on the wire
         started = time.monotonic()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -105,12 +110,13 @@ async def test_cancelling_the_caller_returns_at_once_and_the_slot_waits_for_the_
 
 
 async def test_a_cancelled_request_keeps_its_slot_no_longer_than_its_timeout() -> None:
+    server = Slow(5.0)
     async with (
-        serve(Slow(5.0).handle) as root,
+        serve(server.handle) as root,
         client_for(root, max_concurrency=1, timeout=0.3) as client,
     ):
         task = asyncio.create_task(slow_list(client))
-        await asyncio.sleep(0.1)
+        await wait_until(lambda: server.seen == 1)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -122,11 +128,12 @@ async def test_a_cancelled_request_keeps_its_slot_no_longer_than_its_timeout() -
 
 @pytest.mark.parametrize("borrowed", [False, True])
 async def test_closing_the_client_ends_a_request_its_caller_abandoned(borrowed: bool) -> None:
-    async with serve(Slow(5.0).handle) as root, aiohttp.ClientSession() as session:
+    server = Slow(5.0)
+    async with serve(server.handle) as root, aiohttp.ClientSession() as session:
         options: dict[str, object] = {"session": session} if borrowed else {}
         client = client_for(root, max_concurrency=1, **options)
         task = asyncio.create_task(slow_list(client))
-        await asyncio.sleep(0.1)
+        await wait_until(lambda: server.seen == 1)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -143,7 +150,7 @@ async def test_cancelling_during_the_wait_between_attempts() -> None:
     policy = RetryPolicy(max_attempts=5, initial_delay=0.001)
     async with serve(server.handle) as root, client_for(root, retry=policy) as client:
         task = asyncio.create_task(slow_list(client))
-        await asyncio.sleep(0.2)
+        await wait_until(lambda: client.stats.retries == 1)  # waiting the ten seconds now
         started = time.monotonic()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -155,11 +162,11 @@ async def test_cancelling_during_the_wait_between_attempts() -> None:
 
 
 async def test_cancelling_while_waiting_for_the_rate_limiter() -> None:
-    limit = RateLimit(1, per=0.5, margin=0.0)
+    limit = RateLimit(1, per=0.2, margin=0.0)
     async with serve(Slow(0.0).handle) as root, client_for(root, rate_limit=limit) as client:
         await quick_list(client)
         waiting = asyncio.create_task(quick_list(client))
-        await asyncio.sleep(0.1)
+        await wait_until(lambda: client.stats.waiting_for_limiter is not None)
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
@@ -168,10 +175,11 @@ async def test_cancelling_while_waiting_for_the_rate_limiter() -> None:
 
 
 async def test_closing_the_client_under_a_request_says_so() -> None:
-    async with serve(Slow(5.0).handle) as root:
+    server = Slow(5.0)
+    async with serve(server.handle) as root:
         client = client_for(root)
         task = asyncio.create_task(slow_list(client))
-        await asyncio.sleep(0.1)
+        await wait_until(lambda: server.seen == 1)
         await client.aclose()
         with pytest.raises(ClientClosedError):
             await task

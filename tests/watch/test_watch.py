@@ -7,7 +7,7 @@ import contextlib
 import itertools
 import logging
 import statistics
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -39,15 +39,16 @@ from activecalls_async._pace import BudgetShare
 from activecalls_async._paging import PagingMemo
 from activecalls_async.pagination import PageWalk, WalkShape
 from activecalls_async.testing import Faults, Simulator
+from activecalls_async.testing.pytest_plugin import ClientFactory
 from activecalls_async.watch import CallWatch, diff_snapshots
 from tests.support import (
     FakeListing,
     assert_no_tasks_left,
     call_watch,
-    client_for,
     list_requests,
     make_call,
     make_calls,
+    serving,
     wait_until,
 )
 
@@ -56,16 +57,14 @@ INTERVAL = 0.02
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator(calls=60, seed=3, rate_limit=None) as simulator:
-        yield simulator
+def activecalls_simulator_options() -> dict[str, Any]:
+    return {"calls": 60, "seed": 3, "rate_limit": None}
 
 
 @pytest.fixture
-async def client(sim: Simulator) -> AsyncIterator[ActiveCallsClient]:
+def activecalls_client_options() -> dict[str, Any]:
     # No rate limit: these polls come faster than any budget allows (see the budget tests).
-    async with client_for(sim, retry=None, rate_limit=None) as active_calls:
-        yield active_calls
+    return {"retry": None, "rate_limit": None}
 
 
 async def take(watch: CallWatch, count: int) -> list[CallEvent]:
@@ -85,8 +84,9 @@ def test_diff_snapshots() -> None:
 
 
 async def test_first_snapshot_then_arrivals_changes_and_departures(
-    sim: Simulator, client: ActiveCallsClient
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     product, product_id = "ACD", sim.targets()[1][1]
     assert sim.targets()[1][0] == "ACD"
     rows = sim.wire_calls(product, product_id)
@@ -120,8 +120,11 @@ async def test_first_snapshot_then_arrivals_changes_and_departures(
 
 
 async def test_a_failed_poll_is_logged_and_retried_without_false_endings(
-    sim: Simulator, client: ActiveCallsClient, caplog: pytest.LogCaptureFixture
+    activecalls_simulator: Simulator,
+    activecalls_client: ActiveCallsClient,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     product, product_id = sim.targets()[1]
     rows = sim.wire_calls(product, product_id)
     watch = client.watch_active_calls(product, product_id, interval=INTERVAL)
@@ -146,8 +149,9 @@ def failures_logged(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]
 
 
 async def test_cancelling_the_consumer_stops_the_watch_cleanly(
-    sim: Simulator, client: ActiveCallsClient
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     sim.faults = Faults(latency=0.05)
     events: list[CallEvent] = []
 
@@ -159,7 +163,7 @@ async def test_cancelling_the_consumer_stops_the_watch_cleanly(
 
     task = asyncio.create_task(consume())
     await wait_until(lambda: bool(events))
-    await asyncio.sleep(0.1)  # a later poll's pages are in flight now
+    await wait_until(lambda: serving(sim) > 0)  # a later poll's pages are in flight now
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -168,8 +172,11 @@ async def test_cancelling_the_consumer_stops_the_watch_cleanly(
     assert await client.list_active_calls("ACCOUNT", sim.account_id, max_rows=1)
 
 
-async def test_a_closed_client_ends_the_watch(sim: Simulator) -> None:
-    client = client_for(sim)
+async def test_a_closed_client_ends_the_watch(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
+    client = make_client()
     watch = client.watch_active_calls("ACCOUNT", sim.account_id, interval=INTERVAL)
     await client.aclose()
     with pytest.raises(ClientClosedError):
@@ -180,8 +187,9 @@ async def test_a_closed_client_ends_the_watch(sim: Simulator) -> None:
 
 @pytest.mark.parametrize("interval", [0, -1, float("nan"), float("inf"), True, "5"])
 async def test_a_bad_interval_is_refused_before_any_request(
-    sim: Simulator, client: ActiveCallsClient, interval: object
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient, interval: object
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     with pytest.raises(ValidationError) as raised:
         client.watch_active_calls("ACCOUNT", sim.account_id, interval=interval)  # type: ignore[arg-type]
     assert raised.value.parameter == "interval"
@@ -324,39 +332,34 @@ async def test_a_walk_stopped_early_neither_confirms_nor_clears_a_miss() -> None
     assert summary(got[30:]) == [(4, ENDED, calls[25].uii), (5, ENDED, calls[5].uii)]
 
 
-async def test_under_churn_no_call_in_flight_is_ended_or_started_twice() -> None:
-    async with (
-        Simulator(
-            calls=300,
-            seed=5,
-            live=True,
-            arrival_rate=40,
-            mean_call_seconds=8,
-            rate_limit=None,
-            latency=0.005,
-        ) as sim,
-        client_for(sim, rate_limit=None) as client,
-    ):
-        ended: set[str] = set()
-        false_ends: list[str] = []
-        restarted: list[str] = []
+@pytest.mark.activecalls_simulator(
+    calls=300, seed=5, live=True, arrival_rate=40, mean_call_seconds=8, latency=0.005
+)
+async def test_under_churn_no_call_in_flight_is_ended_or_started_twice(
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
+) -> None:
+    sim, client = activecalls_simulator, activecalls_client
+    ended: set[str] = set()
+    false_ends: list[str] = []
+    restarted: list[str] = []
 
-        async def consume() -> None:
-            async with client.watch_active_calls(
-                "ACCOUNT", sim.account_id, interval=0.05, page_size=25
-            ) as watch:
-                async for event in watch:
-                    uii = event.call.uii
-                    if event.type is ENDED:
-                        ended.add(uii)
-                        if sim.wire_call(uii) is not None:
-                            false_ends.append(uii)
-                    elif event.type is STARTED and uii in ended:
-                        restarted.append(uii)
+    async def consume() -> None:
+        async with client.watch_active_calls(
+            "ACCOUNT", sim.account_id, interval=0.05, page_size=25
+        ) as watch:
+            async for event in watch:
+                uii = event.call.uii
+                if event.type is ENDED:
+                    ended.add(uii)
+                    if sim.wire_call(uii) is not None:
+                        false_ends.append(uii)
+                elif event.type is STARTED and uii in ended:
+                    restarted.append(uii)
 
-        # asyncio.TimeoutError: on Python 3.10 it is not the builtin TimeoutError.
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(consume(), 2.0)
+    # Real time: live traffic ends and starts calls while multi-page walks are on the
+    # wire. asyncio.TimeoutError: on Python 3.10 it is not the builtin TimeoutError.
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(consume(), 2.0)
     assert len(ended) > 20  # calls really ended during multi-page walks
     assert false_ends == []
     assert restarted == []
@@ -416,18 +419,15 @@ async def test_a_failure_that_may_heal_is_logged_and_polled_again(
 
 
 @pytest.mark.parametrize("problem", ["bad token", "other account"])
-async def test_rejected_credentials_end_the_watch_at_once(sim: Simulator, problem: str) -> None:
+async def test_rejected_credentials_end_the_watch_at_once(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory, problem: str
+) -> None:
+    sim = activecalls_simulator
     options: dict[str, object] = (
         {"auth": "not-a-valid-token"} if problem == "bad token" else {"account_id": "999"}
     )
     expected = AuthenticationError if problem == "bad token" else PermissionDeniedError
-    settings: dict[str, Any] = {
-        "account_id": sim.account_id,
-        "auth": sim.token,
-        "base_url": sim.base_url,
-        **options,
-    }
-    async with ActiveCallsClient(**settings) as client:
+    async with activecalls_client_factory(**options) as client:
         watch = client.watch_active_calls("ACCOUNT", sim.account_id, interval=INTERVAL)
         with pytest.raises(expected):
             await asyncio.wait_for(watch.__anext__(), 5)
@@ -440,10 +440,13 @@ async def test_rejected_credentials_end_the_watch_at_once(sim: Simulator, proble
 
 
 async def test_a_watch_over_its_share_of_the_limit_polls_less_often(
-    sim: Simulator, caplog: pytest.LogCaptureFixture
+    activecalls_simulator: Simulator,
+    activecalls_client_factory: ClientFactory,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    sim, make_client = activecalls_simulator, activecalls_client_factory
     limit = RateLimit(10, per=0.25)  # 40 requests a second: a watch may use 20
-    async with client_for(sim, rate_limit=limit) as client:
+    async with make_client(rate_limit=limit) as client:
         watch = client.watch_active_calls("ACD", 55, interval=0.01, page_size=3)
         async with watch:
             await take(watch, len(sim.state.listing("ACD", 55)))  # 8 calls: pages of 3, 3, 2
@@ -590,8 +593,9 @@ async def test_a_limiter_that_does_not_tell_its_rate_never_stretches(
 
 @pytest.mark.parametrize("share", [0, -0.5, 1.01, float("nan"), float("inf"), True, "0.5", None])
 async def test_a_bad_budget_share_is_refused_before_any_request(
-    sim: Simulator, client: ActiveCallsClient, share: object
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient, share: object
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     with pytest.raises(ValidationError) as raised:
         client.watch_active_calls("ACD", 55, budget_share=share)  # type: ignore[arg-type]
     assert raised.value.parameter == "budget_share"
@@ -610,8 +614,12 @@ async def test_a_bad_budget_share_is_refused_before_any_request(
     ],
 )
 async def test_bad_listing_arguments_are_refused_when_the_watch_is_made(
-    sim: Simulator, client: ActiveCallsClient, parameter: str, options: dict[str, Any]
+    activecalls_simulator: Simulator,
+    activecalls_client: ActiveCallsClient,
+    parameter: str,
+    options: dict[str, Any],
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     arguments = {"product": "ACD", "product_id": 55, **options}
     with pytest.raises(ValidationError) as raised:
         client.watch_active_calls(**arguments)
@@ -620,8 +628,9 @@ async def test_bad_listing_arguments_are_refused_when_the_watch_is_made(
 
 
 async def test_making_and_closing_a_watch_sends_nothing(
-    sim: Simulator, client: ActiveCallsClient
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     watch = client.watch_active_calls("ACD", 55, interval=7)
     assert repr(watch) == "<CallWatch ACD 55 every 7s 0 calls>"
     assert (watch.interval, watch.budget_share) == (7, 0.5)
@@ -632,8 +641,9 @@ async def test_making_and_closing_a_watch_sends_nothing(
 
 
 async def test_a_watch_is_iterated_by_one_task_at_a_time(
-    sim: Simulator, client: ActiveCallsClient
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     sim.faults = Faults(latency=0.05)
     async with client.watch_active_calls("ACD", 55, interval=INTERVAL) as watch:
         first = asyncio.ensure_future(watch.__anext__())
@@ -663,8 +673,9 @@ async def test_initial_events_false_takes_stock_without_starting_every_call() ->
 
 
 async def test_initial_events_false_on_the_client_watches(
-    sim: Simulator, client: ActiveCallsClient
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     product, product_id = sim.targets()[1]
     watch = client.watch_active_calls(product, product_id, interval=INTERVAL, initial_events=False)
     async with watch:

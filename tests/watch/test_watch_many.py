@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -29,10 +28,10 @@ from activecalls_async import (
 from activecalls_async._paging import PagingMemo
 from activecalls_async.pagination import PageWalk, WalkShape
 from activecalls_async.testing import Faults, Simulator
+from activecalls_async.testing.pytest_plugin import ClientFactory
 from tests.support import (
     FakeListing,
     assert_no_tasks_left,
-    client_for,
     make_call,
     make_calls,
     snapshot_watch,
@@ -50,18 +49,16 @@ PAGE = 20  # more than any of these listings holds, less than the account's 60 c
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator(calls=60, seed=3, rate_limit=None) as simulator:
-        yield simulator
+def activecalls_simulator_options() -> dict[str, Any]:
+    return {"calls": 60, "seed": 3, "rate_limit": None}
 
 
 @pytest.fixture
-async def client(sim: Simulator) -> AsyncIterator[ActiveCallsClient]:
+def activecalls_client_options() -> dict[str, Any]:
     # No rate limit: these polls come faster than any budget allows (see the budget
     # tests). The server is known to send pages of ``PAGE``: a shorter first page is a
     # whole listing, read in one answer.
-    async with client_for(sim, retry=None, rate_limit=None, server_max_rows=PAGE) as active_calls:
-        yield active_calls
+    return {"retry": None, "rate_limit": None, "server_max_rows": PAGE}
 
 
 def list_requests(sim: Simulator) -> int:
@@ -91,8 +88,9 @@ def summary(snapshot: Snapshot) -> list[tuple[CallEventType, str]]:
 
 
 async def test_snapshots_follow_calls_starting_changing_and_ending(
-    sim: Simulator, client: ActiveCallsClient
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     targets = [QUEUE, QUEUE_DNIS, *OTHERS]
     async with client.watch_active_calls_many(
         [(t.product, t.product_id) for t in targets], interval=INTERVAL, page_size=PAGE
@@ -143,8 +141,9 @@ async def test_snapshots_follow_calls_starting_changing_and_ending(
 
 
 async def test_a_call_missing_from_a_listing_of_several_pages_ends_one_poll_late(
-    sim: Simulator, client: ActiveCallsClient
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     async with client.watch_active_calls_many(
         [QUEUE, OTHERS[0]], interval=INTERVAL, page_size=3
     ) as watch:
@@ -160,8 +159,9 @@ async def test_a_call_missing_from_a_listing_of_several_pages_ends_one_poll_late
 
 
 async def test_requests_per_poll_are_the_servers_own_count(
-    sim: Simulator, client: ActiveCallsClient
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     targets = [QUEUE, QUEUE_DNIS, *OTHERS, Target("ACCOUNT", sim.account_id)]
     async with client.watch_active_calls_many(targets, interval=INTERVAL, page_size=PAGE) as watch:
         counted = 0
@@ -179,8 +179,11 @@ async def test_requests_per_poll_are_the_servers_own_count(
 
 
 async def test_a_failing_listing_keeps_its_calls_and_the_watch_going(
-    sim: Simulator, client: ActiveCallsClient, caplog: pytest.LogCaptureFixture
+    activecalls_simulator: Simulator,
+    activecalls_client: ActiveCallsClient,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     async with client.watch_active_calls_many(
         [QUEUE, *OTHERS], interval=INTERVAL, page_size=PAGE
     ) as watch:
@@ -203,10 +206,11 @@ async def test_a_failing_listing_keeps_its_calls_and_the_watch_going(
     assert warnings[0].levelno == logging.WARNING
 
 
-async def test_rejected_credentials_end_the_watch_at_once(sim: Simulator) -> None:
-    async with ActiveCallsClient(
-        account_id="999", auth=sim.token, base_url=sim.base_url, rate_limit=None
-    ) as client:
+async def test_rejected_credentials_end_the_watch_at_once(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim = activecalls_simulator
+    async with activecalls_client_factory(account_id="999") as client:
         watch = client.watch_active_calls_many([QUEUE, *OTHERS], interval=INTERVAL)
         with pytest.raises(PermissionDeniedError):
             await next_snapshot(watch)
@@ -215,8 +219,11 @@ async def test_rejected_credentials_end_the_watch_at_once(sim: Simulator) -> Non
     assert len(sim.requests) == 1 + len(OTHERS)  # one poll, never a second
 
 
-async def test_a_closed_client_ends_the_watch(sim: Simulator) -> None:
-    client = client_for(sim)
+async def test_a_closed_client_ends_the_watch(
+    activecalls_simulator: Simulator, activecalls_client_factory: ClientFactory
+) -> None:
+    sim = activecalls_simulator
+    client = activecalls_client_factory(server_max_rows=None)
     watch = client.watch_active_calls_many([QUEUE], interval=INTERVAL)
     await client.aclose()
     with pytest.raises(ClientClosedError):
@@ -232,16 +239,21 @@ MANY = [QUEUE, QUEUE_DNIS, *OTHERS, Target("ACD", 58), Target("DNIS", 8889718503
 
 
 async def test_a_watch_over_its_share_of_the_limit_stretches_its_interval(
-    sim: Simulator, caplog: pytest.LogCaptureFixture
+    activecalls_simulator: Simulator,
+    activecalls_client_factory: ClientFactory,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    limit = RateLimit(10, per=0.25)  # 40 requests a second: a watch may use 20
+    sim, make_client = activecalls_simulator, activecalls_client_factory
+    # 20 requests a second: a watch may use 10. Half-second windows: the server's view of
+    # the polls' spacing below tolerates the jitter of a loaded machine (5% of a poll's gap).
+    limit = RateLimit(10, per=0.5)
     async with (
-        client_for(sim, rate_limit=limit, server_max_rows=PAGE) as client,
+        make_client(rate_limit=limit) as client,
         client.watch_active_calls_many(MANY, interval=INTERVAL, page_size=PAGE) as watch,
     ):
         snapshots = [await next_snapshot(watch) for _ in range(4)]
-    # 7 requests a poll, more than the 5 the watch may start in any window of 0.25 s
-    # (0.3 s with the limiter's margin): spread to 5 per 0.3 s, one poll every 0.42 s.
+    # 7 requests a poll, more than the 5 the watch may start in any window of 0.5 s
+    # (0.55 s with the limiter's margin): spread to 5 per 0.55 s, one poll every 0.77 s.
     allowed = len(MANY) * (limit.per + limit.margin) / (0.5 * limit.requests)
     assert [s.requests for s in snapshots] == [len(MANY)] * 4
     for snapshot in snapshots[1:]:
@@ -257,11 +269,11 @@ async def test_a_watch_over_its_share_of_the_limit_stretches_its_interval(
 
 
 async def test_a_watch_within_its_share_keeps_its_interval(
-    sim: Simulator, caplog: pytest.LogCaptureFixture
+    activecalls_client_factory: ClientFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     limit = RateLimit(1000, per=1.0)
     async with (
-        client_for(sim, rate_limit=limit, server_max_rows=PAGE) as client,
+        activecalls_client_factory(rate_limit=limit) as client,
         client.watch_active_calls_many(
             MANY, interval=0.05, budget_share=0.2, page_size=PAGE
         ) as watch,
@@ -285,11 +297,11 @@ class Unmetered:
 
 
 async def test_a_limiter_without_a_rate_never_stretches(
-    sim: Simulator, caplog: pytest.LogCaptureFixture
+    activecalls_client_factory: ClientFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     limiter = Unmetered()
     async with (
-        client_for(sim, rate_limit=limiter) as client,
+        activecalls_client_factory(rate_limit=limiter, server_max_rows=None) as client,
         client.watch_active_calls_many(MANY, interval=0.01) as watch,
     ):
         snapshots = [await next_snapshot(watch) for _ in range(3)]
@@ -301,14 +313,15 @@ async def test_a_limiter_without_a_rate_never_stretches(
 
 
 async def test_cancelling_the_consumer_cancels_the_poll_in_flight(
-    sim: Simulator, client: ActiveCallsClient
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     snapshots: list[Snapshot] = []
 
     async def consume() -> None:
         async for snapshot in client.watch_active_calls_many(MANY, interval=0.01):
             snapshots.append(snapshot)
-            sim.faults = Faults(latency=0.5)  # the next poll's requests stay in flight
+            sim.faults = Faults(latency=0.2)  # the next poll's requests stay in flight
 
     task = asyncio.create_task(consume())
     await wait_until(lambda: bool(snapshots))
@@ -321,9 +334,8 @@ async def test_cancelling_the_consumer_cancels_the_poll_in_flight(
     assert await client.list_active_calls("ACCOUNT", sim.account_id, max_rows=1)
 
 
-async def test_leaving_async_with_closes_the_watch(
-    sim: Simulator, client: ActiveCallsClient
-) -> None:
+async def test_leaving_async_with_closes_the_watch(activecalls_client: ActiveCallsClient) -> None:
+    client = activecalls_client
     async with client.watch_active_calls_many(MANY, interval=INTERVAL) as watch:
         async for _ in watch:
             break
@@ -333,8 +345,9 @@ async def test_leaving_async_with_closes_the_watch(
 
 
 async def test_a_watch_closed_before_its_first_poll_sends_nothing(
-    sim: Simulator, client: ActiveCallsClient
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     watch = client.watch_active_calls_many(MANY, interval=INTERVAL)
     await watch.aclose()
     assert [s async for s in watch] == []
@@ -342,8 +355,9 @@ async def test_a_watch_closed_before_its_first_poll_sends_nothing(
 
 
 async def test_aclose_from_another_task_stops_after_the_poll_in_flight(
-    sim: Simulator, client: ActiveCallsClient
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     sim.faults = Faults(latency=0.05)
     watch = client.watch_active_calls_many(MANY, interval=INTERVAL)
     poll = asyncio.ensure_future(watch.__anext__())
@@ -355,7 +369,10 @@ async def test_aclose_from_another_task_stops_after_the_poll_in_flight(
     await assert_no_tasks_left()
 
 
-async def test_one_task_at_a_time(sim: Simulator, client: ActiveCallsClient) -> None:
+async def test_one_task_at_a_time(
+    activecalls_simulator: Simulator, activecalls_client: ActiveCallsClient
+) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     sim.faults = Faults(latency=0.05)
     async with client.watch_active_calls_many(MANY, interval=INTERVAL) as watch:
         first = asyncio.ensure_future(watch.__anext__())
@@ -392,8 +409,12 @@ BAD: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("parameter", "options"), BAD, ids=[f"{p}-{o}" for p, o in BAD])
 async def test_bad_input_is_refused_before_any_request(
-    sim: Simulator, client: ActiveCallsClient, parameter: str, options: dict[str, Any]
+    activecalls_simulator: Simulator,
+    activecalls_client: ActiveCallsClient,
+    parameter: str,
+    options: dict[str, Any],
 ) -> None:
+    sim, client = activecalls_simulator, activecalls_client
     arguments = {"targets": [QUEUE], **options}
     with pytest.raises(ValidationError) as raised:
         client.watch_active_calls_many(**arguments)
@@ -402,9 +423,8 @@ async def test_bad_input_is_refused_before_any_request(
     assert sim.requests == []
 
 
-async def test_duplicate_targets_are_watched_once(
-    sim: Simulator, client: ActiveCallsClient
-) -> None:
+async def test_duplicate_targets_are_watched_once(activecalls_client: ActiveCallsClient) -> None:
+    client = activecalls_client
     watch = client.watch_active_calls_many([QUEUE, ("ACD", "55"), ("acd", 55)])
     assert watch.targets == (QUEUE,)
     assert "1 listings" in repr(watch)
