@@ -78,7 +78,10 @@ def test_demo_runs_end_to_end_within_its_budget() -> None:
         "call ended",
         "NotFoundError (HTTP 404): the call has ended",
     ]
-    positions = [out.find(step) for step in steps]
+    # A caller may hang up mid-scenario (the traffic is live): the demo then starts again
+    # on the next longest call, and that last run is the one shown whole.
+    last = out[out.rindex("Supervisor scenario on the longest call") :]
+    positions = [last.find(step) for step in steps]
     assert -1 not in positions, [s for s, p in zip(steps, positions, strict=True) if p == -1]
     assert positions == sorted(positions)  # shown in the scenario's order
     last = out.strip().splitlines()[-1]
