@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
-__all__ = ["ClosesOnExit", "ClosingIterator", "cancel_all", "retrieve"]
+__all__ = ["ClosesOnExit", "ClosingIterator", "cancel_all", "retrieve", "start_task"]
 
 _T = TypeVar("_T")
 _Self = TypeVar("_Self", bound="ClosesOnExit")
+
+#: ``asyncio.eager_task_factory`` (Python 3.12 and later), else None.
+_eager: Callable[..., asyncio.Future[Any]] | None = getattr(asyncio, "eager_task_factory", None)
+
+
+def start_task(coro: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
+    """``coro`` as a task of the running loop, run at once up to its first wait where the
+    loop can (Python 3.12 and later): a request then leaves without a turn of the loop."""
+    loop = asyncio.get_running_loop()
+    if _eager is not None:
+        return cast("asyncio.Task[_T]", _eager(loop, coro))
+    return loop.create_task(coro)
 
 
 def retrieve(future: asyncio.Future[Any]) -> None:

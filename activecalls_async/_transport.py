@@ -14,7 +14,7 @@ from typing import Any, Literal
 import aiohttp
 from yarl import URL
 
-from ._aio import retrieve
+from ._aio import retrieve, start_task
 from ._endpoints import RetryClass
 from ._redact import sent_secrets
 from ._wire.http import Answer, Outgoing, post_form, progress_tracer, request_once
@@ -351,7 +351,7 @@ class Transport:
                 attempt.waited_limiter,
                 priority.name,
             )
-        wire = loop.create_task(self._on_the_wire(session, request, attempt))
+        wire = start_task(self._on_the_wire(session, request, attempt))
         self._in_flight.add(wire)
         wire.add_done_callback(self._in_flight.discard)
         try:
