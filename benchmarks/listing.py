@@ -18,14 +18,24 @@ its end, and the 429s it answered.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import time
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
+
 from activecalls_async import ActiveCallsClient
 
-from ._contenders import OfficialSdk, official_available, raw_session, raw_walk
+from ._contenders import (
+    OfficialSdk,
+    auth_headers,
+    list_url,
+    official_available,
+    raw_session,
+    raw_walk,
+)
 from ._results import Check, Config, Row, ScenarioResult, Stat, paired_ratio
 from ._server import ServerInfo, SimulatorProcess
 
@@ -54,6 +64,7 @@ FIRST = f"SDK iter_active_calls_many, fresh client (max_concurrency={CONCURRENCY
 SECOND = "SDK iter_active_calls_many, same client again"
 LIMITED = "SDK iter_active_calls_many, 120/min shared with a watch"
 IDEAL = f"ideal bound (⌈pages ÷ {CONCURRENCY}⌉ round trips)"
+FLOOR = f"aiohttp, every page known beforehand, {CONCURRENCY} at once (this machine's floor)"
 
 Listing = tuple[str, int, int]
 
@@ -69,6 +80,7 @@ def _client(server: ServerInfo, **options: Any) -> ActiveCallsClient:
         base_url=server.base_url,
         page_size=PAGE_SIZE,
         max_concurrency=CONCURRENCY,
+        telemetry=None,
         **options,
     )
 
@@ -92,6 +104,33 @@ def _raw(server: ServerInfo, listings: list[Listing]) -> set[str]:
         async with raw_session() as session:
             for listing in listings:
                 await raw_walk(session, server, listing, seen)
+        return seen
+
+    return asyncio.run(walk())
+
+
+def _floor(server: ServerInfo, listings: list[Listing]) -> set[str]:
+    """What no client can beat on this machine: every page a listing needs (the last one
+    proving its end) known beforehand, ``CONCURRENCY`` in flight, hand-written aiohttp."""
+
+    async def walk() -> set[str]:
+        seen = set[str]()
+        headers = auth_headers(server)
+        urls = [
+            list_url(server, product, product_id, page)
+            for product, product_id, calls in listings
+            for page in range(calls // PAGE_SIZE + 1)
+        ]
+        slots = asyncio.Semaphore(CONCURRENCY)
+
+        async def fetch(session: aiohttp.ClientSession, url: str) -> None:
+            async with slots, session.get(url, headers=headers) as response:
+                response.raise_for_status()
+                seen.update(row["uii"] for row in json.loads(await response.read()))
+
+        connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            await asyncio.gather(*(fetch(session, url) for url in urls))
         return seen
 
     return asyncio.run(walk())
@@ -122,7 +161,7 @@ def _no_limit(config: Config, result: ScenarioResult) -> None:
     pages = sum(math.ceil(calls / PAGE_SIZE) for _, _, calls in listings)
     ideal = math.ceil(pages / CONCURRENCY) * LATENCY
     expected = sum(LISTINGS.values())
-    seconds: dict[str, list[float]] = {OFFICIAL: [], RAW: [], FIRST: [], SECOND: []}
+    seconds: dict[str, list[float]] = {OFFICIAL: [], RAW: [], FLOOR: [], FIRST: [], SECOND: []}
     requests: dict[str, list[float]] = {name: [] for name in seconds}
     past: dict[str, list[int]] = {FIRST: [], SECOND: []}
     with SimulatorProcess(calls=0, latency=LATENCY, listings=LISTINGS) as process:
@@ -139,6 +178,11 @@ def _no_limit(config: Config, result: ScenarioResult) -> None:
             seconds[RAW].append(took)
             requests[RAW].append(process.stats()["requests"])
             assert len(seen) == expected, (RAW, len(seen))
+            process.reset()
+            took, seen = _timed(lambda: _floor(server, listings))
+            seconds[FLOOR].append(took)
+            requests[FLOOR].append(process.stats()["requests"])
+            assert len(seen) == expected, (FLOOR, len(seen))
 
             async def twice() -> None:
                 async with _client(server, rate_limit=None) as client:
@@ -173,11 +217,14 @@ def _no_limit(config: Config, result: ScenarioResult) -> None:
     result.rows.append(Row(IDEAL, "wall time", "s", Stat.of([ideal]), note=f"{pages} pages"))
     for name, limit in ((FIRST, 1.4), (SECOND, 1.2)):
         to_ideal = Stat.of([value / ideal for value in seconds[name]])
+        to_floor = paired_ratio(seconds[name], seconds[FLOOR])
         result.rows.append(Row(name, "wall time", "s", Stat.of(seconds[name]), to_ideal, IDEAL))
+        result.rows.append(Row(name, "wall time", "s", Stat.of(seconds[name]), to_floor, FLOOR))
         result.rows.append(Row(name, "requests past the end, per listing", "", Stat.of(past[name])))
-        result.checks.append(
-            Check(f"{name} ≤ {limit}x the ideal bound", to_ideal.median, "<=", limit)
-        )
+        result.checks += [
+            Check(f"{name} ≤ {limit}x the ideal bound", to_ideal.median, "<=", limit),
+            Check(f"{name} ≤ {limit}x this machine's floor", to_floor.median, "<=", limit),
+        ]
         if seconds[OFFICIAL]:
             speedup = 1 / paired_ratio(seconds[name], seconds[OFFICIAL]).median
             result.checks.append(Check(f"{name} ≥ 10x faster than official", speedup, ">=", 10))
@@ -246,6 +293,12 @@ def run(config: Config) -> ScenarioResult:
     result = ScenarioResult(NAME, TITLE, {})
     _no_limit(config, result)
     _limited(config, result)
+    result.notes.append(
+        "The ideal bound counts round trips only. On a small machine the server's and the "
+        "client's CPU (a page of 100 rows built, sent and decoded) stretch every walk: the "
+        "floor is what hand-written aiohttp takes when it knows every page beforehand and "
+        "keeps as many in flight, measured in the same run."
+    )
     result.notes.append(
         "Prefetch spends slack, never budget: with no limit the fresh client runs ahead "
         "of each listing within its share of the slots, and walked again it asks every "

@@ -153,7 +153,7 @@ class ActiveCallsApi:
         else:
             rows = rows[page * max_rows : (page + 1) * max_rows]
         account_id = self.state.account_id
-        return bodies.json_ok([call.wire(account_id) for call in rows])
+        return bodies.json_ok([call.row(account_id) for call in rows])
 
     # -- actions -----------------------------------------------------------------------------
 

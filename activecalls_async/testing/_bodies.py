@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from ._params import Problem
 
-
-def _dumps(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":")).encode()
+_dumps = msgspec.json.Encoder().encode
 
 
 def wall_ms() -> int:

@@ -7,6 +7,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import attrs
+import msgspec
+
+_encode = msgspec.json.Encoder().encode
 
 #: The products whose listing carries calls; every other product name lists nothing.
 RESULT_PRODUCTS = (
@@ -149,7 +152,14 @@ class Disposition:
     notes: str | None
 
 
-@attrs.define(eq=False, weakref_slot=False, repr=False)
+def _forget_row(call: Call, attribute: attrs.Attribute[Any], value: Any) -> Any:
+    """Any change to a call drops its encoded row: the next listing encodes it afresh."""
+    if attribute.name != "_row":
+        object.__setattr__(call, "_row", None)
+    return value
+
+
+@attrs.define(eq=False, weakref_slot=False, repr=False, on_setattr=_forget_row)
 class Call:
     """One call in flight, kept compact; :meth:`wire` renders the API's ActiveCall object."""
 
@@ -169,6 +179,9 @@ class Call:
     last_name: str | None = None
     recording: bool = True
     sessions: dict[str, Session] | None = None
+    # (account id, encoded wire form), kept while the call is unchanged: a listing is the
+    # simulator's hottest path, and most rows are the same from one page request to the next.
+    _row: tuple[str, msgspec.Raw] | None = attrs.field(default=None, init=False)
 
     @property
     def uii(self) -> str:
@@ -199,6 +212,13 @@ class Call:
             "externalId": self.external_id,
             "cnam": self.cnam,
         }
+
+    def row(self, account_id: str) -> msgspec.Raw:
+        """The call's wire form, JSON-encoded, to place in a listing's page as it is."""
+        row = self._row
+        if row is None or row[0] != account_id:
+            row = self._row = (account_id, msgspec.Raw(_encode(self.wire(account_id))))
+        return row[1]
 
     def __repr__(self) -> str:
         return f"Call(uii={self.uii!r}, state={self.state!r})"

@@ -74,7 +74,10 @@ async def test_a_lost_window_is_noticed_and_not_spent_twice(
         assert two.online
         for ask in done:
             await asks[ask].release()
-    lost = [r for r in caplog.records if "lost the fleet rate limit's window" in r.getMessage()]
+    # A restart may be seen as a dropped connection first: the member then notices the
+    # lost window as it rejoins, and says so in the rejoining line.
+    noticed = ("lost the fleet rate limit's window", "had lost the window")
+    lost = [r for r in caplog.records if any(text in r.getMessage() for text in noticed)]
     assert len(lost) == 2  # one per member
     assert all(r.levelno == logging.WARNING for r in lost)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == lost

@@ -80,6 +80,25 @@ async def test_every_call_carries_all_fields_in_wire_form(
     assert {"ACTIVE", "QUEUED"} <= states
 
 
+async def test_a_listed_call_that_changes_is_listed_as_it_is_now(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    # Rows are encoded once and kept while the call is unchanged: any change shows.
+    first = (await list_calls(http, sim, product="ACCOUNT", productId=sim.account_id))[0]
+    sim.update_call(first["uii"], call_state="ON_HOLD", cnam="CHANGED", agent_first_name="Pat")
+    again = (await list_calls(http, sim, product="ACCOUNT", productId=sim.account_id))[0]
+    assert again["uii"] == first["uii"]
+    assert (again["callState"], again["cnam"], again["agentFirstName"]) == (
+        "ON_HOLD",
+        "CHANGED",
+        "Pat",
+    )
+    assert again == sim.wire_call(first["uii"])
+    assert {k: v for k, v in again.items() if k not in ("callState", "cnam", "agentFirstName")} == {
+        k: v for k, v in first.items() if k not in ("callState", "cnam", "agentFirstName")
+    }
+
+
 @pytest.mark.parametrize("max_rows", [1, 7, 50, 200, 1000])
 async def test_pages_are_zero_based_and_cover_every_call_once(
     sim: Simulator, http: aiohttp.ClientSession, max_rows: int
