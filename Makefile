@@ -38,7 +38,7 @@ lint:
 	$(BIN)/python -m ruff format --check .
 
 typecheck:
-	$(BIN)/python -m mypy --strict activecalls_async
+	$(BIN)/python -m mypy --strict activecalls_async benchmarks docs/figures
 
 # The documentation site, built with --strict: a broken link or reference fails.
 docs: $(BIN)/python

@@ -18,13 +18,13 @@ its end, and the 429s it answered.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import msgspec
 
 from activecalls_async import ActiveCallsClient
 
@@ -65,6 +65,7 @@ SECOND = "SDK iter_active_calls_many, same client again"
 LIMITED = "SDK iter_active_calls_many, 120/min shared with a watch"
 IDEAL = f"ideal bound (⌈pages ÷ {CONCURRENCY}⌉ round trips)"
 FLOOR = f"aiohttp, every page known beforehand, {CONCURRENCY} at once (this machine's floor)"
+FLOOR_AGAIN = "the same floor, on the connections it has open"
 
 Listing = tuple[str, int, int]
 
@@ -109,31 +110,46 @@ def _raw(server: ServerInfo, listings: list[Listing]) -> set[str]:
     return asyncio.run(walk())
 
 
-def _floor(server: ServerInfo, listings: list[Listing]) -> set[str]:
-    """What no client can beat on this machine: every page a listing needs (the last one
-    proving its end) known beforehand, ``CONCURRENCY`` in flight, hand-written aiohttp."""
+class _Uii(msgspec.Struct):
+    uii: str
 
-    async def walk() -> set[str]:
+
+def _floor(
+    server: ServerInfo, listings: list[Listing], record: Callable[[str, float, int], None]
+) -> None:
+    """What no client can beat on this machine: every page a listing needs (the last one
+    proving its end) known beforehand, ``CONCURRENCY`` in flight, hand-written aiohttp, only
+    each row's uii decoded with the fastest decoder there is; walked on fresh connections,
+    then again on the same ones (as the SDK's fresh and same-client walks are)."""
+    decode = msgspec.json.Decoder(list[_Uii]).decode
+    headers = auth_headers(server)
+    urls = [
+        list_url(server, product, product_id, page)
+        for product, product_id, calls in listings
+        for page in range(calls // PAGE_SIZE + 1)
+    ]
+
+    async def walk(session: aiohttp.ClientSession) -> int:
         seen = set[str]()
-        headers = auth_headers(server)
-        urls = [
-            list_url(server, product, product_id, page)
-            for product, product_id, calls in listings
-            for page in range(calls // PAGE_SIZE + 1)
-        ]
         slots = asyncio.Semaphore(CONCURRENCY)
 
-        async def fetch(session: aiohttp.ClientSession, url: str) -> None:
+        async def fetch(url: str) -> None:
             async with slots, session.get(url, headers=headers) as response:
                 response.raise_for_status()
-                seen.update(row["uii"] for row in json.loads(await response.read()))
+                seen.update(row.uii for row in decode(await response.read()))
 
+        await asyncio.gather(*(fetch(url) for url in urls))
+        return len(seen)
+
+    async def twice() -> None:
         connector = aiohttp.TCPConnector(limit=CONCURRENCY)
         async with aiohttp.ClientSession(connector=connector) as session:
-            await asyncio.gather(*(fetch(session, url) for url in urls))
-        return seen
+            for name in (FLOOR, FLOOR_AGAIN):
+                started = time.perf_counter()
+                seen = await walk(session)
+                record(name, time.perf_counter() - started, seen)
 
-    return asyncio.run(walk())
+    asyncio.run(twice())
 
 
 def _past_the_end(stats: dict[str, Any], listings: list[Listing]) -> list[int]:
@@ -161,7 +177,8 @@ def _no_limit(config: Config, result: ScenarioResult) -> None:
     pages = sum(math.ceil(calls / PAGE_SIZE) for _, _, calls in listings)
     ideal = math.ceil(pages / CONCURRENCY) * LATENCY
     expected = sum(LISTINGS.values())
-    seconds: dict[str, list[float]] = {OFFICIAL: [], RAW: [], FLOOR: [], FIRST: [], SECOND: []}
+    names = (OFFICIAL, RAW, FLOOR, FLOOR_AGAIN, FIRST, SECOND)
+    seconds: dict[str, list[float]] = {name: [] for name in names}
     requests: dict[str, list[float]] = {name: [] for name in seconds}
     past: dict[str, list[int]] = {FIRST: [], SECOND: []}
     with SimulatorProcess(calls=0, latency=LATENCY, listings=LISTINGS) as process:
@@ -178,11 +195,15 @@ def _no_limit(config: Config, result: ScenarioResult) -> None:
             seconds[RAW].append(took)
             requests[RAW].append(process.stats()["requests"])
             assert len(seen) == expected, (RAW, len(seen))
+
+            def record(name: str, took: float, seen: int) -> None:
+                seconds[name].append(took)
+                requests[name].append(process.stats()["requests"])
+                process.reset()
+                assert seen == expected, (name, seen)
+
             process.reset()
-            took, seen = _timed(lambda: _floor(server, listings))
-            seconds[FLOOR].append(took)
-            requests[FLOOR].append(process.stats()["requests"])
-            assert len(seen) == expected, (FLOOR, len(seen))
+            _floor(server, listings, record)
 
             async def twice() -> None:
                 async with _client(server, rate_limit=None) as client:
@@ -215,11 +236,11 @@ def _no_limit(config: Config, result: ScenarioResult) -> None:
             )
         )
     result.rows.append(Row(IDEAL, "wall time", "s", Stat.of([ideal]), note=f"{pages} pages"))
-    for name, limit in ((FIRST, 1.4), (SECOND, 1.2)):
+    for name, limit, floor in ((FIRST, 1.4, FLOOR), (SECOND, 1.2, FLOOR_AGAIN)):
         to_ideal = Stat.of([value / ideal for value in seconds[name]])
-        to_floor = paired_ratio(seconds[name], seconds[FLOOR])
+        to_floor = paired_ratio(seconds[name], seconds[floor])
         result.rows.append(Row(name, "wall time", "s", Stat.of(seconds[name]), to_ideal, IDEAL))
-        result.rows.append(Row(name, "wall time", "s", Stat.of(seconds[name]), to_floor, FLOOR))
+        result.rows.append(Row(name, "wall time", "s", Stat.of(seconds[name]), to_floor, floor))
         result.rows.append(Row(name, "requests past the end, per listing", "", Stat.of(past[name])))
         result.checks += [
             Check(f"{name} ≤ {limit}x the ideal bound", to_ideal.median, "<=", limit),

@@ -135,10 +135,10 @@ def run(config: Config) -> ScenarioResult:
         for _ in range(repeat):
             for processes in PROCESSES:
                 for shared in (True, False):
-                    figures = asyncio.run(
+                    measured = asyncio.run(
                         _run(server.url, shared=shared, processes=processes, minutes=minutes)
                     )
-                    runs.setdefault((shared, processes), []).append(figures)
+                    runs.setdefault((shared, processes), []).append(measured)
     finally:
         server.close()
     baseline = runs[(False, 1)]

@@ -87,6 +87,7 @@ def _request(client: ActiveCallsClient, account: int) -> Request:
 def _by_hand(client: ActiveCallsClient, account: int, telemetry: Telemetry) -> Request:
     """A call wrapped in what the recorder records, written as plainly as it can be."""
     from opentelemetry.trace import SpanKind
+    from opentelemetry.util.types import Attributes
 
     assert telemetry.tracer_provider is not None
     assert telemetry.meter_provider is not None
@@ -96,7 +97,7 @@ def _by_hand(client: ActiveCallsClient, account: int, telemetry: Telemetry) -> R
     duration = meter.create_histogram("duration", "s")
     waits = meter.create_histogram("waits", "s")
     url = f"{client.base_url}/api/v1/admin/accounts/{account}/activeCalls/list?page=0"
-    start = {
+    start: Attributes = {
         "http.request.method": "GET",
         "server.address": "127.0.0.1",
         "server.port": 8080,
@@ -104,7 +105,7 @@ def _by_hand(client: ActiveCallsClient, account: int, telemetry: Telemetry) -> R
         "activecalls.operation": "list",
         "activecalls.priority": "READ",
     }
-    measured = {
+    measured: Attributes = {
         "activecalls.operation": "list",
         "http.request.method": "GET",
         "activecalls.priority": "READ",

@@ -59,7 +59,7 @@ STYLE: dict[str, Any] = {
     "figure.titlesize": 13,
     "figure.titleweight": "bold",
 }
-plt.rcParams.update(STYLE)
+plt.style.use(STYLE)
 
 
 def figure(width: float, height: float, **options: Any) -> Figure:

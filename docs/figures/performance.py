@@ -271,7 +271,7 @@ def _snapshot_panel(ax: Axes, snapshots: Snapshots, server: str) -> None:
             color=_style.LIMIT,
             ls="--",
             lw=1.2,
-            label=LEAST.replace("\n", " ") if group == 0 else None,
+            label=LEAST.replace("\n", " ") if group == 0 else "_nolegend_",
         )
     ax.set_yscale("log")
     most = max(v for name in contenders for v in counts[name].values())
