@@ -3,7 +3,8 @@
 **Listing speed** runs the first regime of the ``listing`` benchmark
 (benchmarks/listing.py, with its contenders and its simulator in a child process): seven
 listings of 1,000 calls in pages of 100, 20 ms a request, no rate limit; the official
-SDK's page loop, a hand-written aiohttp loop, and the SDK's fan-out on a fresh client
+SDK's page loop, a hand-written aiohttp loop, this machine's floor (hand-written aiohttp
+that knows every page beforehand, 16 at once), and the SDK's fan-out on a fresh client
 and again on the same client, against the ideal bound (``⌈pages ÷ 16⌉`` round trips).
 The median of five repetitions (one of smaller listings with ``--quick``).
 
@@ -44,6 +45,7 @@ MISSING = " (not installed here: not drawn)"
 
 OFFICIAL = "official SDK,\nsequential get() loop"
 RAW = "aiohttp,\nhand-written loop"
+FLOOR = "aiohttp, every page\nknown, 16 at once"
 FIRST = "SDK fan-out,\nfresh client"
 SECOND = "SDK fan-out,\nsame client again"
 IDEAL = "ideal bound"
@@ -69,7 +71,7 @@ def measure_speed(*, quick: bool) -> Speed:
     listings = listing._listings(sizes)
     expected = sum(sizes.values())
     contenders = [OFFICIAL] if official_available() is None else []
-    contenders += [RAW, FIRST, SECOND]
+    contenders += [RAW, FLOOR, FIRST, SECOND]
     seconds: dict[str, list[float]] = {name: [] for name in contenders}
     requests: dict[str, list[float]] = {name: [] for name in contenders}
     with SimulatorProcess(calls=0, latency=listing.LATENCY, listings=sizes) as process:
@@ -80,6 +82,15 @@ def measure_speed(*, quick: bool) -> Speed:
                 raise AssertionError(f"{name!r} listed {len(seen)} of {expected} calls")
             seconds[name].append(took)
             requests[name].append(process.stats()["requests"])
+
+        def floor(name: str, took: float, seen: int) -> None:
+            # The floor walks twice; the fresh connections' walk is the one drawn.
+            if name == listing.FLOOR:
+                if seen != expected:
+                    raise AssertionError(f"{FLOOR!r} listed {seen} of {expected} calls")
+                seconds[FLOOR].append(took)
+                requests[FLOOR].append(process.stats()["requests"])
+            process.reset()
 
         async def sdk_twice() -> None:
             async with listing._client(server, rate_limit=None) as client:
@@ -95,6 +106,8 @@ def measure_speed(*, quick: bool) -> Speed:
                 note(OFFICIAL, *listing._timed(lambda: listing._official(server, listings)))
             process.reset()
             note(RAW, *listing._timed(lambda: listing._raw(server, listings)))
+            process.reset()
+            listing._floor(server, listings, floor)
             asyncio.run(sdk_twice())
     return Speed(
         seconds={name: statistics.median(v) for name, v in seconds.items()},
@@ -112,7 +125,7 @@ def draw_speed(speed: Speed, path: Path) -> Path:
     fig = _style.figure(11, 4.6)
     time_ax, requests_ax = fig.subplots(1, 2, width_ratios=[1.7, 1])
     names = list(speed.seconds)
-    colours = [_style.OTHER if name in (OFFICIAL, RAW) else _style.SDK for name in names]
+    colours = [_style.OTHER if name in (OFFICIAL, RAW, FLOOR) else _style.SDK for name in names]
     ideal = math.ceil(speed.pages / listing.CONCURRENCY) * listing.LATENCY
     baseline = speed.seconds.get(OFFICIAL)
     rows = list(range(len(names)))[::-1]
