@@ -48,10 +48,20 @@ _ACCEPT_ACTION = "text/plain, application/json;q=0.9"
 
 
 class Attempt:
-    """One attempt at a request: its number, the credentials it carries, its waits, and
-    the trace of its call (None: telemetry off)."""
+    """One attempt at a request: its number, the credentials it carries, its waits, its
+    outcome, and the trace of its call (None: telemetry off)."""
 
-    __slots__ = ("credentials", "number", "secrets", "trace", "waited_limiter", "waited_slot")
+    __slots__ = (
+        "credentials",
+        "failure",
+        "number",
+        "secrets",
+        "status",
+        "took",
+        "trace",
+        "waited_limiter",
+        "waited_slot",
+    )
 
     def __init__(self, number: int, trace: RequestTrace | None = None) -> None:
         #: 1 for the first attempt, 2 for the first retry...
@@ -63,6 +73,12 @@ class Attempt:
         #: Seconds it waited for the rate limiter, and then for a concurrency slot.
         self.waited_limiter = 0.0
         self.waited_slot = 0.0
+        #: Its answer's status (None: no answer), its seconds on the wire, and the class
+        #: of what ended it without an answer (only the class: the exception would keep
+        #: its traceback alive).
+        self.status: int | None = None
+        self.took = 0.0
+        self.failure: type[BaseException] | None = None
 
 
 class Transport:
@@ -374,8 +390,6 @@ class Transport:
         still waits for it.
         """
         started = asyncio.get_running_loop().time()
-        status: int | None = None
-        failure: type[BaseException] | None = None
         try:
             base = self._read_headers if request.method == "GET" else self._action_headers
             headers = {**base, **attempt.credentials}
@@ -391,34 +405,27 @@ class Transport:
                 request.body,
             )
             answer = await request_once(session, out)
-            status = answer[0]
+            attempt.status = answer[0]
             return answer
         except BaseException as exc:
-            failure = type(exc)  # its class only: keeping it would keep its traceback alive
+            attempt.failure = type(exc)
             raise
         finally:
-            took = asyncio.get_running_loop().time() - started
+            attempt.took = asyncio.get_running_loop().time() - started
             try:
                 if self.limiter is not None:
                     await self.limiter.release()
             finally:
                 self._slots.release()
-                self._record(request, attempt, status, took, failure)
+                self._record(request, attempt)
 
-    def _record(
-        self,
-        request: Request,
-        attempt: Attempt,
-        status: int | None,
-        took: float,
-        failure: type[BaseException] | None,
-    ) -> None:
+    def _record(self, request: Request, attempt: Attempt) -> None:
         """Count the attempt, report it, and log it at DEBUG (cheap when none is wanted)."""
-        priority = request.options.priority
+        priority, status = request.options.priority, attempt.status
         waited = attempt.waited_limiter + attempt.waited_slot
         self.stats.record_attempt(request.operation, status, priority, waited)
         if attempt.trace is not None:
-            attempt.trace.attempted(attempt, status, took, failure)
+            attempt.trace.attempted(attempt)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s -> %s in %.0f ms (attempt %d, waited %.3fs for the limiter, "
@@ -426,7 +433,7 @@ class Transport:
                 request.operation,
                 request.safe_url,
                 status if status is not None else "no answer",
-                took * 1000,
+                attempt.took * 1000,
                 attempt.number,
                 attempt.waited_limiter,
                 attempt.waited_slot,

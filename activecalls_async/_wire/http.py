@@ -27,7 +27,7 @@ from ..errors import (
     ClientClosedError,
     ResponseDecodeError,
 )
-from .response import Answer, status_error
+from .response import Answer, Asked, status_error
 
 __all__ = [
     "USER_AGENT",
@@ -100,14 +100,17 @@ class Outgoing:
     secrets: Iterable[str] = ()
     data: bytes | Mapping[str, str] | None = None
 
-    def context(self) -> dict[str, str]:
-        """Its operation, method and URL (credentials removed, those sent too), for an error."""
+    def asked(self) -> Asked:
+        """What an error says of it: credentials removed from its URL, those sent too."""
         # Only on failure: redacting a URL costs more than a request's own bookkeeping.
-        return {
-            "operation": self.operation,
-            "method": self.method,
-            "url": mask(redact_url(str(self.url)), self.secrets),
-        }
+        secrets = tuple(self.secrets)
+        url = mask(redact_url(str(self.url)), secrets)
+        return Asked(self.operation, self.method, url, secrets)
+
+    def context(self) -> dict[str, str]:
+        """Its operation, method and URL, as an error's keyword arguments."""
+        asked = self.asked()
+        return {"operation": asked.operation, "method": asked.method, "url": asked.url}
 
 
 async def request_once(session: aiohttp.ClientSession, out: Outgoing) -> Answer:
@@ -170,13 +173,11 @@ async def post_form(session: aiohttp.ClientSession, out: Outgoing) -> dict[str, 
     ``out.secrets`` holds the form's credential values and any credential in its headers
     (HTTP Basic client credentials): none reaches an exception, even echoed back.
     """
-    status, answer_headers, body = await request_once(session, out)
-    where = out.context()
+    answer = await request_once(session, out)
+    status, _, body = answer
     operation = out.operation
     if not 200 <= status < 300:
-        raise status_error(
-            status, body, answer_headers, **where, secrets=out.secrets, refusal=AuthenticationError
-        )
+        raise status_error(answer, out.asked(), refusal=AuthenticationError)
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):  # not JSON, or absurdly nested
@@ -184,6 +185,8 @@ async def post_form(session: aiohttp.ClientSession, out: Outgoing) -> dict[str, 
     if not isinstance(data, dict):
         # No excerpt: a half-broken login answer may still carry a token.
         raise ResponseDecodeError(
-            f"{operation} answered a body that is not a JSON object", status=status, **where
+            f"{operation} answered a body that is not a JSON object",
+            status=status,
+            **out.context(),
         )
     return data

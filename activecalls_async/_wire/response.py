@@ -40,6 +40,7 @@ from .request import Request
 Answer = tuple[int, Mapping[str, str], bytes]
 
 __all__ = [
+    "Asked",
     "RawResponse",
     "decode_response",
     "error_from_response",
@@ -51,6 +52,23 @@ __all__ = [
 _ACCOUNT_KEYS = ("accountId", "accountName", "mainAccountId")
 
 
+@attrs.frozen
+class Asked:
+    """What an error says was asked: the operation, the method and the URL (credentials
+    removed), and the credential values sent, masked in anything the answer echoes."""
+
+    operation: str
+    method: str
+    url: str
+    secrets: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, request: Request, secrets: Iterable[str]) -> Asked:
+        """What ``request`` asked, carrying ``secrets``."""
+        secrets = tuple(secrets)
+        return cls(request.operation, request.method, _safe_url(request, secrets), secrets)
+
+
 def _safe_url(request: Request, secrets: Iterable[str]) -> str:
     """The request's URL for an error: any credential in it masked, the ones sent too
     (a caller may have put one in a path or a query value of any name)."""
@@ -58,8 +76,9 @@ def _safe_url(request: Request, secrets: Iterable[str]) -> str:
 
 
 def _decode_error(
-    request: Request, status: int, body: bytes, why: str, secrets: Iterable[str]
+    request: Request, answer: Answer, why: str, secrets: Iterable[str]
 ) -> ResponseDecodeError:
+    status, _, body = answer
     return ResponseDecodeError(
         f"{request.operation} answered a body that is not {request.endpoint.response.value}: {why}",
         operation=request.operation,
@@ -116,25 +135,25 @@ def decode_response(request: Request, answer: Answer, *, secrets: Iterable[str] 
         said = body.strip().strip(b'"').lower()
         if said == b"true" or status == 201:  # 201 Created: done, whatever the body
             return None
-        raise _decode_error(request, status, body, "expected true or false", secrets)
+        raise _decode_error(request, answer, "expected true or false", secrets)
     if kind is ResponseKind.ANY:
         return _any_body(body)
     if kind is ResponseKind.CALL_LIST:
         try:
             return decode_calls(body)
         except ValueError as exc:
-            raise _decode_error(request, status, body, str(exc), secrets) from None
+            raise _decode_error(request, answer, str(exc), secrets) from None
     try:
         data = json.loads(body)
     # JSONDecodeError and UnicodeDecodeError are ValueErrors; absurd nesting is a RecursionError.
     except (ValueError, RecursionError) as exc:
-        raise _decode_error(request, status, body, f"invalid JSON ({exc})", secrets) from None
+        raise _decode_error(request, answer, f"invalid JSON ({exc})", secrets) from None
     try:
         if kind is ResponseKind.ACCOUNT_LIST:
             return structure_accounts(data)
         return structure_queue_check(data)
     except ValueError as exc:
-        raise _decode_error(request, status, body, str(exc), secrets) from None
+        raise _decode_error(request, answer, str(exc), secrets) from None
 
 
 #: The fields of a JSON answer that say an action failed when false, and those that say why.
@@ -249,33 +268,17 @@ def error_from_response(
     ``secrets`` are the credential values the request carried: a server that echoes
     one back (``Invalid token <token>``) never gets it into the exception.
     """
-    status, headers, body = answer
-    return status_error(
-        status,
-        body,
-        headers,
-        operation=request.operation,
-        method=request.method,
-        url=_safe_url(request, secrets),
-        secrets=secrets,
-    )
+    return status_error(answer, Asked.of(request, secrets))
 
 
 def status_error(
-    status: int,
-    body: bytes,
-    headers: Mapping[str, str],
-    *,
-    operation: str,
-    method: str,
-    url: str,
-    secrets: Iterable[str] = (),
-    refusal: type[APIStatusError] | None = None,
+    answer: Answer, asked: Asked, refusal: type[APIStatusError] | None = None
 ) -> APIStatusError:
     """The exception for any non-2xx answer (API or login); ``refusal`` replaces the
     class of a 4xx other than 429, as a login's refusals are all authentication errors.
     """
-    secrets = tuple(secrets)
+    status, headers, body = answer
+    secrets = asked.secrets
 
     def clean(value: Any, limit: int = 300) -> str | None:
         return None if value is None else excerpt(str(value), limit, secrets)
@@ -314,9 +317,9 @@ def status_error(
     return cls(
         message or _reason_phrase(status),
         status=status,
-        operation=operation,
-        method=method,
-        url=url,
+        operation=asked.operation,
+        method=asked.method,
+        url=asked.url,
         error_code=code,
         details=details,
         field_errors=fields,

@@ -38,6 +38,18 @@ class AttemptRecord(Protocol):
     def waited_slot(self) -> float:
         """Seconds it then waited for a concurrency slot."""
 
+    @property
+    def status(self) -> int | None:
+        """Its answer's HTTP status (None: no answer)."""
+
+    @property
+    def took(self) -> float:
+        """Seconds it spent on the wire."""
+
+    @property
+    def failure(self) -> type[BaseException] | None:
+        """The class of what ended it without an answer (None: answered)."""
+
 
 class RequestTrace(Protocol):
     """One call's span and the metrics of its attempts; its span is current inside ``with``."""
@@ -53,15 +65,8 @@ class RequestTrace(Protocol):
     ) -> None:
         """End the span with the call's outcome."""
 
-    def attempted(
-        self,
-        attempt: AttemptRecord,
-        status: int | None,
-        took: float,
-        failure: type[BaseException] | None,
-    ) -> None:
-        """Count one attempt sent: its answer's ``status`` (None: none, for ``failure``)
-        after ``took`` seconds on the wire."""
+    def attempted(self, attempt: AttemptRecord) -> None:
+        """Count one attempt sent, once its answer (or its failure) is in."""
 
     def retrying(self, number: int, error: BaseException, delay: float) -> None:
         """Note that attempt ``number`` failed with ``error`` and is repeated in ``delay`` s."""

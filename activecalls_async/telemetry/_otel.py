@@ -395,13 +395,8 @@ class _RequestTrace:
             span.set_attributes(attributes)
         span.end()
 
-    def attempted(
-        self,
-        attempt: AttemptRecord,
-        status: int | None,
-        took: float,
-        failure: type[BaseException] | None,
-    ) -> None:
+    def attempted(self, attempt: AttemptRecord) -> None:
+        status, failure = attempt.status, attempt.failure
         self.waited_limiter += attempt.waited_limiter
         self.waited_slot += attempt.waited_slot
         self._sent_secrets = attempt.secrets
@@ -419,7 +414,7 @@ class _RequestTrace:
             attributes["error.type"] = f"{failure.__module__}.{failure.__qualname__}"
         instruments = self._instruments
         instruments.requests.add(1, attributes)
-        instruments.duration.record(took, attributes)
+        instruments.duration.record(attempt.took, attributes)
         if self._limited:
             instruments.limiter_wait.record(
                 attempt.waited_limiter, {"activecalls.priority": self._priority}
