@@ -27,6 +27,7 @@ SCENARIOS = (
     "sharedwatch",
     "holdpatrol",
     "telemetry",
+    "waitline",
 )
 
 
