@@ -111,7 +111,7 @@ class OfficialSdk:
 
     def __init__(self, server: ServerInfo) -> None:
         # Imported here: it is a benchmark-only dependency (benchmarks/requirements.txt).
-        from ringcentral_engage_voice import RingCentralEngageVoice  # type: ignore[import-untyped]
+        from ringcentral_engage_voice import RingCentralEngageVoice
 
         # ``server`` is the host; the SDK adds its ``voice`` API prefix itself.
         self._sdk: Any = RingCentralEngageVoice(server=server.root_url)
