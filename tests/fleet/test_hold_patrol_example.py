@@ -23,6 +23,18 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "hold_patr
 HOLD_LIMIT = 1.5
 
 
+async def _stop(worker: asyncio.subprocess.Process) -> tuple[bytes, bytes]:
+    """The worker's output once it has stopped on the SIGINT it was sent; a worker still
+    running after a generous grace fails the test with the stacks it was stuck in."""
+    reading = asyncio.ensure_future(worker.communicate())
+    done, _ = await asyncio.wait({reading}, timeout=30)
+    if not done:
+        worker.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+        _, err = await reading
+        pytest.fail(f"a worker did not stop on SIGINT within 30 s:\n{err.decode()[-6000:]}")
+    return reading.result()
+
+
 async def test_calls_left_on_hold_are_hung_up_once_and_resumed_ones_never(
     redis_server: RedisServer, fleet_key: str
 ) -> None:
@@ -38,6 +50,8 @@ async def test_calls_left_on_hold_are_hung_up_once_and_resumed_ones_never(
             "ACTIVECALLS_TOKEN": sim.token,
             "ACTIVECALLS_REDIS_URL": redis_server.url,
             "ACTIVECALLS_FLEET_KEY": fleet_key,
+            # A worker that does not stop dumps its stacks on SIGABRT (see _stop).
+            "PYTHONFAULTHANDLER": "1",
         }
         workers = [
             await asyncio.create_subprocess_exec(
@@ -73,7 +87,7 @@ async def test_calls_left_on_hold_are_hung_up_once_and_resumed_ones_never(
             for worker in workers:
                 if worker.returncode is None:
                     worker.send_signal(signal.SIGINT)
-            outputs = [await asyncio.wait_for(w.communicate(), 15) for w in workers]
+            outputs = await asyncio.gather(*(_stop(worker) for worker in workers))
     for uii in held:
         assert sim.effect_count("hangupCall", uii) == 1
     for uii in [*resumed, answered[7]]:
