@@ -27,7 +27,7 @@ from ..errors import (
     ClientClosedError,
     ResponseDecodeError,
 )
-from .response import Answer, Asked, status_error
+from .response import Answer, RequestFacts, status_error
 
 __all__ = [
     "USER_AGENT",
@@ -100,17 +100,17 @@ class Outgoing:
     secrets: Iterable[str] = ()
     data: bytes | Mapping[str, str] | None = None
 
-    def asked(self) -> Asked:
+    def facts(self) -> RequestFacts:
         """What an error says of it: credentials removed from its URL, those sent too."""
         # Only on failure: redacting a URL costs more than a request's own bookkeeping.
         secrets = tuple(self.secrets)
         url = mask(redact_url(str(self.url)), secrets)
-        return Asked(self.operation, self.method, url, secrets)
+        return RequestFacts(self.operation, self.method, url, secrets)
 
     def context(self) -> dict[str, str]:
         """Its operation, method and URL, as an error's keyword arguments."""
-        asked = self.asked()
-        return {"operation": asked.operation, "method": asked.method, "url": asked.url}
+        facts = self.facts()
+        return {"operation": facts.operation, "method": facts.method, "url": facts.url}
 
 
 async def request_once(session: aiohttp.ClientSession, out: Outgoing) -> Answer:
@@ -177,7 +177,7 @@ async def post_form(session: aiohttp.ClientSession, out: Outgoing) -> dict[str, 
     status, _, body = answer
     operation = out.operation
     if not 200 <= status < 300:
-        raise status_error(answer, out.asked(), refusal=AuthenticationError)
+        raise status_error(answer, out.facts(), refusal=AuthenticationError)
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):  # not JSON, or absurdly nested

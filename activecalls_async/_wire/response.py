@@ -40,8 +40,8 @@ from .request import Request
 Answer = tuple[int, Mapping[str, str], bytes]
 
 __all__ = [
-    "Asked",
     "RawResponse",
+    "RequestFacts",
     "decode_response",
     "error_from_response",
     "parse_retry_after",
@@ -53,8 +53,8 @@ _ACCOUNT_KEYS = ("accountId", "accountName", "mainAccountId")
 
 
 @attrs.frozen
-class Asked:
-    """What an error says was asked: the operation, the method and the URL (credentials
+class RequestFacts:
+    """What an error says of a request: the operation, the method and the URL (credentials
     removed), and the credential values sent, masked in anything the answer echoes."""
 
     operation: str
@@ -63,8 +63,8 @@ class Asked:
     secrets: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, request: Request, secrets: Iterable[str]) -> Asked:
-        """What ``request`` asked, carrying ``secrets``."""
+    def of(cls, request: Request, secrets: Iterable[str]) -> RequestFacts:
+        """The facts of ``request``, which carried ``secrets``."""
         secrets = tuple(secrets)
         return cls(request.operation, request.method, _safe_url(request, secrets), secrets)
 
@@ -268,17 +268,17 @@ def error_from_response(
     ``secrets`` are the credential values the request carried: a server that echoes
     one back (``Invalid token <token>``) never gets it into the exception.
     """
-    return status_error(answer, Asked.of(request, secrets))
+    return status_error(answer, RequestFacts.of(request, secrets))
 
 
 def status_error(
-    answer: Answer, asked: Asked, refusal: type[APIStatusError] | None = None
+    answer: Answer, facts: RequestFacts, refusal: type[APIStatusError] | None = None
 ) -> APIStatusError:
     """The exception for any non-2xx answer (API or login); ``refusal`` replaces the
     class of a 4xx other than 429, as a login's refusals are all authentication errors.
     """
     status, headers, body = answer
-    secrets = asked.secrets
+    secrets = facts.secrets
 
     def clean(value: Any, limit: int = 300) -> str | None:
         return None if value is None else excerpt(str(value), limit, secrets)
@@ -317,9 +317,9 @@ def status_error(
     return cls(
         message or _reason_phrase(status),
         status=status,
-        operation=asked.operation,
-        method=asked.method,
-        url=asked.url,
+        operation=facts.operation,
+        method=facts.method,
+        url=facts.url,
         error_code=code,
         details=details,
         field_errors=fields,
