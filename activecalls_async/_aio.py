@@ -8,7 +8,14 @@ from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
 from typing import Any, Generic, TypeVar, cast
 
-__all__ = ["ClosesOnExit", "ClosingIterator", "cancel_all", "retrieve", "start_task"]
+__all__ = [
+    "ClosesOnExit",
+    "ClosingIterator",
+    "cancel_all",
+    "retrieve",
+    "start_task",
+    "stop_task",
+]
 
 _T = TypeVar("_T")
 _Self = TypeVar("_Self", bound="ClosesOnExit")
@@ -31,6 +38,21 @@ def retrieve(future: asyncio.Future[Any]) -> None:
     exception as "never retrieved" (nobody may be left awaiting it)."""
     if not future.cancelled():
         future.exception()
+
+
+async def stop_task(task: asyncio.Future[Any], *, patience: float = 1.0) -> None:
+    """Cancel ``task`` and return once it has ended, its outcome read, not raised.
+
+    Never swallows a cancellation of the caller (``contextlib.suppress(CancelledError)``
+    around ``await task`` would), and never waits for good on a task that caught its
+    cancellation and went on (a library may turn one into an error it retries): such a
+    task is cancelled again every ``patience`` seconds until it ends.
+    """
+    task.cancel()
+    while not task.done():
+        await asyncio.wait({task}, timeout=patience)
+        task.cancel()
+    retrieve(task)
 
 
 def cancel_all(futures: Iterable[asyncio.Future[Any]]) -> None:

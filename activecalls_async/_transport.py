@@ -14,7 +14,7 @@ from typing import Any, Literal
 import aiohttp
 from yarl import URL
 
-from ._aio import retrieve, start_task
+from ._aio import retrieve, start_task, stop_task
 from ._endpoints import RetryClass
 from ._redact import sent_secrets
 from ._wire.http import Answer, Outgoing, post_form, progress_tracer, request_once
@@ -211,9 +211,7 @@ class Transport:
                     task.cancel()
             _, late = await asyncio.wait(pending, timeout=1.0)
             for task in late:
-                task.cancel()
-            if late:
-                await asyncio.wait(late)
+                await stop_task(task)
 
     async def _enter_loop(self) -> None:
         """Bind to the running loop on first use; refuse to work in any other loop.

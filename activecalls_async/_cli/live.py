@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, TextIO
 
+from .._aio import stop_task
 from ..models import ActiveCall, CallEvent, CallEventType
 from .commands import default_target
 from .config import open_client, open_hub, output_annotations
@@ -163,9 +164,7 @@ async def _show_board(events: Any, board: CallBoard) -> None:
         async for event in events:
             board.apply(event)
     finally:
-        redraw.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await redraw
+        await stop_task(redraw)
 
 
 async def run_watch(args: argparse.Namespace, environ: Mapping[str, str]) -> int:

@@ -26,6 +26,7 @@ from typing import TextIO
 
 import attrs
 
+from .._aio import stop_task
 from .._environ import Env
 from ..errors import ActiveCallsError
 from ..models import ActiveCall
@@ -283,9 +284,7 @@ async def _unless_stopped(
     finally:
         stopping.cancel()
         if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
     return task.result() if not task.cancelled() else None
 
 

@@ -14,7 +14,7 @@ import attrs
 from yarl import URL
 
 from .. import _validators as check
-from .._aio import retrieve
+from .._aio import retrieve, stop_task
 from ..errors import (
     APIConnectionError,
     APIStatusError,
@@ -308,8 +308,7 @@ class RingCentralAuth(Auth):
         """
         renewal, self._renewal = self._renewal, None
         if renewal is not None and not renewal.task.done():
-            renewal.task.cancel()
-            await asyncio.wait({renewal.task})
+            await stop_task(renewal.task)
 
     async def _renew(self, send: LoginSender) -> None:
         """Renew the token, or join the renewal already in flight.

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import attrs
 
-from .._aio import ClosingIterator
+from .._aio import ClosingIterator, stop_task
 from ..models import ActiveCall, CallEvent, CallEventType
 from ..watch import Snapshot, SnapshotWatch, diff_snapshots
 from ._redis import UNAVAILABLE, bounded
@@ -186,9 +186,7 @@ class SharedWatch(ClosingIterator[Snapshot]):
         self._arrived.set()
         runner, self._runner = self._runner, None
         if runner is not None:
-            runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await runner
+            await stop_task(runner)
             await self._resign()
         local, self._local = self._local, None
         if local is not None:
@@ -203,7 +201,8 @@ class SharedWatch(ClosingIterator[Snapshot]):
 
     async def _run(self) -> None:
         try:
-            while True:
+            # Until closed, even should a cancellation have been caught below it.
+            while not self._closed:
                 try:
                     if await self._tick():
                         await self._lead()
@@ -315,8 +314,7 @@ class SharedWatch(ClosingIterator[Snapshot]):
             if local is not None:
                 await local.aclose()
             self.polling = False
-            keeper.cancel()
-            await asyncio.wait({keeper})
+            await stop_task(keeper)
 
     async def _keep_lease(self) -> None:
         while True:
@@ -331,8 +329,7 @@ class SharedWatch(ClosingIterator[Snapshot]):
             await asyncio.wait({task, keeper}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             if not task.done():
-                task.cancel()
-                await asyncio.wait({task})
+                await stop_task(task)
         if task.cancelled():
             keeper.result()  # the keeper only ends by raising why the lease is gone
             raise _Lost
@@ -376,8 +373,7 @@ class SharedWatch(ClosingIterator[Snapshot]):
         finally:
             self.polling = False
             if polls is not None:
-                polls.cancel()
-                await asyncio.wait({polls})
+                await stop_task(polls)
             if local is not None:
                 await local.aclose()
         if self._seen is not None and polls is not None:

@@ -70,7 +70,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from .. import _validators as check
-from .._aio import ClosesOnExit
+from .._aio import ClosesOnExit, stop_task
 from ..errors import ClientClosedError, ValidationError
 from ..limits.priority import Priority
 from ..limits.ratelimit import RateLimit
@@ -203,9 +203,7 @@ class RedisRateLimit(WindowedLimit, ClosesOnExit):
         self._closed = True
         beat, self._beat = self._beat, None
         if beat is not None:
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
+            await stop_task(beat)
         if self._cleanups:
             await asyncio.wait(self._cleanups)
         if self._owns_redis:

@@ -40,7 +40,7 @@ from typing import Any
 from redis.asyncio.lock import Lock
 
 from .. import _validators as check
-from .._aio import ClosesOnExit
+from .._aio import ClosesOnExit, stop_task
 from ..auth.cache import StoredLogin
 from . import scripts
 from ._redis import UNAVAILABLE, aioredis, bounded, check_key, connect, describe, refused
@@ -140,8 +140,7 @@ class RedisTokenCache(ClosesOnExit):
                 yield
             finally:
                 if keeper is not None:
-                    keeper.cancel()
-                    await asyncio.wait({keeper})
+                    await stop_task(keeper)
                     try:
                         await bounded(lock.release(), self.timeout)
                     except UNAVAILABLE:

@@ -34,6 +34,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .._aio import stop_task
 from .._wire.convert import structure_calls
 from ..models import ActiveCall
 from ._api import ActiveCallsApi
@@ -174,9 +175,7 @@ class Simulator:
             timer.cancel()
         task, self._live_task = self._live_task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
         runner, self._runner = self._runner, None
         if runner is not None:
             # Cancel first: stopping should not wait out injected latency.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -138,4 +139,6 @@ async def patrol(client: ActiveCallsClient, hub: WatchHub, rules: Rules) -> None
 
 
 if __name__ == "__main__":
-    asyncio.run(main(rules()))
+    # Ctrl-C or SIGINT stops the worker quietly, once it has let go of everything.
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main(rules()))
