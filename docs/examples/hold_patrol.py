@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -42,10 +43,24 @@ def rules() -> Rules:
 
 
 async def main(rules: Rules) -> None:
-    async with ActiveCallsClient.from_env() as client:
-        key = os.environ.get("ACTIVECALLS_FLEET_KEY") or f"activecalls:{client.account_id}"
-        async with WatchHub(os.environ["ACTIVECALLS_REDIS_URL"], key=key) as hub:
-            await patrol(client, hub, rules)
+    stop_on_signals()
+    try:
+        async with ActiveCallsClient.from_env() as client:
+            key = os.environ.get("ACTIVECALLS_FLEET_KEY") or f"activecalls:{client.account_id}"
+            async with WatchHub(os.environ["ACTIVECALLS_REDIS_URL"], key=key) as hub:
+                await patrol(client, hub, rules)
+    except asyncio.CancelledError:
+        pass  # stopped by a signal, everything let go on the way out
+
+
+def stop_on_signals() -> None:
+    """Ctrl-C (SIGINT) or a supervisor's SIGTERM cancels the worker's task, even where the
+    process was started with SIGINT ignored (as background jobs and some runners are)."""
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    assert task is not None
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C as usual
+            loop.add_signal_handler(signum, task.cancel)
 
 
 class HoldView:
@@ -139,6 +154,4 @@ async def patrol(client: ActiveCallsClient, hub: WatchHub, rules: Rules) -> None
 
 
 if __name__ == "__main__":
-    # Ctrl-C or SIGINT stops the worker quietly, once it has let go of everything.
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main(rules()))
+    asyncio.run(main(rules()))
