@@ -25,7 +25,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "activecalls_async.fleet needs the redis package: pip install 'activecalls-async[redis]'"
     ) from exc
 
-from .._aio import retrieve
+from .._aio import stop_task
 from ..errors import ActiveCallsError, ValidationError
 
 __all__ = [
@@ -96,19 +96,21 @@ async def bounded(call: Awaitable[_T], timeout: float) -> _T:
 
     Not ``asyncio.wait_for``: before Python 3.12 it can swallow a cancellation that
     arrives as the call completes, and a cancelled heartbeat or acquire must stop.
+    A call cut off (by the timeout or a cancellation) has ended when this returns: its
+    connection is back in the pool or closed, so closing the client right after leaves
+    no socket behind.
     """
     task = asyncio.ensure_future(call)
     try:
         done, _ = await asyncio.wait({task}, timeout=timeout)
     except asyncio.CancelledError:
-        task.cancel()
-        task.add_done_callback(retrieve)
+        await stop_task(task)
         raise
     if not done:
-        task.cancel()
-        task.add_done_callback(retrieve)
-        raise asyncio.TimeoutError
-    return task.result()
+        await stop_task(task)
+        if task.cancelled():
+            raise asyncio.TimeoutError
+    return task.result()  # also the answer that came as the call was cut off
 
 
 async def what_refuses(redis: aioredis.Redis, expected: dict[str, str], timeout: float) -> str:

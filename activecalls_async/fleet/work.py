@@ -41,7 +41,7 @@ from typing import Any
 import attrs
 
 from .. import _validators as check
-from .._aio import ClosingIterator
+from .._aio import ClosingIterator, stop_task
 from ..errors import ValidationError
 from ..models import CallEvent
 from ..watch import SnapshotWatch
@@ -109,16 +109,22 @@ class TakenEvents(ClosingIterator[TakenEvent]):
         self._joined = False
         self._closed = False
         self._busy = False
+        #: The Redis step of ``__anext__`` in flight, cut off by ``aclose()``.
+        self._step: asyncio.Task[TakenEvent | None] | None = None
 
     def __repr__(self) -> str:
         return f"<TakenEvents {self.watch.label} group={self.group!r} consumer={self.consumer!r}>"
 
     async def aclose(self) -> None:
         """Leave the group (its name stays while it has events unacknowledged) and the
-        shared watch; a second call does nothing."""
+        shared watch; a second call does nothing. A read in flight in another task is cut
+        off first (that task's iteration stops), so nothing uses Redis once this returns."""
         if self._closed:
             return
         self._closed = True
+        step, self._step = self._step, None
+        if step is not None:
+            await stop_task(step)
         await self.watch.aclose()
         if self._joined:
             with contextlib.suppress(*UNAVAILABLE):
@@ -145,7 +151,6 @@ class TakenEvents(ClosingIterator[TakenEvent]):
             self._busy = False
 
     async def _next(self) -> TakenEvent:
-        loop = asyncio.get_running_loop()
         while True:
             failure = self.watch.failure
             if failure is not None:
@@ -153,27 +158,42 @@ class TakenEvents(ClosingIterator[TakenEvent]):
                 raise failure
             if self._closed or self.watch.closed:
                 raise StopAsyncIteration
+            step = self._step = asyncio.get_running_loop().create_task(self._take_one())
             try:
-                if not self._joined:
-                    await self._join()
-                    self.watch.start()
-                event = None
-                if loop.time() >= self._next_claim:
-                    event = await self._claim()
-                    if event is None:  # none left to claim: look again in a while
-                        self._next_claim = loop.time() + self._claim_every
-                if event is None:
-                    event = await self._read()
-            except UNAVAILABLE as exc:
-                if _no_group(exc):
-                    self._joined = False  # a Redis that restarted empty: create it again
-                    continue
-                self.hub.unreachable(exc)
-                await asyncio.sleep(self.hub.probe_interval)
+                await asyncio.wait({step})
+            finally:
+                self._step = None
+                if not step.done():  # this task was cancelled
+                    await stop_task(step)
+            if step.cancelled():  # cut off by aclose()
                 continue
-            self.hub.reachable()
+            event = step.result()
             if event is not None:
                 return event
+
+    async def _take_one(self) -> TakenEvent | None:
+        """One look at the group (joining it first): an event, or None to look again."""
+        loop = asyncio.get_running_loop()
+        try:
+            if not self._joined:
+                await self._join()
+                self.watch.start()
+            event = None
+            if loop.time() >= self._next_claim:
+                event = await self._claim()
+                if event is None:  # none left to claim: look again in a while
+                    self._next_claim = loop.time() + self._claim_every
+            if event is None:
+                event = await self._read()
+        except UNAVAILABLE as exc:
+            if _no_group(exc):
+                self._joined = False  # a Redis that restarted empty: create it again
+                return None
+            self.hub.unreachable(exc)
+            await asyncio.sleep(self.hub.probe_interval)
+            return None
+        self.hub.reachable()
+        return event
 
     async def _join(self) -> None:
         """Create the group (reading events from now on) unless it exists."""

@@ -151,11 +151,17 @@ async def test_the_cli_watch_shares_the_fleets_watch(
     from activecalls_async import Target
     from tests.support import wait_until
 
-    from .watchers import Member
+    from .watchers import Member, one_poll
 
     async with Simulator(calls=60, seed=3, live=False, rate_limit=None) as sim:
         # A bot of the fleet already watches queue 55 (and polls it, holding the lease).
-        bot = Member(sim, redis_server.url, f"activecalls:{sim.account_id}", [Target("ACD", 55)])
+        bot = Member(
+            sim,
+            redis_server.url,
+            f"activecalls:{sim.account_id}",
+            [Target("ACD", 55)],
+            client={"user_agent": "fleet-bot"},
+        )
         bot.start()
         try:
             await wait_until(lambda: bot.watch.polling)
@@ -175,8 +181,10 @@ async def test_the_cli_watch_shares_the_fleets_watch(
     assert headings
     assert headings[-1].endswith("polling every 0.2 s, shared with 1)")
     assert redis_server.url not in out + err
-    # The console polled nothing of its own: every full listing was the bot's.
-    assert len(polls) <= sum(s.requests for s in bot.snapshots) + 1
+    # The console polled nothing of its own: every full listing was the bot's (its last
+    # poll may be cut short at close, its requests sent but its snapshot never published).
+    assert {r.headers["User-Agent"] for r in polls} == {"fleet-bot"}
+    assert len(polls) <= sum(s.requests for s in bot.snapshots) + one_poll(bot.snapshots)
 
 
 async def test_the_cli_top_shares_the_fleets_watch(
@@ -185,10 +193,16 @@ async def test_the_cli_top_shares_the_fleets_watch(
     from activecalls_async import Target
     from tests.support import wait_until
 
-    from .watchers import Member
+    from .watchers import Member, one_poll
 
     async with Simulator(calls=60, seed=3, live=False, rate_limit=None) as sim:
-        bot = Member(sim, redis_server.url, f"activecalls:{sim.account_id}", [Target("ACD", 55)])
+        bot = Member(
+            sim,
+            redis_server.url,
+            f"activecalls:{sim.account_id}",
+            [Target("ACD", 55)],
+            client={"user_agent": "fleet-bot"},
+        )
         bot.start()
         try:
             await wait_until(lambda: bot.watch.polling)
@@ -217,7 +231,9 @@ async def test_the_cli_top_shares_the_fleets_watch(
     assert redis_server.url not in out + err
     # One request of its own proved the connection; every full listing was the bot's.
     assert len(mine) == 1
-    assert len(polls) <= sum(s.requests for s in bot.snapshots) + 1
+    assert mine[0].headers["User-Agent"] != "fleet-bot"
+    assert {r.headers["User-Agent"] for r in polls} == {"fleet-bot"}
+    assert len(polls) <= sum(s.requests for s in bot.snapshots) + one_poll(bot.snapshots)
     assert f"ACD:55: {len(in_queue)} calls" in out  # the fleet's calls
 
 

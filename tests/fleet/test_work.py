@@ -233,14 +233,34 @@ async def test_a_failure_that_cannot_heal_ends_the_iteration(
 
 
 async def test_closing_the_hub_ends_the_iteration(
-    sim: Simulator, redis_server: RedisServer, redis_client: aioredis.Redis, fleet_key: str
+    sim: Simulator,
+    redis_server: RedisServer,
+    redis_client: aioredis.Redis,
+    fleet_key: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    taker = Taker(sim, redis_server.url, fleet_key, "g")
+    # The hub's connections carry a name, to find them among the server's clients.
+    name = f"taker-{fleet_key}"
+    taker = Taker(sim, f"{redis_server.url}?client_name={name}", fleet_key, "g")
     await joined(redis_client, taker)
+
+    async def connections() -> int:
+        return sum(1 for c in await redis_client.client_list() if c["name"] == name)
+
+    assert await connections() > 0
+    # The member is blocked reading the group: the close cuts that read off.
     await taker.hub.aclose()
     await asyncio.wait({taker.task}, timeout=5)
     assert taker.task.done()
     assert taker.failure is None
+    # Nothing used Redis after the close (a read left in flight would have reconnected,
+    # leaving a socket open for good), and nothing took the close for an outage.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while await connections():
+        assert loop.time() < deadline, "the closed hub still has a connection to Redis"
+        await asyncio.sleep(0.01)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     await taker.stop()
 
 

@@ -105,5 +105,10 @@ def pollers(members: Sequence[Member]) -> list[Member]:
     return [member for member in members if member.watch.polling]
 
 
+def one_poll(snapshots: Sequence[Snapshot]) -> int:
+    """The most requests one poll spent: what a poll cut short at close may have sent."""
+    return max(snapshot.requests for snapshot in snapshots)
+
+
 def list_requests(sim: Simulator) -> int:
     return sum(1 for r in sim.requests if r.operation == "list")
