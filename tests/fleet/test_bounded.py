@@ -10,6 +10,7 @@ import gc
 import pytest
 
 from activecalls_async.fleet._redis import aioredis, bounded
+from tests.support import silent_tcp
 
 
 class Call:
@@ -64,14 +65,7 @@ async def test_a_call_that_answers_in_time_is_returned() -> None:
 
 async def test_closing_the_client_after_a_timeout_leaves_no_connection_behind() -> None:
     # A server that accepts and never answers: the client's handshake hangs.
-    held: list[asyncio.StreamWriter] = []
-
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
+    async with silent_tcp() as (port, _):
         for _ in range(5):
             redis = aioredis.Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=30)
             with pytest.raises(asyncio.TimeoutError):
@@ -80,8 +74,3 @@ async def test_closing_the_client_after_a_timeout_leaves_no_connection_behind() 
             del redis
             # An unclosed connection would warn here (and the warning fails the test).
             gc.collect()
-    finally:
-        for writer in held:
-            writer.close()
-        server.close()
-        await server.wait_closed()

@@ -9,12 +9,14 @@ import os
 import pytest
 import redis.asyncio as aioredis
 
-from activecalls_async import ActiveCallsClient, RingCentralAuth, ValidationError
+from activecalls_async import ActiveCallsClient, RingCentralAuth, Target, ValidationError
 from activecalls_async.cli import main
 from activecalls_async.fleet import RedisRateLimit, RedisTokenCache
-from activecalls_async.testing import Simulator
+from activecalls_async.testing import RecordedRequest, Simulator
+from tests.support import wait_until
 
 from .redis_server import RedisServer
+from .watchers import Member, one_poll
 
 
 @pytest.fixture(autouse=True)
@@ -145,23 +147,29 @@ def test_the_fleet_module_exports_its_parts() -> None:
     ]
 
 
+#: The ``User-Agent`` of the fleet's bot in the CLI tests: its requests, not the CLI's.
+BOT_AGENT = "fleet-bot"
+
+
+def _fleet_bot(sim: Simulator, redis_server: RedisServer) -> Member:
+    """A bot of the fleet watching queue 55 (it polls it, holding the lease)."""
+    key = f"activecalls:{sim.account_id}"
+    return Member(sim, redis_server.url, key, [Target("ACD", 55)], client={"user_agent": BOT_AGENT})
+
+
+def _check_the_bot_made_every_poll(polls: list[RecordedRequest], bot: Member) -> None:
+    """Every full listing came from the bot: those of its snapshots, and at most one poll
+    more (cut short at close, its requests sent but its snapshot never published)."""
+    assert {r.headers["User-Agent"] for r in polls} == {BOT_AGENT}
+    assert len(polls) <= sum(s.requests for s in bot.snapshots) + one_poll(bot.snapshots)
+
+
 async def test_the_cli_watch_shares_the_fleets_watch(
     redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from activecalls_async import Target
-    from tests.support import wait_until
-
-    from .watchers import Member, one_poll
-
     async with Simulator(calls=60, seed=3, live=False, rate_limit=None) as sim:
         # A bot of the fleet already watches queue 55 (and polls it, holding the lease).
-        bot = Member(
-            sim,
-            redis_server.url,
-            f"activecalls:{sim.account_id}",
-            [Target("ACD", 55)],
-            client={"user_agent": "fleet-bot"},
-        )
+        bot = _fleet_bot(sim, redis_server)
         bot.start()
         try:
             await wait_until(lambda: bot.watch.polling)
@@ -181,28 +189,15 @@ async def test_the_cli_watch_shares_the_fleets_watch(
     assert headings
     assert headings[-1].endswith("polling every 0.2 s, shared with 1)")
     assert redis_server.url not in out + err
-    # The console polled nothing of its own: every full listing was the bot's (its last
-    # poll may be cut short at close, its requests sent but its snapshot never published).
-    assert {r.headers["User-Agent"] for r in polls} == {"fleet-bot"}
-    assert len(polls) <= sum(s.requests for s in bot.snapshots) + one_poll(bot.snapshots)
+    # The console polled nothing of its own: every full listing was the bot's.
+    _check_the_bot_made_every_poll(polls, bot)
 
 
 async def test_the_cli_top_shares_the_fleets_watch(
     redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from activecalls_async import Target
-    from tests.support import wait_until
-
-    from .watchers import Member, one_poll
-
     async with Simulator(calls=60, seed=3, live=False, rate_limit=None) as sim:
-        bot = Member(
-            sim,
-            redis_server.url,
-            f"activecalls:{sim.account_id}",
-            [Target("ACD", 55)],
-            client={"user_agent": "fleet-bot"},
-        )
+        bot = _fleet_bot(sim, redis_server)
         bot.start()
         try:
             await wait_until(lambda: bot.watch.polling)
@@ -231,9 +226,8 @@ async def test_the_cli_top_shares_the_fleets_watch(
     assert redis_server.url not in out + err
     # One request of its own proved the connection; every full listing was the bot's.
     assert len(mine) == 1
-    assert mine[0].headers["User-Agent"] != "fleet-bot"
-    assert {r.headers["User-Agent"] for r in polls} == {"fleet-bot"}
-    assert len(polls) <= sum(s.requests for s in bot.snapshots) + one_poll(bot.snapshots)
+    assert mine[0].headers["User-Agent"] != BOT_AGENT
+    _check_the_bot_made_every_poll(polls, bot)
     assert f"ACD:55: {len(in_queue)} calls" in out  # the fleet's calls
 
 
