@@ -1,5 +1,5 @@
 """Helpers the tests share: fast retries, scripted servers, in-memory listings, task checks,
-waits for a condition and a loop clock that jumps.
+waits for a condition, a loop clock that jumps, and the real programs some tests drive.
 
 Fixtures come from the SDK's own pytest plugin (``activecalls_simulator``,
 ``activecalls_client``, ``activecalls_client_factory``, their ``*_options`` overrides and
@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import selectors
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -38,6 +40,22 @@ FAST = RetryPolicy(max_attempts=8, initial_delay=0.001, max_delay=0.01)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 T = TypeVar("T")
+
+
+def in_ci() -> bool:
+    """Whether the suite runs in CI (``CI=true``), where a missing program is a failure."""
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def need_program(name: str, hint: str) -> str:
+    """The ``name`` executable on PATH. Without it the test is skipped with ``hint``, except
+    in CI, where it fails: ``.ci/run`` installs every program the tests drive."""
+    found = shutil.which(name)
+    if found is None:
+        if in_ci():
+            pytest.fail(f"{hint} (CI=true: these tests must run)", pytrace=False)
+        pytest.skip(hint)
+    return found
 
 
 @contextlib.asynccontextmanager

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ import attrs
 import pytest
 
 from activecalls_async.testing import Simulator
+from tests.support import need_program
 
 pytestmark = pytest.mark.tmux
 
@@ -33,12 +33,9 @@ pytestmark = pytest.mark.tmux
 @pytest.fixture
 def tmux_binary() -> str:
     """The tmux executable; a clear skip without it, except under CI where it must exist."""
-    found = shutil.which("tmux")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("tmux is required under CI=true (.ci/run installs it)")
-        pytest.skip("tmux is not installed: the real-terminal tests of 'activecalls top' need it")
-    return found
+    return need_program(
+        "tmux", "tmux not found: the real-terminal tests of 'activecalls top' need it"
+    )
 
 
 class Pane:

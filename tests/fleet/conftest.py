@@ -8,16 +8,13 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis.asyncio as aioredis
 
-from .redis_server import INSTALL_HINT, RedisServer, in_ci, redis_binary
+from tests.support import need_program
+
+from .redis_server import INSTALL_HINT, RedisServer
 
 
 def _binary() -> str:
-    binary = redis_binary()
-    if binary is None:
-        if in_ci():
-            pytest.fail(f"{INSTALL_HINT} (CI=true: the fleet tests must run)", pytrace=False)
-        pytest.skip(INSTALL_HINT)
-    return binary
+    return need_program("redis-server", INSTALL_HINT)
 
 
 @pytest.fixture(scope="session")

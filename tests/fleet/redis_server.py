@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
@@ -23,11 +22,6 @@ INSTALL_HINT = (
 def redis_binary() -> str | None:
     """The ``redis-server`` executable on PATH, or None."""
     return shutil.which("redis-server")
-
-
-def in_ci() -> bool:
-    """Whether the suite runs in CI, where a missing Redis is a failure, not a skip."""
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def free_port() -> int:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks._contenders import official_available
-from tests.fleet.redis_server import INSTALL_HINT, in_ci, redis_binary
+from tests.fleet.redis_server import INSTALL_HINT
+from tests.support import need_program
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "docs" / "figures" / "draw.py"
@@ -125,10 +126,7 @@ def test_the_script_draws_every_figure_in_quick_mode(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_the_script_draws_the_fleet_with_a_real_redis(tmp_path: Path) -> None:
-    if redis_binary() is None:
-        if in_ci():
-            pytest.fail(f"{INSTALL_HINT} (CI=true: the fleet figure must be drawn)")
-        pytest.skip(INSTALL_HINT)
+    need_program("redis-server", INSTALL_HINT)
     assert draw(tmp_path, "fleet") == sorted(FLEET)
     check_figure(tmp_path / "fleet-window.svg", FLEET["fleet-window.svg"])
     # Without the shared window, the same fleet gets 429s.
